@@ -1,0 +1,152 @@
+"""DeepDream: multi-octave gradient ascent with tiled, rolled gradients, plus zoom-video feedback.
+
+Images travel as float32 ``(H, W, 3)`` RGB in 0..1 inside the engine and as uint8 ``(H, W, 3)``
+between frames (exactly what is stored), so a resumed run continues from the same pixels as an
+unbroken one.  Random roll offsets come from ``(seed, frame index, octave)``, never from a running
+stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..models import build, catalog
+from ..models.precision import resolve_precision
+from ..tfsetup import tf
+from .motion import apply_motion
+from .objectives import Term, build_terms, objective
+from .tiling import make_tiled_gradient, roll_offsets
+
+MIN_OCTAVE_SIDE = 32
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """(h, w) of each octave, smallest first, ending at the full size; no side below 32 px."""
+    sizes = []
+    for k in range(octaves - 1, -1, -1):
+        factor = scale ** -k
+        sizes.append((max(MIN_OCTAVE_SIDE, round(height * factor)), max(MIN_OCTAVE_SIDE, round(width * factor))))
+    sizes[-1] = (height, width)
+    return sizes
+
+
+def load_init_image(path: Path, width: int, height: int) -> np.ndarray:
+    """Image file -> float32 ``(height, width, 3)`` in 0..1, scaled to cover the frame and centre-cropped."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        scale = max(width / image.width, height / image.height)
+        size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+        left, top = (size[0] - width) // 2, (size[1] - height) // 2
+        image = image.crop((left, top, left + width, top + height))
+        return np.asarray(image, np.float32) / 255.0
+
+
+def noise_image(seed: int, width: int, height: int) -> np.ndarray:
+    """Soft seeded noise around mid-grey, float32 ``(height, width, 3)``."""
+    rng = np.random.default_rng([seed, 0x6E6F697365])
+    small = rng.normal(0.5, 0.15, (max(2, height // 8), max(2, width // 8), 3)).astype(np.float32)
+    smooth = tf.image.resize(small[np.newaxis], (height, width), method="bicubic")[0].numpy()
+    detail = rng.normal(0.0, 0.05, (height, width, 3)).astype(np.float32)
+    return np.clip(smooth + detail, 0.0, 1.0)
+
+
+def to_uint8(image) -> np.ndarray:
+    return np.round(np.clip(np.asarray(image), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+class DreamStepper:
+    """The compiled part: ``steps`` normalised gradient-ascent steps on one octave image.
+
+    ``run(image (H, W, 3) float32, shifts (steps, 2) int32, tile, weights (terms,), step_size)``;
+    one ``tf.function`` with an unknown-size signature, so new octave sizes do not re-trace.
+    """
+
+    def __init__(self, extractor: build.FeatureExtractor, terms: Sequence[Term]):
+        self.extractor, self.terms = extractor, tuple(terms)
+        gradient = make_tiled_gradient(self.loss)
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([None, 2], tf.int32),
+            tf.TensorSpec([], tf.int32), tf.TensorSpec([len(self.terms)], tf.float32),
+            tf.TensorSpec([], tf.float32)])
+        def run(image, shifts, tile, weights, step_size):
+            for i in tf.range(tf.shape(shifts)[0]):
+                grad = gradient(image, shifts[i], tile, weights)
+                grad /= tf.math.reduce_std(grad) + 1e-8
+                image = tf.clip_by_value(image + step_size * grad, 0.0, 1.0)
+            return image
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32),
+                                      tf.TensorSpec([len(self.terms)], tf.float32)])
+        def value(image, weights):
+            return self.loss(image[tf.newaxis], weights)
+
+        self.run, self.value = run, value
+
+    def loss(self, batch, weights):
+        return objective(self.extractor(batch), self.terms, weights)
+
+
+@dataclass
+class DreamEngine:
+    """Renders dream frames: frame 0 dreams the init image; frame n dreams frame n-1 after motion."""
+
+    stepper: DreamStepper
+    width: int
+    height: int
+    seed: int
+    tile: int
+    init: Path | None
+    weight_names: tuple[str, ...]
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "DreamEngine":
+        info = catalog.resolve(recipe.model_name, recipe.base_dir)
+        targets = recipe.dream.layers
+        extractor = build.feature_extractor(info, [t.layer for t in targets],
+                                            precision=resolve_precision(recipe.precision))
+        stepper = DreamStepper(extractor, build_terms(targets, extractor.layers))
+        width, height = recipe.output.size
+        return cls(stepper, width, height, recipe.seed, recipe.dream.tile, recipe.dream.init,
+                   tuple(f"weight[{t.key}]" for t in targets))
+
+    def first_image(self) -> np.ndarray:
+        if self.init is None:
+            return noise_image(self.seed, self.width, self.height)
+        return load_init_image(self.init, self.width, self.height)
+
+    def dream(self, base: np.ndarray, params: Mapping[str, float], index: int) -> np.ndarray:
+        """Multi-octave dream of float ``(H, W, 3)`` keeping the base's own detail: each octave dreams
+        ``resized base + accumulated dream detail``."""
+        steps = int(round(params["steps"]))
+        octaves = max(1, int(round(params["octaves"])))
+        weights = tf.constant([params[name] for name in self.weight_names], tf.float32)
+        step_size = tf.constant(params["step_size"], tf.float32)
+        tile = tf.constant(self.tile, tf.int32)
+        height, width = base.shape[:2]
+        base_t = tf.constant(base)
+        detail = None
+        for octave, (h, w) in enumerate(octave_sizes(height, width, octaves, params["octave_scale"])):
+            scaled = tf.image.resize(base_t, (h, w), antialias=True) if (h, w) != (height, width) else base_t
+            detail = tf.zeros_like(scaled) if detail is None else tf.image.resize(detail, (h, w))
+            rng = np.random.default_rng([self.seed, index, octave])
+            shifts = roll_offsets(rng, steps, h, w, self.tile)
+            dreamed = self.stepper.run(tf.clip_by_value(scaled + detail, 0.0, 1.0), shifts, tile, weights, step_size)
+            detail = dreamed - scaled
+        return np.clip((base_t + detail).numpy(), 0.0, 1.0)
+
+    def render_frame(self, index: int, params: Mapping[str, float], previous: np.ndarray | None) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` frame ``index``; ``previous`` is the stored frame ``index - 1``."""
+        if previous is None:
+            base = self.first_image()
+        else:
+            moved = apply_motion(tf.constant(previous.astype(np.float32) / 255.0), params["zoom"],
+                                 params["rotate"], params["pan_x"], params["pan_y"])
+            base = np.asarray(moved)
+        return to_uint8(self.dream(base, params, index))

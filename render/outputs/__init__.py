@@ -1,0 +1,1 @@
+"""What is made from stored frames: videos now; prints and contact sheets share this package."""

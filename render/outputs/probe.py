@@ -1,0 +1,40 @@
+"""Read a video's facts back (codec, size, fps, frame count) with ``ffmpeg -i``; there is no ffprobe."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OutputError
+from .ffmpeg_tool import ffmpeg_exe
+
+_STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+).*?, (\d+)x(\d+)")
+_FPS = re.compile(r"([\d.]+) (?:fps|tbr)")
+_FRAMES = re.compile(r"frame=\s*(\d+)")
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    codec: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+
+
+def probe_video(path: Path) -> VideoFacts:
+    """Decode the whole first video stream to count its frames exactly."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise OutputError(f"cannot read video {path}: {result.stderr.strip().splitlines()[-1:]}")
+    stream = _STREAM.search(result.stderr)
+    frames = _FRAMES.findall(result.stderr)
+    if not stream or not frames:
+        raise OutputError(f"cannot read video facts of {path}")
+    line = result.stderr[stream.start():].splitlines()[0]
+    fps = _FPS.search(line)
+    return VideoFacts(stream.group(1), int(stream.group(2)), int(stream.group(3)),
+                      float(fps.group(1)) if fps else 0.0, int(frames[-1]))

@@ -1,0 +1,107 @@
+"""Encode stored frames into a video with ffmpeg-python, streaming raw RGB frames to ffmpeg's stdin.
+
+Frames are read one at a time (memory stays at one frame), which also makes loop modes a matter of
+frame order.  ffmpeg's own error text is reported when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import ffmpeg
+import numpy as np
+
+from ..errors import OutputError
+from .ffmpeg_tool import ffmpeg_exe
+
+
+@dataclass(frozen=True)
+class Codec:
+    extension: str
+    options: dict
+    uses_crf: bool
+
+
+CODECS: dict[str, Codec] = {
+    "mp4": Codec("mp4", {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "medium",
+                         "movflags": "+faststart"}, True),
+    "hevc": Codec("mp4", {"vcodec": "libx265", "pix_fmt": "yuv420p", "preset": "medium", "tag:v": "hvc1",
+                          "x265-params": "log-level=error", "movflags": "+faststart"}, True),
+    "prores": Codec("mov", {"vcodec": "prores_ks", "profile:v": 3, "pix_fmt": "yuv422p10le"}, False),
+    "prores4444": Codec("mov", {"vcodec": "prores_ks", "profile:v": 4, "pix_fmt": "yuv444p10le"}, False),
+    "webm": Codec("webm", {"vcodec": "libvpx-vp9", "pix_fmt": "yuv420p", "b:v": 0, "row-mt": 1}, True),
+    "gif": Codec("gif", {}, False),
+}
+
+
+def _first_lines(stderr: bytes, count: int = 2) -> str:
+    """ffmpeg names the cause first; drop its ``[encoder @ 0x...]`` prefixes."""
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip()
+             for line in stderr.decode(errors="replace").splitlines()]
+    return " | ".join([line for line in lines if line][:count])
+
+
+def loop_order(frames: int, mode: str) -> list[int]:
+    """Frame indices in playing order: ``forward`` 0..n-1; ``pingpong`` 0..n-1..1 (loops seamlessly)."""
+    order = list(range(frames))
+    if mode == "pingpong" and frames > 2:
+        order += list(range(frames - 2, 0, -1))
+    return order
+
+
+def video_path(folder: Path, name: str, video: str) -> Path:
+    return Path(folder) / f"{name}.{CODECS[video].extension}"
+
+
+def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], size: tuple[int, int],
+                 fps: float, video: str, quality: int, out_path: Path) -> Path:
+    """Encode frames ``read_frame(i)`` (uint8 ``(H, W, 3)``) in ``order`` into ``out_path``.
+
+    ``size`` is (width, height).  Written to a temporary name and renamed when ffmpeg succeeds.
+    """
+    codec = CODECS[video]
+    width, height = size
+    out_path = Path(out_path)
+    tmp = out_path.with_name(f".{out_path.stem}.partial.{codec.extension}")
+    source = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)
+    options = dict(codec.options)
+    if codec.uses_crf:
+        options["crf"] = quality
+    if video == "gif":
+        split = source.split()
+        palette = split[1].filter("palettegen", stats_mode="diff")
+        stream = ffmpeg.filter([split[0], palette], "paletteuse", dither="sierra2_4a").output(str(tmp), **options)
+    else:
+        stream = source.output(str(tmp), r=fps, **options)
+    stream = stream.global_args("-hide_banner", "-loglevel", "error", "-nostats").overwrite_output()
+    process = stream.run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)
+    reader.start()
+    try:
+        for index in order:
+            frame = read_frame(index)
+            if frame.shape != (height, width, 3):
+                raise OutputError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, expected {width}x{height}")
+            process.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # ffmpeg stopped early; its message follows
+    except BaseException:
+        process.kill()
+        process.wait()
+        tmp.unlink(missing_ok=True)
+        raise
+    code = process.wait()
+    reader.join()
+    if code != 0:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"ffmpeg failed encoding {out_path.name} ({video}): "
+                          + (_first_lines(b"".join(errors)) or f"exit status {code}"))
+    os.replace(tmp, out_path)
+    return out_path

@@ -1,0 +1,178 @@
+"""Recipe -> plan -> engine -> run folder -> video.  The one place that orders the work.
+
+Only frames whose key is missing or changed are rendered; a feedback video renders the frames before
+a requested one first when they are missing.  PNG writing overlaps the next frame's rendering on a
+single background thread; the in-memory previous frame is the exact uint8 image being stored, so an
+unbroken run and a resumed one continue from identical pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import OutputError, RenderError
+from .framekeys import frame_keys
+from .outputs.video import encode_video, loop_order, video_path
+from .plan import Plan, make_plan
+from .recipe import Recipe
+from .store import RunStore
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after each rendered frame: ``done`` of ``total`` frames to render this run."""
+
+    index: int
+    done: int
+    total: int
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    rendered: list[int] = field(default_factory=list)
+    reused: int = 0
+    video: Path | None = None
+
+
+def default_out_dir(recipe: Recipe, preview: bool = False) -> Path:
+    return Path("renders") / (recipe.name + ("-preview" if preview else ""))
+
+
+def parse_frame_range(text: str, frames: int) -> list[int]:
+    """``"0-9,20,30-"`` -> sorted frame indices within ``0..frames-1``; ValueError when malformed."""
+    chosen: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        start, dash, end = part.partition("-")
+        try:
+            first = int(start) if start else 0
+            last = (int(end) if end else frames - 1) if dash else first
+        except ValueError:
+            raise ValueError(f"--frames {text!r}: expected ranges like 0-9,20,30-") from None
+        if first < 0 or last < first:
+            raise ValueError(f"--frames {text!r}: {part!r} is not a valid range")
+        if first >= frames:
+            raise ValueError(f"--frames {text!r}: the recipe has frames 0..{frames - 1}")
+        chosen.update(range(first, min(last, frames - 1) + 1))
+    if not chosen:
+        raise ValueError(f"--frames {text!r}: no frames chosen")
+    return sorted(chosen)
+
+
+def _metadata(recipe: Recipe) -> dict:
+    return {"recipe": str(recipe.path), "resolved": recipe.resolved, "overrides": list(recipe.overrides),
+            "renderer": __version__, "python": platform.python_version(),
+            "machine": platform.machine(), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force: bool = False,
+           encode: bool = True, progress: Callable[[Progress], None] | None = None,
+           engine_factory: Callable[[Recipe], object] | None = None) -> RunResult:
+    """Render the frames of ``recipe`` that are not already stored in ``out_dir``; then encode the video
+    when every frame is present.  ``frames`` restricts rendering to those indices (plus missing
+    predecessors).  ``engine_factory`` builds the engine (tests pass a counting wrapper)."""
+    plan = make_plan(recipe)
+    keys = frame_keys(plan)
+    selected = frames if frames is not None else list(range(plan.frames))
+    result = RunResult(Path(out_dir))
+    with RunStore(out_dir) as store:
+        store.write_metadata(recipe.path.read_text(encoding="utf-8"), _metadata(recipe))
+        todo = _frames_to_render(store, keys, selected, force)
+        result.reused = len(selected) - len([i for i in todo if i in set(selected)])
+        if todo:
+            factory = engine_factory or _default_engine
+            _render_frames(plan, keys, store, todo, factory(recipe), progress, result)
+        if encode and recipe.output.video != "none" and all(store.is_done(i, keys[i]) for i in range(plan.frames)):
+            result.video = _encode(recipe, store)
+    return result
+
+
+def _default_engine(recipe: Recipe):
+    from .engines.base import engine_for
+    return engine_for(recipe)
+
+
+def _frames_to_render(store: RunStore, keys: list[str], selected: list[int], force: bool) -> list[int]:
+    """Selected frames that need rendering, plus every missing frame before them (feedback chain)."""
+    if force:
+        todo = set(selected)
+    else:
+        todo = {i for i in selected if not store.is_done(i, keys[i])}
+    if not todo:
+        return []
+    first = min(todo)
+    while first > 0 and not store.is_done(first - 1, keys[first - 1]):
+        first -= 1
+    return sorted(todo | {i for i in range(first, max(todo)) if not store.is_done(i, keys[i])})
+
+
+def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int], engine,
+                   progress, result: RunResult) -> None:
+    previous_index, previous = None, None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer") as writer:
+        pending: list[Future] = []
+        try:
+            for done, index in enumerate(todo, start=1):
+                started = time.perf_counter()
+                if index == 0:
+                    previous = None
+                elif previous_index != index - 1:
+                    previous = store.load(index - 1)
+                image = engine.render_frame(index, plan.row(index), previous)
+                pending.append(writer.submit(store.save, index, image, keys[index]))
+                previous_index, previous = index, image
+                result.rendered.append(index)
+                for finished in [f for f in pending if f.done()]:
+                    finished.result()  # a failed write stops the run here
+                pending = [f for f in pending if not f.done()]
+                if progress:
+                    progress(Progress(index, done, len(todo), time.perf_counter() - started))
+        finally:
+            for future in pending:
+                future.result()  # surface write errors; frames already queued are kept
+
+
+def _encode(recipe: Recipe, store: RunStore) -> Path:
+    out = recipe.output
+    path = video_path(store.root, recipe.name, out.video)
+    return encode_video(store.load, loop_order(out.frames, out.loop), out.size, out.fps, out.video,
+                        out.quality, path)
+
+
+def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Path:
+    """Re-encode a finished run from its stored frames without rendering anything."""
+    plan = make_plan(recipe)
+    keys = frame_keys(plan)
+    store = RunStore(out_dir)
+    missing = [i for i in range(plan.frames) if not store.is_done(i, keys[i])]
+    if missing:
+        shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
+        raise OutputError(f"{out_dir}: {len(missing)} of {plan.frames} frames are missing or out of date "
+                          f"({shown}); render them first with `render run {recipe.path}`")
+    if video is not None:
+        import dataclasses
+        recipe = dataclasses.replace(recipe, output=dataclasses.replace(recipe.output, video=video))
+    if recipe.output.video == "none":
+        raise RenderError("output.video is \"none\": choose a format with --video")
+    with store:
+        return _encode(recipe, store)
+
+
+def poster_frame(out_dir: Path, frames: int) -> Path:
+    """The stored frame used as a poster: the last one (the most dreamed)."""
+    return RunStore(out_dir).frame_path(frames - 1)
+
+
+def read_metadata(out_dir: Path) -> dict:
+    return json.loads((Path(out_dir) / "run.json").read_text())

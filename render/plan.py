@@ -35,8 +35,8 @@ class Plan:
 def _keyframed_columns(recipe: Recipe) -> dict[str, Keyframes]:
     dream, motion = recipe.dream, recipe.motion
     columns = {"octaves": dream.octaves, "octave_scale": dream.octave_scale, "steps": dream.steps,
-               "step_size": dream.step_size, "zoom": motion.zoom, "rotate": motion.rotate,
-               "pan_x": motion.pan[0], "pan_y": motion.pan[1]}
+               "step_size": dream.step_size, "color_coherence": dream.color_coherence,
+               "zoom": motion.zoom, "rotate": motion.rotate, "pan_x": motion.pan[0], "pan_y": motion.pan[1]}
     for target in dream.layers:
         columns[f"weight[{target.key}]"] = target.weight
     return columns

@@ -40,6 +40,7 @@ class RunResult:
     folder: Path
     rendered: list[int] = field(default_factory=list)
     reused: int = 0
+    missing: int = 0  # frames of the recipe still not stored after this run
     video: Path | None = None
 
 
@@ -93,7 +94,8 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
         if todo:
             factory = engine_factory or _default_engine
             _render_frames(plan, keys, store, todo, factory(recipe), progress, result)
-        if encode and recipe.output.video != "none" and all(store.is_done(i, keys[i]) for i in range(plan.frames)):
+        result.missing = sum(not store.is_done(i, keys[i]) for i in range(plan.frames))
+        if encode and recipe.output.video != "none" and result.missing == 0:
             result.video = _encode(recipe, store)
     return result
 
@@ -119,7 +121,7 @@ def _frames_to_render(store: RunStore, keys: list[str], selected: list[int], for
 
 def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int], engine,
                    progress, result: RunResult) -> None:
-    previous_index, previous = None, None
+    previous_index, previous, first = None, None, None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer") as writer:
         pending: list[Future] = []
         try:
@@ -129,9 +131,13 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
                     previous = None
                 elif previous_index != index - 1:
                     previous = store.load(index - 1)
-                image = engine.render_frame(index, plan.row(index), previous)
+                if index > 0 and first is None:
+                    first = previous if index == 1 else store.load(0)
+                image = engine.render_frame(index, plan.row(index), previous, first)
                 pending.append(writer.submit(store.save, index, image, keys[index]))
                 previous_index, previous = index, image
+                if index == 0:
+                    first = image
                 result.rendered.append(index)
                 for finished in [f for f in pending if f.done()]:
                     finished.result()  # a failed write stops the run here

@@ -52,6 +52,7 @@ class RunStore:
         self.root = Path(root)
         self.frames_dir = self.root / "frames"
         self._lock_handle = None
+        self._verified: dict[int, tuple[str, int, int]] = {}  # index -> (key, size, mtime_ns) of a checked PNG
 
     def __enter__(self) -> "RunStore":
         self.lock()
@@ -96,14 +97,22 @@ class RunStore:
         atomic_write(self.root / "run.json", json.dumps(metadata, indent=2, sort_keys=True).encode())
 
     def is_done(self, index: int, key: str) -> bool:
-        """True when frame ``index`` is stored for exactly this ``key`` and its PNG is intact."""
+        """True when frame ``index`` is stored for exactly this ``key`` and its PNG is intact.
+
+        The PNG's bytes are hashed once per store object; later checks compare its size and mtime."""
         try:
+            stat = self.frame_path(index).stat()
+            if self._verified.get(index) == (key, stat.st_size, stat.st_mtime_ns):
+                return True
             sidecar = json.loads(self.sidecar_path(index).read_text())
             if sidecar.get("key") != key:
                 return False
-            return hashlib.sha256(self.frame_path(index).read_bytes()).hexdigest() == sidecar.get("sha256")
+            if hashlib.sha256(self.frame_path(index).read_bytes()).hexdigest() != sidecar.get("sha256"):
+                return False
         except (OSError, ValueError):
             return False
+        self._verified[index] = (key, stat.st_size, stat.st_mtime_ns)
+        return True
 
     def save(self, index: int, image: np.ndarray, key: str) -> None:
         """Store uint8 ``(H, W, 3)`` frame ``index``: PNG first, then the sidecar that vouches for it."""

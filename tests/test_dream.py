@@ -143,3 +143,25 @@ def test_auto_precision_follows_the_cpu_flags(tmp_path):
     without.write_text("processor : 0\nflags : fpu sse avx2\n")
     assert cpu_has_bf16(with_bf16) and not cpu_has_bf16(without)
     assert not cpu_has_bf16(tmp_path / "missing")
+
+
+def test_color_match_moves_statistics_to_the_reference():
+    from render.engines.color import channel_stats, match_colors
+    rng = np.random.default_rng(4)
+    reference_image = rng.uniform(0.3, 0.7, (32, 32, 3)).astype(np.float32)
+    drifted = np.clip(reference_image * 1.3 + np.array([0.1, -0.1, 0.0], np.float32) - 0.1, 0, 1)
+    reference = channel_stats(reference_image)
+    assert match_colors(drifted, reference, 0.0) is drifted
+    full = channel_stats(match_colors(drifted, reference, 1.0))
+    np.testing.assert_allclose(full[0], reference[0], atol=2e-3)
+    np.testing.assert_allclose(full[1], reference[1], atol=2e-3)
+    half = channel_stats(match_colors(drifted, reference, 0.5))
+    start = channel_stats(drifted)
+    assert np.all(np.abs(half[1] - reference[1]) < np.abs(start[1] - reference[1]))
+
+
+def test_octaves_of_new_sizes_do_not_retrace(vgg16):
+    stepper = stepper_for(vgg16, ["block2_conv2"])
+    for size in ((32, 40), (48, 64), (57, 33)):
+        run_steps(stepper, np.full(size + (3,), 0.5, np.float32), 1, tile=48)
+    assert stepper.run.experimental_get_tracing_count() == 1

@@ -122,3 +122,8 @@ def test_validate_and_plan_never_import_tensorflow(write_recipe):
             "assert 'tensorflow' not in sys.modules; print('clean')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and "clean" in out.stdout, out.stderr
+
+
+def test_unclosed_table_at_the_end_points_at_the_last_line(write_recipe):
+    err = error_of(write_recipe(TINY_RECIPE + "extra = [1, 2\n"))
+    assert err.line == TINY_RECIPE.count("\n") + 1 and "Unclosed array" in err.message

@@ -24,9 +24,9 @@ class CountingEngine:
         from render.engines.base import engine_for
         self.inner, self.calls = engine_for(recipe), []
 
-    def render_frame(self, index, params, previous):
+    def render_frame(self, index, params, previous, first):
         self.calls.append(index)
-        return self.inner.render_frame(index, params, previous)
+        return self.inner.render_frame(index, params, previous, first)
 
 
 @pytest.fixture(scope="module")

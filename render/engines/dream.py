@@ -18,6 +18,7 @@ from PIL import Image
 from ..models import build, catalog
 from ..models.precision import resolve_precision
 from ..tfsetup import tf
+from .color import channel_stats, match_colors
 from .motion import apply_motion
 from .objectives import Term, build_terms, objective
 from .tiling import make_tiled_gradient, roll_offsets
@@ -48,12 +49,13 @@ def load_init_image(path: Path, width: int, height: int) -> np.ndarray:
 
 
 def noise_image(seed: int, width: int, height: int) -> np.ndarray:
-    """Soft seeded noise around mid-grey, float32 ``(height, width, 3)``."""
+    """Seeded fractal noise around mid-grey (blobs of 32, 8 and 2 px), float32 ``(height, width, 3)``."""
     rng = np.random.default_rng([seed, 0x6E6F697365])
-    small = rng.normal(0.5, 0.15, (max(2, height // 8), max(2, width // 8), 3)).astype(np.float32)
-    smooth = tf.image.resize(small[np.newaxis], (height, width), method="bicubic")[0].numpy()
-    detail = rng.normal(0.0, 0.05, (height, width, 3)).astype(np.float32)
-    return np.clip(smooth + detail, 0.0, 1.0)
+    image = np.full((height, width, 3), 0.5, np.float32)
+    for cell, amplitude in ((32, 0.12), (8, 0.06), (2, 0.03)):
+        small = rng.normal(0.0, amplitude, (max(2, height // cell), max(2, width // cell), 3)).astype(np.float32)
+        image += tf.image.resize(small[np.newaxis], (height, width), method="bilinear")[0].numpy()
+    return np.clip(image, 0.0, 1.0)
 
 
 def to_uint8(image) -> np.ndarray:
@@ -141,12 +143,17 @@ class DreamEngine:
             detail = dreamed - scaled
         return np.clip((base_t + detail).numpy(), 0.0, 1.0)
 
-    def render_frame(self, index: int, params: Mapping[str, float], previous: np.ndarray | None) -> np.ndarray:
-        """uint8 ``(H, W, 3)`` frame ``index``; ``previous`` is the stored frame ``index - 1``."""
+    def render_frame(self, index: int, params: Mapping[str, float], previous: np.ndarray | None,
+                     first: np.ndarray | None = None) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` frame ``index``; ``previous`` and ``first`` are the stored frames
+        ``index - 1`` and ``0`` (None for frame 0)."""
         if previous is None:
             base = self.first_image()
         else:
             moved = apply_motion(tf.constant(previous.astype(np.float32) / 255.0), params["zoom"],
                                  params["rotate"], params["pan_x"], params["pan_y"])
             base = np.asarray(moved)
+            if first is not None and params["color_coherence"] > 0:
+                reference = channel_stats(first.astype(np.float32) / 255.0)
+                base = match_colors(base, reference, params["color_coherence"])
         return to_uint8(self.dream(base, params, index))

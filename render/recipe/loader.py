@@ -94,9 +94,11 @@ def read_toml(path: Path) -> tuple[str, dict]:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         match = _TOML_LINE.search(str(err))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-        raise RecipeError(str(path), "", f"TOML syntax error: {message}",
-                          int(match.group(1)) if match else None) from None
+        line = int(match.group(1)) if match else None
+        if line is None and "end of document" in str(err):
+            line = max(1, len(text.splitlines()))
+        message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(err))
+        raise RecipeError(str(path), "", f"TOML syntax error: {message}", line) from None
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
@@ -174,7 +176,8 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...]) -> Recipe:
         init=_parse_init(dream_raw["init"], ctx),
         layers=_parse_layers(dream_raw["layers"], info, ctx, out.fps),
         octaves=dream_raw["octaves"], octave_scale=dream_raw["octave_scale"],
-        steps=dream_raw["steps"], step_size=dream_raw["step_size"], tile=dream_raw["tile"])
+        steps=dream_raw["steps"], step_size=dream_raw["step_size"], tile=dream_raw["tile"],
+        color_coherence=dream_raw["color_coherence"])
     motion_raw = _parse_section(data.get("motion"), schema.MOTION, "motion", ctx, out.fps)
     motion = MotionSettings(zoom=motion_raw["zoom"], rotate=motion_raw["rotate"], pan=motion_raw["pan"])
 

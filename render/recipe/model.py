@@ -41,6 +41,7 @@ class DreamSettings:
     steps: Keyframes
     step_size: Keyframes
     tile: int
+    color_coherence: Keyframes
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ DREAM = {
     "steps": Number(8, 0, 1000, integer=True, keyframed=True, help="gradient steps per octave"),
     "step_size": Number(0.02, 0.0, 1.0, keyframed=True, help="step in image units (0..1)"),
     "tile": Number(512, 32, 4096, integer=True, help="gradient tile size in pixels"),
+    "color_coherence": Number(0.5, 0.0, 1.0, keyframed=True,
+                              help="pull each frame's colours toward frame 0's (0 = free drift)"),
 }
 
 MOTION = {

@@ -165,3 +165,20 @@ def test_octaves_of_new_sizes_do_not_retrace(vgg16):
     for size in ((32, 40), (48, 64), (57, 33)):
         run_steps(stepper, np.full(size + (3,), 0.5, np.float32), 1, tile=48)
     assert stepper.run.experimental_get_tracing_count() == 1
+
+
+def test_init_image_covers_the_frame_and_honours_exif_rotation(tmp_path):
+    from PIL import Image
+    from render.engines.dream import load_init_image
+    image = np.zeros((20, 40, 3), np.uint8)
+    image[:, :20] = (255, 0, 0)  # left half red, right half blue
+    image[:, 20:] = (0, 0, 255)
+    Image.fromarray(image).save(tmp_path / "plain.png")
+    square = load_init_image(tmp_path / "plain.png", 10, 10)
+    assert square.shape == (10, 10, 3)
+    assert square[5, 0, 0] > 0.9 and square[5, 9, 2] > 0.9  # centre crop keeps both halves
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(image).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    upright = load_init_image(tmp_path / "phone.jpg", 20, 40)  # displayed as 20 wide, 40 tall
+    assert upright[5, 10, 0] > 0.8 and upright[35, 10, 2] > 0.8  # red on top, blue below

@@ -115,3 +115,9 @@ def test_two_runs_in_one_folder_are_refused(unbroken):
     with RunStore(run):
         with pytest.raises(OutputError, match="in use by another render"):
             render(load_recipe(path), run)
+
+
+def test_write_failures_are_output_errors(tmp_path):
+    from render.store import atomic_write
+    with pytest.raises(OutputError, match="cannot write"):
+        atomic_write(tmp_path / "no-such-folder" / "frame.png", b"x")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..models import build, catalog
 from ..models.precision import resolve_precision
@@ -39,7 +39,7 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tu
 def load_init_image(path: Path, width: int, height: int) -> np.ndarray:
     """Image file -> float32 ``(height, width, 3)`` in 0..1, scaled to cover the frame and centre-cropped."""
     with Image.open(path) as image:
-        image = image.convert("RGB")
+        image = ImageOps.exif_transpose(image).convert("RGB")  # phone photos: honour EXIF rotation
         scale = max(width / image.width, height / image.height)
         size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)

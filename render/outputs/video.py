@@ -54,8 +54,12 @@ def loop_order(frames: int, mode: str) -> list[int]:
     return order
 
 
+_NAME_TAGS = {"hevc": ".hevc", "prores4444": ".4444"}  # keep formats sharing a container apart
+
+
 def video_path(folder: Path, name: str, video: str) -> Path:
-    return Path(folder) / f"{name}.{CODECS[video].extension}"
+    """``zoom.mp4``, ``zoom.hevc.mp4``, ``zoom.mov``, ``zoom.4444.mov``, ``zoom.webm``, ``zoom.gif``."""
+    return Path(folder) / f"{name}{_NAME_TAGS.get(video, '')}.{CODECS[video].extension}"
 
 
 def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], size: tuple[int, int],

@@ -17,7 +17,7 @@ from .models import catalog
 from .models.precision import resolve_precision
 from .plan import Plan
 
-ENGINE_VERSION = "dream-3"
+ENGINE_VERSION = "dream-4"
 
 
 @lru_cache(maxsize=8)

@@ -182,3 +182,16 @@ def test_init_image_covers_the_frame_and_honours_exif_rotation(tmp_path):
     Image.fromarray(image).save(tmp_path / "phone.jpg", exif=exif, quality=95)
     upright = load_init_image(tmp_path / "phone.jpg", 20, 40)  # displayed as 20 wide, 40 tall
     assert upright[5, 10, 0] > 0.8 and upright[35, 10, 2] > 0.8  # red on top, blue below
+
+
+def test_tiles_are_split_evenly(vgg16):
+    """520 px with tile 512 is two 260 px pieces: the tiled gradient still matches the untiled one
+    away from the single border, which sits at 260, not 512."""
+    from render.engines.tiling import _even_split
+    assert [_even_split(n, 512) for n in (512, 520, 1100)] == [512, 260, 367]
+    image = np.random.default_rng(6).uniform(0, 1, (40, 104, 3)).astype(np.float32)
+    whole = gradients(vgg16, image, "block1_conv2", tile=104)
+    tiled = gradients(vgg16, image, "block1_conv2", tile=100)  # -> two 52 px columns of tiles
+    np.testing.assert_allclose(tiled[:, :48], whole[:, :48], rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(tiled[:, 56:], whole[:, 56:], rtol=1e-4, atol=1e-8)
+    assert not np.allclose(tiled[:, 50:54], whole[:, 50:54], rtol=1e-4, atol=1e-8)

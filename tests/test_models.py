@@ -61,3 +61,27 @@ def test_feature_extractor_returns_requested_layers_in_order():
     outs = extractor(tf.zeros((1, 32, 32, 3)))
     assert extractor.layers == ("block2_conv1", "block1_conv1")
     assert [o.shape[-1] for o in outs] == [128, 64]
+
+
+@pytest.mark.parametrize("name", ["vgg16-imagenet", "vgg19-imagenet", "inceptionv3-imagenet"])
+def test_catalog_layers_match_the_real_keras_models(name):
+    """The layer names and channel counts used for validation (without TensorFlow) are the models' own."""
+    constructor = {"vgg16-imagenet": tf.keras.applications.VGG16, "vgg19-imagenet": tf.keras.applications.VGG19,
+                   "inceptionv3-imagenet": tf.keras.applications.InceptionV3}[name]
+    model = constructor(include_top=False, weights=None)
+    for layer, channels in catalog.BUILTIN[name].layers.items():
+        assert model.get_layer(layer).output.shape[-1] == channels, layer
+
+
+def test_inception_dreams_at_its_minimum_size(tmp_path):
+    from render.engines.dream import DreamStepper
+    from render.engines.objectives import Term
+    weights = tmp_path / "inception.weights.h5"
+    tf.keras.applications.InceptionV3(include_top=False, weights=None).save_weights(weights)
+    info = catalog.resolve("inceptionv3")
+    base = build.keras_application(info.name, weights)
+    stepper = DreamStepper(build.feature_extractor(info, ["mixed2"], base=base), [Term(0, None, "mixed2")])
+    image = tf.random.stateless_uniform((info.min_side, 96, 3), seed=(5, 6))
+    before = float(stepper.value(image, tf.ones(1)))
+    after = stepper.run(image, np.zeros((2, 2), np.int32), tf.constant(512), tf.ones(1), tf.constant(0.02))
+    assert float(stepper.value(after, tf.ones(1))) > before

@@ -127,3 +127,10 @@ def test_validate_and_plan_never_import_tensorflow(write_recipe):
 def test_unclosed_table_at_the_end_points_at_the_last_line(write_recipe):
     err = error_of(write_recipe(TINY_RECIPE + "extra = [1, 2\n"))
     assert err.line == TINY_RECIPE.count("\n") + 1 and "Unclosed array" in err.message
+
+
+def test_frames_smaller_than_the_model_accepts(write_recipe):
+    text = TINY_RECIPE.replace('name = "vgg16"', 'name = "inceptionv3"').replace(
+        '{ block3_conv3 = 1.0, "block4_conv1:7" = 0.5 }', "{ mixed3 = 1.0 }")
+    err = error_of(write_recipe(text))
+    assert err.key == "output.size" and "at least 75 px" in err.message

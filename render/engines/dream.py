@@ -23,15 +23,12 @@ from .motion import apply_motion
 from .objectives import Term, build_terms, objective
 from .tiling import make_tiled_gradient, roll_offsets
 
-MIN_OCTAVE_SIDE = 32
-
-
-def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
-    """(h, w) of each octave, smallest first, ending at the full size; no side below 32 px."""
+def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: int = 32) -> list[tuple[int, int]]:
+    """(h, w) of each octave, smallest first, ending at the full size; no side below ``min_side``."""
     sizes = []
     for k in range(octaves - 1, -1, -1):
         factor = scale ** -k
-        sizes.append((max(MIN_OCTAVE_SIDE, round(height * factor)), max(MIN_OCTAVE_SIDE, round(width * factor))))
+        sizes.append((max(min_side, round(height * factor)), max(min_side, round(width * factor))))
     sizes[-1] = (height, width)
     return sizes
 
@@ -106,6 +103,7 @@ class DreamEngine:
     tile: int
     init: Path | None
     weight_names: tuple[str, ...]
+    min_side: int = 32
 
     @classmethod
     def from_recipe(cls, recipe) -> "DreamEngine":
@@ -115,8 +113,8 @@ class DreamEngine:
                                             precision=resolve_precision(recipe.precision))
         stepper = DreamStepper(extractor, build_terms(targets, extractor.layers))
         width, height = recipe.output.size
-        return cls(stepper, width, height, recipe.seed, recipe.dream.tile, recipe.dream.init,
-                   tuple(f"weight[{t.key}]" for t in targets))
+        return cls(stepper, width, height, recipe.seed, max(recipe.dream.tile, 2 * info.min_side),
+                   recipe.dream.init, tuple(f"weight[{t.key}]" for t in targets), info.min_side)
 
     def first_image(self) -> np.ndarray:
         if self.init is None:
@@ -134,7 +132,7 @@ class DreamEngine:
         height, width = base.shape[:2]
         base_t = tf.constant(base)
         detail = None
-        for octave, (h, w) in enumerate(octave_sizes(height, width, octaves, params["octave_scale"])):
+        for octave, (h, w) in enumerate(octave_sizes(height, width, octaves, params["octave_scale"], self.min_side)):
             scaled = tf.image.resize(base_t, (h, w), antialias=True) if (h, w) != (height, width) else base_t
             detail = tf.zeros_like(scaled) if detail is None else tf.image.resize(detail, (h, w))
             rng = np.random.default_rng([self.seed, index, octave])

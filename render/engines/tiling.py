@@ -1,7 +1,8 @@
 """Tiled, randomly rolled gradients of a DeepDream objective, for images of any size.
 
-The image is rolled by a random offset, cut into ``tile`` x ``tile`` pieces, and each piece's gradient
-is computed on its own, so memory is bounded by one tile; rolling moves the tile borders every step so
+The image is rolled by a random offset, cut into a grid of near-equal pieces no larger than ``tile`` on
+a side (520 px with tile 512 gives two 260 px pieces, not 512 + 8), and each piece's gradient is
+computed on its own, so memory is bounded by one tile; rolling moves the tile borders every step so
 no seam builds up.  When one tile covers the image there is no roll and the result is exactly the
 untiled gradient.  Each tile's objective is scaled by its share of the image area, so the tile
 gradients add up to the gradient of the whole image's mean objective (up to border effects).
@@ -23,6 +24,12 @@ def roll_offsets(rng: np.random.Generator, steps: int, height: int, width: int, 
     return np.stack([rng.integers(0, height, steps), rng.integers(0, width, steps)], axis=1).astype(np.int32)
 
 
+def _even_split(length, tile):
+    """Piece length that splits ``length`` into ceil(length / tile) near-equal pieces."""
+    pieces = (length + tile - 1) // tile
+    return (length + pieces - 1) // pieces
+
+
 def make_tiled_gradient(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]):
     """Build ``gradient(image, shift, tile, weights) -> gradient`` (graph code, call inside tf.function).
 
@@ -35,9 +42,11 @@ def make_tiled_gradient(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]):
         area = tf.cast(height * width, tf.float32)
         rolled = tf.roll(image, shift=shift, axis=[0, 1])
         total = tf.zeros_like(rolled)
-        for y in tf.range(0, height, tile):
-            for x in tf.range(0, width, tile):
-                patch = rolled[y:y + tile, x:x + tile]
+        tile_h = _even_split(height, tile)
+        tile_w = _even_split(width, tile)
+        for y in tf.range(0, height, tile_h):
+            for x in tf.range(0, width, tile_w):
+                patch = rolled[y:y + tile_h, x:x + tile_w]
                 with tf.GradientTape() as tape:
                     tape.watch(patch)
                     share = tf.cast(tf.shape(patch)[0] * tf.shape(patch)[1], tf.float32) / area

@@ -34,7 +34,8 @@ class ModelInfo:
 
     ``layers`` maps each dreamable layer name to its channel count; ``preprocess`` names the input
     convention ("caffe": BGR 0..255 minus the ImageNet mean, "tf": RGB scaled to -1..1);
-    ``needs_download`` is true for Keras ImageNet weights fetched on first use.
+    ``needs_download`` is true for Keras ImageNet weights fetched on first use; ``min_side`` is the
+    smallest image side the network accepts (octaves and tiles never go below it).
     """
 
     name: str
@@ -43,6 +44,7 @@ class ModelInfo:
     preprocess: str
     needs_download: bool
     path: Path | None = None
+    min_side: int = 32
 
 
 BUILTIN: dict[str, ModelInfo] = {
@@ -59,7 +61,7 @@ BUILTIN: dict[str, ModelInfo] = {
     "inceptionv3-imagenet": ModelInfo(
         "inceptionv3-imagenet", "Keras ImageNet InceptionV3, the classic DeepDream look "
                                 "(downloads its weights once)",
-        _INCEPTION_MIXED, "tf", True),
+        _INCEPTION_MIXED, "tf", True, min_side=75),
 }
 ALIASES = {"vgg19": "vgg19-imagenet", "inceptionv3": "inceptionv3-imagenet", "inception": "inceptionv3-imagenet"}
 

@@ -171,6 +171,9 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...]) -> Recipe:
     except ModelError as err:
         raise ctx.error("model.name", str(err)) from None
 
+    if min(out.size) < info.min_side:
+        raise ctx.error("output.size", f"model {info.name} needs frames of at least {info.min_side} px "
+                                       f"on each side; got {out.size[0]}x{out.size[1]}")
     dream_raw = _parse_section(data.get("dream"), schema.DREAM, "dream", ctx, out.fps)
     dream = DreamSettings(
         init=_parse_init(dream_raw["init"], ctx),

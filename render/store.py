@@ -103,7 +103,7 @@ class RunStore:
     def is_done(self, index: int, key: str) -> bool:
         """True when frame ``index`` is stored for exactly this ``key`` and its PNG is intact.
 
-        The PNG's bytes are hashed once per store object; later checks compare its size and mtime."""
+        A PNG this store wrote or already checked is not hashed again while its size and mtime hold."""
         try:
             stat = self.frame_path(index).stat()
             if self._verified.get(index) == (key, stat.st_size, stat.st_mtime_ns):
@@ -124,6 +124,8 @@ class RunStore:
         atomic_write(self.frame_path(index), png)
         sidecar = {"key": key, "sha256": hashlib.sha256(png).hexdigest()}
         atomic_write(self.sidecar_path(index), json.dumps(sidecar).encode())
+        stat = self.frame_path(index).stat()
+        self._verified[index] = (key, stat.st_size, stat.st_mtime_ns)  # just hashed: no need to re-read
 
     def load(self, index: int) -> np.ndarray:
         """Stored frame ``index`` as uint8 ``(H, W, 3)``."""

@@ -12,8 +12,8 @@ class Engine(Protocol):
 
     ``render_frame(index, params, previous, first)``: ``params`` is that frame's row of the plan table
     (name -> float), ``previous`` and ``first`` the stored frames ``index - 1`` and ``0`` as uint8
-    ``(H, W, 3)`` (None for frame 0); returns the frame as uint8 ``(H, W, 3)``.  Engines must be deterministic given the recipe's
-    seed and the frame index, so a resumed run equals an unbroken one.
+    ``(H, W, 3)`` (None for frame 0); returns the frame as uint8 ``(H, W, 3)``.  Engines must be
+    deterministic given the recipe's seed and the frame index, so a resumed run equals an unbroken one.
     """
 
     def render_frame(self, index: int, params: Mapping[str, float], previous: np.ndarray | None,

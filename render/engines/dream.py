@@ -8,7 +8,7 @@ stream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -23,7 +23,9 @@ from .motion import apply_motion
 from .objectives import Term, build_terms, objective
 from .tiling import make_tiled_gradient, roll_offsets
 
-def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: int = 32) -> list[tuple[int, int]]:
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float,
+                 min_side: int = 32) -> list[tuple[int, int]]:
     """(h, w) of each octave, smallest first, ending at the full size; no side below ``min_side``."""
     sizes = []
     for k in range(octaves - 1, -1, -1):
@@ -103,7 +105,8 @@ class DreamEngine:
     tile: int
     init: Path | None
     weight_names: tuple[str, ...]
-    min_side: int = 32
+    min_side: int
+    _first_stats: tuple | None = field(default=None, init=False, repr=False)  # (frame 0, its stats)
 
     @classmethod
     def from_recipe(cls, recipe) -> "DreamEngine":
@@ -132,7 +135,8 @@ class DreamEngine:
         height, width = base.shape[:2]
         base_t = tf.constant(base)
         detail = None
-        for octave, (h, w) in enumerate(octave_sizes(height, width, octaves, params["octave_scale"], self.min_side)):
+        sizes = octave_sizes(height, width, octaves, params["octave_scale"], self.min_side)
+        for octave, (h, w) in enumerate(sizes):
             scaled = tf.image.resize(base_t, (h, w), antialias=True) if (h, w) != (height, width) else base_t
             detail = tf.zeros_like(scaled) if detail is None else tf.image.resize(detail, (h, w))
             rng = np.random.default_rng([self.seed, index, octave])
@@ -140,6 +144,12 @@ class DreamEngine:
             dreamed = self.stepper.run(tf.clip_by_value(scaled + detail, 0.0, 1.0), shifts, tile, weights, step_size)
             detail = dreamed - scaled
         return np.clip((base_t + detail).numpy(), 0.0, 1.0)
+
+    def _reference_colors(self, first: np.ndarray) -> tuple:
+        """Colour statistics of frame 0, computed once per frame-0 image rather than every frame."""
+        if self._first_stats is None or self._first_stats[0] is not first:
+            self._first_stats = (first, channel_stats(first.astype(np.float32) / 255.0))
+        return self._first_stats[1]
 
     def render_frame(self, index: int, params: Mapping[str, float], previous: np.ndarray | None,
                      first: np.ndarray | None = None) -> np.ndarray:
@@ -152,6 +162,5 @@ class DreamEngine:
                                  params["rotate"], params["pan_x"], params["pan_y"])
             base = np.asarray(moved)
             if first is not None and params["color_coherence"] > 0:
-                reference = channel_stats(first.astype(np.float32) / 255.0)
-                base = match_colors(base, reference, params["color_coherence"])
+                base = match_colors(base, self._reference_colors(first), params["color_coherence"])
         return to_uint8(self.dream(base, params, index))

@@ -39,7 +39,8 @@ DREAM = {
     "octave_scale": Number(1.4, 1.0, 4.0, keyframed=True, help="size ratio between octaves"),
     "steps": Number(8, 0, 1000, integer=True, keyframed=True, help="gradient steps per octave"),
     "step_size": Number(0.02, 0.0, 1.0, keyframed=True, help="step in image units (0..1)"),
-    "tile": Number(512, 32, 4096, integer=True, help="gradient tile size in pixels"),
+    "tile": Number(512, 32, 4096, integer=True,
+                   help="largest gradient tile side in pixels (raised to twice the model's minimum side)"),
     "color_coherence": Number(0.5, 0.0, 1.0, keyframed=True,
                               help="pull each frame's colours toward frame 0's (0 = free drift)"),
 }

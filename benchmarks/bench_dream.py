@@ -27,6 +27,7 @@ from render.engines.objectives import build_terms  # noqa: E402
 from render.engines.tiling import roll_offsets  # noqa: E402
 from render.models import build, catalog  # noqa: E402
 from render.models.precision import resolve_precision  # noqa: E402
+from render.plan import make_plan  # noqa: E402
 from render.recipe import load_recipe  # noqa: E402
 from render.runner import render  # noqa: E402
 from render.tfsetup import tf  # noqa: E402
@@ -59,7 +60,7 @@ def step_flops(height: int, width: int) -> float:
     """Conv FLOPs of one step: forward to the deepest layer plus the input-gradient pass (same count)."""
     deepest = max(int(name[5]) * 10 + int(name[-1]) for name in LAYERS)
     flops, cin = 0.0, 3
-    for block, (count, width_c) in enumerate(zip((2, 2, 3, 3, 3), (64, 128, 256, 512, 512)), start=1):
+    for block, (count, width_c) in enumerate(zip(catalog.VGG16_BLOCKS, catalog.VGG_WIDTHS), start=1):
         stride = 2 ** (block - 1)
         for conv in range(1, count + 1):
             if block * 10 + conv > deepest:
@@ -119,13 +120,14 @@ def bench_video(frames: int):
     sets = [f"output.frames={frames}", "output.video='none'"]
     recipe = load_recipe(recipe_path, sets)
     width, height = recipe.output.size
-    steps = [int(v) for v in recipe.dream.steps.expand(frames).round()]
-    zoom = recipe.motion.zoom.expand(frames)
-    rotate = recipe.motion.rotate.expand(frames)
-    octaves = int(recipe.dream.octaves.values()[0])
-    scale = recipe.dream.octave_scale.values()[0]
-    step_size = recipe.dream.step_size.values()[0]
-    weights = [t.weight.values()[0] for t in recipe.dream.layers]
+    columns = make_plan(recipe).columns
+    steps = [int(v) for v in columns["dream.steps"]]
+    zoom, rotate = columns["motion.zoom"], columns["motion.rotate"]
+    octaves = int(columns["dream.octaves"][0])
+    scale = columns["dream.octave_scale"][0]
+    step_size = columns["dream.step_size"][0]
+    targets = recipe.settings.targets
+    weights = [columns[t.column][0] for t in targets]
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         start = time.perf_counter()
@@ -136,15 +138,15 @@ def bench_video(frames: int):
         ours32 = (time.perf_counter() - start) / frames
 
         reference = ReferenceDream(build.feature_extractor(catalog.resolve("vgg16"),
-                                                           [t.layer for t in recipe.dream.layers]), weights)
+                                                           [t.layer for t in targets]), weights)
         (folder / "ref").mkdir()
         start = time.perf_counter()
-        frame = to_uint8(load_init_image(recipe.dream.init, width, height))
+        frame = to_uint8(load_init_image(recipe.settings.init, width, height))
         for index in range(frames):
             if index:
                 frame = warp_with_pil(frame, zoom[index], rotate[index])
             dreamed = reference.dream(frame.astype(np.float32) / 255.0, octaves, scale, steps[index],
-                                      step_size, recipe.dream.tile)
+                                      step_size, recipe.settings.tile)
             frame = to_uint8(dreamed)
             from PIL import Image
             Image.fromarray(frame).save(folder / "ref" / f"{index:06d}.png")

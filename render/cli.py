@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .errors import RecipeError, RenderError
+from .outputs.formats import VIDEO_FORMATS
 
 SET_HELP = "Override a recipe value, TOML syntax: --set output.size=[64,48] (repeatable)."
 
@@ -46,6 +47,7 @@ def main():
       render validate recipes/*.toml
       render encode recipes/zoom.toml --video webm
       render models
+      render schema dream > schemas/dream.json
     """
 
 
@@ -131,7 +133,7 @@ def validate(recipes, sets):
 @recipe_argument
 @out_option
 @set_option
-@click.option("--video", type=click.Choice(["mp4", "hevc", "prores", "prores4444", "webm", "gif"]),
+@click.option("--video", type=click.Choice(VIDEO_FORMATS),
               help="Format instead of the recipe's output.video.")
 def encode(recipe, out_dir, sets, video):
     """Encode the stored frames of RECIPE's run again, without rendering."""
@@ -149,9 +151,24 @@ def models():
         aliases = [a for a, target in ALIASES.items() if target == info.name]
         status = "needs a download on first use" if info.needs_download else "embedded, works offline"
         click.echo(f"{info.name}{' (' + ', '.join(aliases) + ')' if aliases else ''}: {info.description}; {status}")
-        click.echo("  layers: " + ", ".join(f"{name}[{width}]" for name, width in info.layers.items()))
+        click.echo(f"  role: {info.role}; layers: "
+                   + ", ".join(f"{name}[{layer.channels}]" for name, layer in info.layers.items()))
     click.echo("A .keras file path also works as model.name; it is loaded with safe mode on.")
     click.echo('Target one filter with "layer:channel", e.g. "block4_conv3:12" (channel count in brackets).')
+
+
+@main.command()
+@click.argument("kind", metavar="KIND")
+def schema(kind):
+    """Print the JSON Schema of KIND's recipes (for editors: put `#:schema PATH` atop a recipe)."""
+    import json
+    from .kinds import default_registry
+    from .recipe.json_schema import recipe_json_schema
+    registry = default_registry()
+    if kind not in registry.names():
+        raise click.BadParameter(f"unknown kind {kind!r}; available: {', '.join(registry.names())}",
+                                 param_hint="KIND")
+    click.echo(json.dumps(recipe_json_schema(registry.get(kind)), indent=2))
 
 
 @main.command()

@@ -1,9 +1,16 @@
-"""Frame keys: a hash of everything that determines a frame.
+"""Frame keys: a hash of everything that determines a frame's pixels.
 
-Frame ``n`` of a feedback video depends on frame ``n-1``, so keys form a chain:
-``key[n] = sha256(key[n-1], row n of the plan, static part)``, where the static part covers the kind,
-seed, size, tile, layer targets, model (name and weights file), init image bytes and the engine
-version.  Video settings (codec, quality, loop) are not in it: re-encoding never re-renders.
+The static part covers the kind and its engine version, seed, size, model (weights file bytes),
+resolved precision and the kind's own key parts (an init image's bytes, tile, layer targets ...).
+Then, per frame, the part of the plan row that the kind says can change the frame:
+
+- chained kinds: ``key[n] = sha256(key[n-1], n, row n)``, starting from the static part, so a change
+  at frame 5 changes the keys of frames 5 onwards and nothing before;
+- independent kinds: ``key[n] = sha256(static, n, row n)``, so only frames whose row changed change.
+
+Files are keyed by their content: a :class:`pathlib.Path` in the kind's key parts and every value of a
+file column are replaced by their sha256.  Video settings (codec, quality, loop) are never part of a
+key: re-encoding never re-renders.
 """
 
 from __future__ import annotations
@@ -12,15 +19,14 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from .models import catalog
-from .models.precision import resolve_precision
+import numpy as np
+
 from .plan import Plan
 
-ENGINE_VERSION = "dream-4"
 
-
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def file_digest(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file; cached on (path, size, mtime) so large weights are hashed once per process."""
     digest = hashlib.sha256()
@@ -30,39 +36,55 @@ def file_digest(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def _digest(path: Path) -> str:
-    stat = path.stat()
+def content_digest(path: Path | str) -> str:
+    stat = Path(path).stat()
     return file_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def model_identity(recipe) -> str:
-    info = catalog.resolve(recipe.model_name, recipe.base_dir)
-    if info.path is not None:
-        return _digest(info.path)
-    if info.name == "vgg16":
-        return f"{info.name}:{_digest(catalog.embedded_vgg16_weights())}"
-    return info.name
+    weights = recipe.model.weights_file()
+    return f"{recipe.model.name}:{content_digest(weights)}" if weights is not None else recipe.model.name
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready form of a key part: files by content, arrays as lists, floats by repr."""
+    if isinstance(value, Path):
+        return {"file": content_digest(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [repr(float(v)) for v in value.reshape(-1)]
+    if isinstance(value, float):
+        return repr(value)
+    return value
 
 
 def static_key(recipe) -> str:
-    dream = recipe.dream
     parts = {
-        "engine": ENGINE_VERSION, "kind": recipe.kind, "seed": recipe.seed,
-        "size": list(recipe.output.size), "tile": dream.tile,
-        "targets": [[t.layer, t.channel] for t in dream.layers],
-        "model": model_identity(recipe),
-        "precision": resolve_precision(recipe.precision),
-        "init": _digest(dream.init) if dream.init is not None else "noise",
+        "kind": recipe.kind.name, "engine": recipe.kind.engine_version, "seed": recipe.seed,
+        "size": list(recipe.output.size), "model": model_identity(recipe), "precision": recipe.precision,
+        "kind_parts": _plain(recipe.kind.key_parts(recipe)),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def row_text(plan: Plan, index: int) -> str:
+    """Frame ``index``'s key-relevant row as canonical JSON (file columns by content)."""
+    row = plan.recipe.kind.key_row(index, plan.row(index))
+    plain = {name: ({"file": content_digest(value)} if name in plan.file_columns else _plain(value))
+             for name, value in row.items()}
+    return json.dumps(plain, sort_keys=True)
+
+
 def frame_keys(plan: Plan) -> list[str]:
     """One hex key per frame of ``plan``."""
-    previous = static_key(plan.recipe)
-    keys = []
+    static = static_key(plan.recipe)
+    chained = plan.recipe.kind.chained
+    keys, previous = [], static
     for index in range(plan.frames):
-        row = json.dumps({k: repr(v) for k, v in sorted(plan.row(index).items())})
-        previous = hashlib.sha256(f"{previous}|{index}|{row}".encode()).hexdigest()
-        keys.append(previous)
+        key = hashlib.sha256(f"{previous if chained else static}|{index}|{row_text(plan, index)}".encode()).hexdigest()
+        keys.append(key)
+        previous = key
     return keys

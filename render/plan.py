@@ -1,85 +1,92 @@
-"""Recipe -> plan: every keyframed parameter expanded once into a per-frame table (numpy only).
+"""Recipe -> plan: every keyframed field expanded once into a per-frame table (numpy only).
 
-The table maps a column name (``steps``, ``zoom``, ``weight[block4_conv3]`` ...) to a float64 array of
-shape ``(frames,)``; ``row(i)`` is what the engine gets for frame ``i``.  ``render plan`` prints it.
+Columns are named by key path (``dream.steps``, ``motion.pan``, ``dream.layers.block4_conv3``) and
+come from the kind's field specs, so no kind is named here.  A column is a float64 array ``(frames,)``
+for numbers, ``(frames, dim)`` for vectors, or a tuple of ``frames`` strings for text schedules;
+``file_columns`` lists the text columns that hold file paths (their bytes go into frame keys).
+``row(i)`` is what the engine gets for frame ``i``.  ``render plan`` prints it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .models import catalog
-from .models.precision import resolve_precision
 from .recipe import Recipe
-from .schedule import Keyframes
-
-INTEGER_COLUMNS = ("steps", "octaves")
 
 
 @dataclass(frozen=True)
 class Plan:
     recipe: Recipe
-    columns: dict[str, np.ndarray]
+    columns: dict[str, Any]
+    file_columns: frozenset[str] = frozenset()
 
     @property
     def frames(self) -> int:
         return self.recipe.output.frames
 
-    def row(self, index: int) -> dict[str, float]:
-        return {name: float(values[index]) for name, values in self.columns.items()}
+    def row(self, index: int) -> dict[str, Any]:
+        """Frame ``index``: column -> float, float64 vector ``(dim,)`` or string."""
+        out = {}
+        for name, values in self.columns.items():
+            value = values[index]
+            out[name] = value if isinstance(value, (str, np.ndarray)) else float(value)
+        return out
 
 
-def _keyframed_columns(recipe: Recipe) -> dict[str, Keyframes]:
-    dream, motion = recipe.dream, recipe.motion
-    columns = {"octaves": dream.octaves, "octave_scale": dream.octave_scale, "steps": dream.steps,
-               "step_size": dream.step_size, "color_coherence": dream.color_coherence,
-               "zoom": motion.zoom, "rotate": motion.rotate, "pan_x": motion.pan[0], "pan_y": motion.pan[1]}
-    for target in dream.layers:
-        columns[f"weight[{target.key}]"] = target.weight
-    return columns
+def kind_schedules(recipe: Recipe) -> dict[str, Any]:
+    """Column name -> schedule, for every keyframed value of the kind's tables, in spec order."""
+    schedules = {}
+    for section, spec in recipe.kind.sections.items():
+        for key, field in spec.items():
+            value = recipe.sections[section][key]
+            if value is not None:
+                schedules.update(field.schedules(f"{section}.{key}", value))
+    return schedules
 
 
 def make_plan(recipe: Recipe) -> Plan:
     n = recipe.output.frames
-    columns = {}
-    for name, frames in _keyframed_columns(recipe).items():
-        values = frames.expand(n)
-        columns[name] = np.round(values) if name in INTEGER_COLUMNS else values
-    return Plan(recipe, columns)
+    columns, files = {}, set()
+    for name, schedule in kind_schedules(recipe).items():
+        columns[name] = schedule.expand(n)
+        if getattr(schedule, "files", False):
+            files.add(name)
+    return Plan(recipe, columns, frozenset(files))
 
 
 def preview_recipe(recipe: Recipe, max_side: int = 256) -> Recipe:
-    """A quick draft of the same recipe: at most ``max_side`` px, a third of the steps, <= 2 octaves."""
+    """A quick draft of the same recipe at most ``max_side`` px; the kind cuts its own work."""
     width, height = recipe.output.size
     factor = min(1.0, max_side / max(width, height))
-    size = (max(16, int(width * factor) // 2 * 2), max(16, int(height * factor) // 2 * 2))
-    dream = dataclasses.replace(
-        recipe.dream,
-        steps=recipe.dream.steps.map(lambda s: max(1, round(s / 3))),
-        octaves=recipe.dream.octaves.map(lambda o: min(o, 2)),
-        tile=max(recipe.dream.tile, max(size)))
-    motion = dataclasses.replace(recipe.motion, pan=tuple(p.map(lambda v: v * factor) for p in recipe.motion.pan))
+    min_side = recipe.kind.min_side(recipe.model)
+    size = (max(min_side, int(width * factor) // 2 * 2), max(min_side, int(height * factor) // 2 * 2))
     output = dataclasses.replace(recipe.output, size=size)
+    sections = recipe.kind.preview_sections(recipe.sections, factor)
+
+    def error(key, message):  # the preview of a valid recipe is valid: a failure here is a bug
+        raise AssertionError(f"preview of {recipe.path}: {key}: {message}")
+
+    settings = recipe.kind.settings(sections, recipe.model, output, error)
     resolved = dict(recipe.resolved, preview=True)
-    return dataclasses.replace(recipe, output=output, dream=dream, motion=motion, resolved=resolved)
+    return dataclasses.replace(recipe, output=output, sections=sections, settings=settings, resolved=resolved)
 
 
-def memory_estimate_bytes(recipe: Recipe) -> int:
-    """Rough peak memory of one tile's forward + backward pass: the activations of every layer up to
-    the deepest target (float32, kept for the backward pass, about 3x with gradients)."""
-    width, height = recipe.output.size
-    tile_h, tile_w = min(height, recipe.dream.tile), min(width, recipe.dream.tile)
-    info = catalog.resolve(recipe.model_name, recipe.base_dir)
-    names = list(info.layers)
-    deepest = max(names.index(t.layer) for t in recipe.dream.layers) if names else 0
-    total = 0
-    for name in names[: deepest + 1]:
-        stride = 2 ** (int(name[5]) - 1) if name.startswith("block") else 8
-        total += (tile_h // stride + 1) * (tile_w // stride + 1) * info.layers[name]
-    return int(total * 4 * 3 + width * height * 3 * 4 * 6)
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray):
+        return "[" + ",".join(f"{v:.4g}" for v in value) + "]"
+    return f"{value:.5g}"
+
+
+def _is_constant(values: Any) -> bool:
+    if isinstance(values, tuple):
+        return len(set(values)) <= 1
+    return bool(np.all(values == values[0]))
 
 
 def format_plan(plan: Plan, limit: int | None = None) -> str:
@@ -87,24 +94,30 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
     recipe = plan.recipe
     width, height = recipe.output.size
     out = recipe.output
+    kind = recipe.kind
+    memory = kind.memory_estimate(recipe)
     lines = [f"recipe   {recipe.path}",
-             f"kind     {recipe.kind}   model {recipe.model_name} ({resolve_precision(recipe.precision)})"
-             f"   seed {recipe.seed}",
+             f"kind     {kind.name} ({'chained' if kind.chained else 'independent'} frames, "
+             f"batch {kind.batch_size(recipe)})   model {recipe.model_name} ({recipe.model.role}, "
+             f"{recipe.precision})   seed {recipe.seed}",
              f"frames   {out.frames} at {out.fps:g} fps ({out.frames / out.fps:.2f} s)   size {width}x{height}",
-             f"video    {out.video} (quality {out.quality}, loop {out.loop})",
-             f"layers   " + ", ".join(t.key for t in recipe.dream.layers),
-             f"tile     {recipe.dream.tile}   memory ~{memory_estimate_bytes(recipe) / 2**20:.0f} MiB per tile pass"]
+             f"video    {out.video} (quality {out.quality}, loop {out.loop})"]
+    lines += kind.summary(recipe)
+    lines.append(f"memory   ~{memory / 2**20:.0f} MiB peak per {'frame' if kind.batch_size(recipe) == 1 else 'batch'}")
     if recipe.overrides:
         lines.append("set      " + "  ".join(recipe.overrides))
-    constant = {k: v[0] for k, v in plan.columns.items() if np.all(v == v[0])}
+    if not plan.frames:
+        return "\n".join(lines)
+    constant = {k: v[0] for k, v in plan.columns.items() if _is_constant(v)}
     varying = [k for k in plan.columns if k not in constant]
-    lines.append("constant " + "  ".join(f"{k}={v:g}" for k, v in constant.items()))
+    lines.append("constant " + "  ".join(f"{k}={_format_value(v)}" for k, v in constant.items()))
     if varying:
-        header = ["frame"] + varying
-        lines.append("  ".join(f"{h:>12}" for h in header))
         shown = range(plan.frames) if limit is None else range(min(plan.frames, limit))
-        for i in shown:
-            lines.append("  ".join([f"{i:>12}"] + [f"{plan.columns[k][i]:>12.5g}" for k in varying]))
+        cells = [[_format_value(plan.columns[k][i]) for k in varying] for i in shown]
+        widths = [max([len(k)] + [len(row[j]) for row in cells]) for j, k in enumerate(varying)]
+        lines.append("  ".join([f"{'frame':>6}"] + [f"{k:>{w}}" for k, w in zip(varying, widths)]))
+        for i, row in zip(shown, cells):
+            lines.append("  ".join([f"{i:>6}"] + [f"{c:>{w}}" for c, w in zip(row, widths)]))
         if limit is not None and plan.frames > limit:
             lines.append(f"... {plan.frames - limit} more frames (--all shows every frame)")
     return "\n".join(lines)

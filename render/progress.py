@@ -33,7 +33,8 @@ class ProgressBar:
         text = (f"frame {event.index:>5} [{bar}] {event.done}/{event.total}  "
                 f"{per_frame:6.2f} s/frame  {format_seconds(left)} left")
         if self.tty:
-            self.stream.write("\r" + text + ("\n" if event.done == event.total else ""))
+            # "\x1b[K" clears the rest of the line: a shorter text leaves no stray characters
+            self.stream.write("\r" + text + "\x1b[K" + ("\n" if event.done == event.total else ""))
         else:
             self.stream.write(text + "\n")
         self.stream.flush()

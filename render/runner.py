@@ -1,26 +1,27 @@
 """Recipe -> plan -> engine -> run folder -> video.  The one place that orders the work.
 
-Only frames whose key is missing or changed are rendered; a feedback video renders the frames before
-a requested one first when they are missing.  PNG writing overlaps the next frame's rendering on a
-single background thread; the in-memory previous frame is the exact uint8 image being stored, so an
-unbroken run and a resumed one continue from identical pixels.
+Only frames whose key is missing or changed are rendered.  Chained kinds (each frame starts from the
+previous one) render one frame at a time, in order, and render missing predecessors of a requested
+frame first; the in-memory previous frame is the exact uint8 image being stored, so an unbroken run and
+a resumed one continue from identical pixels.  Independent kinds render exactly the frames asked for,
+in batches of the kind's size.  PNG writing overlaps rendering on background threads, and every frame
+is stored as soon as its batch returns, so a failing batch loses none of the frames before it.
 """
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
 from .errors import OutputError, RenderError
 from .framekeys import frame_keys
+from .kinds.base import Engine, FrameJob
 from .outputs.video import encode_video, loop_order, video_path
 from .plan import Plan, make_plan
+from .provenance import provenance
 from .recipe import Recipe
 from .store import RunStore
 
@@ -73,77 +74,91 @@ def parse_frame_range(text: str, frames: int) -> list[int]:
 
 def _metadata(recipe: Recipe) -> dict:
     return {"recipe": str(recipe.path), "resolved": recipe.resolved, "overrides": list(recipe.overrides),
-            "renderer": __version__, "python": platform.python_version(),
-            "machine": platform.machine(), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "kind": recipe.kind.name, "precision": recipe.precision,
+            "requested_precision": recipe.requested_precision,
+            "model": {"name": recipe.model.name, "role": recipe.model.role},
+            "provenance": provenance(recipe.precision),
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force: bool = False,
            encode: bool = True, progress: Callable[[Progress], None] | None = None,
-           engine_factory: Callable[[Recipe], object] | None = None) -> RunResult:
+           engine_factory: Callable[[Recipe], Engine] | None = None) -> RunResult:
     """Render the frames of ``recipe`` that are not already stored in ``out_dir``; then encode the video
-    when every frame is present.  ``frames`` restricts rendering to those indices (plus missing
-    predecessors).  ``engine_factory`` builds the engine (tests pass a counting wrapper)."""
+    when every frame is present.  ``frames`` restricts rendering to those indices (plus, for chained
+    kinds, missing predecessors).  ``engine_factory`` builds the engine (default: the kind's)."""
     plan = make_plan(recipe)
     keys = frame_keys(plan)
     selected = frames if frames is not None else list(range(plan.frames))
     result = RunResult(Path(out_dir))
     with RunStore(out_dir) as store:
         store.write_metadata(recipe.path.read_text(encoding="utf-8"), _metadata(recipe))
-        todo = _frames_to_render(store, keys, selected, force)
-        result.reused = len(selected) - len([i for i in todo if i in set(selected)])
+        todo = frames_to_render(store, keys, selected, force, recipe.kind.chained)
+        chosen = set(selected)
+        result.reused = len(chosen) - len(chosen.intersection(todo))
         if todo:
-            factory = engine_factory or _default_engine
-            _render_frames(plan, keys, store, todo, factory(recipe), progress, result)
+            engine = (engine_factory or recipe.kind.build_engine)(recipe)
+            batch = recipe.kind.batch_size(recipe)
+            _render_frames(plan, keys, store, todo, engine, batch, progress, result)
         result.missing = sum(not store.is_done(i, keys[i]) for i in range(plan.frames))
         if encode and recipe.output.video != "none" and result.missing == 0:
             result.video = _encode(recipe, store)
     return result
 
 
-def _default_engine(recipe: Recipe):
-    from .engines.base import engine_for
-    return engine_for(recipe)
-
-
-def _frames_to_render(store: RunStore, keys: list[str], selected: list[int], force: bool) -> list[int]:
-    """Selected frames that need rendering, plus every missing frame before them (feedback chain)."""
+def frames_to_render(store: RunStore, keys: list[str], selected: list[int], force: bool,
+                     chained: bool) -> list[int]:
+    """Selected frames that need rendering; for chained kinds also every missing frame before them."""
     if force:
         todo = set(selected)
     else:
         todo = {i for i in selected if not store.is_done(i, keys[i])}
-    if not todo:
-        return []
+    if not todo or not chained:
+        return sorted(todo)
     first = min(todo)
     while first > 0 and not store.is_done(first - 1, keys[first - 1]):
         first -= 1
     return sorted(todo | {i for i in range(first, max(todo)) if not store.is_done(i, keys[i])})
 
 
-def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int], engine,
-                   progress, result: RunResult) -> None:
-    previous_index, previous, first = None, None, None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer") as writer:
+def _batches(todo: list[int], size: int) -> list[list[int]]:
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+
+def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int], engine: Engine,
+                   batch: int, progress, result: RunResult) -> None:
+    """Render ``todo`` in batches (chained kinds: one frame at a time, each from the previous image)
+    and store each frame as soon as its batch returns, on background PNG writers."""
+    chained = plan.recipe.kind.chained
+    previous_index, previous = None, None
+    writers = 1 if chained else 2  # independent frames: encode PNGs on both cores while the next batch runs
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="png-writer") as writer:
         pending: list[Future] = []
         try:
-            for done, index in enumerate(todo, start=1):
+            done = 0
+            for indices in _batches(todo, 1 if chained else batch):
                 started = time.perf_counter()
-                if index == 0:
-                    previous = None
-                elif previous_index != index - 1:
-                    previous = store.load(index - 1)
-                if index > 0 and first is None:
-                    first = previous if index == 1 else store.load(0)
-                image = engine.render_frame(index, plan.row(index), previous, first)
-                pending.append(writer.submit(store.save, index, image, keys[index]))
-                previous_index, previous = index, image
-                if index == 0:
-                    first = image
-                result.rendered.append(index)
+                jobs = []
+                for index in indices:
+                    if chained and index > 0 and previous_index != index - 1:
+                        previous = store.load(index - 1)
+                    jobs.append(FrameJob(index, plan.row(index), previous if chained and index > 0 else None,
+                                         store.load))
+                images = engine.render_batch(jobs)
+                if len(images) != len(jobs):
+                    raise RenderError(f"engine returned {len(images)} images for {len(jobs)} frames")
+                for index, image in zip(indices, images):
+                    pending.append(writer.submit(store.save, index, image, keys[index]))
+                    previous_index, previous = index, image
+                    result.rendered.append(index)
                 for finished in [f for f in pending if f.done()]:
                     finished.result()  # a failed write stops the run here
                 pending = [f for f in pending if not f.done()]
-                if progress:
-                    progress(Progress(index, done, len(todo), time.perf_counter() - started))
+                seconds = (time.perf_counter() - started) / len(indices)
+                for index in indices:
+                    done += 1
+                    if progress:
+                        progress(Progress(index, done, len(todo), seconds))
         finally:
             for future in pending:
                 future.result()  # surface write errors; frames already queued are kept
@@ -178,7 +193,3 @@ def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Pa
 def poster_frame(out_dir: Path, frames: int) -> Path:
     """The stored frame used as a poster: the last one (the most dreamed)."""
     return RunStore(out_dir).frame_path(frames - 1)
-
-
-def read_metadata(out_dir: Path) -> dict:
-    return json.loads((Path(out_dir) / "run.json").read_text())

@@ -5,12 +5,14 @@ Layout::
     RUN/recipe.toml           copy of the recipe text as given
     RUN/run.json              resolved recipe (defaults filled, --set applied), overrides, versions
     RUN/frames/frame_000012.png
-    RUN/frames/frame_000012.json   {"key": <hash of everything that determines the frame>, "sha256": <png>}
+    RUN/frames/frame_000012.json   {"key": <hash of everything that determines the frame>,
+                                    "sha256": <png>, "size": <png bytes>, "mtime_ns": <png mtime>}
     RUN/.lock                 held (flock) while a run writes here
 
 Every file is written to a temporary name and renamed, so a killed run never leaves a half frame that
-looks finished.  A frame counts as done only when its sidecar's key matches and its PNG's bytes hash
-to the recorded sha256.
+looks finished.  A frame counts as done only when its sidecar's key matches and its PNG is the one the
+sidecar vouches for: same size and modification time as recorded (no re-hashing, so resuming a run of
+large frames is quick), or, when either differs, bytes that hash to the recorded sha256.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class RunStore:
     def is_done(self, index: int, key: str) -> bool:
         """True when frame ``index`` is stored for exactly this ``key`` and its PNG is intact.
 
-        A PNG this store wrote or already checked is not hashed again while its size and mtime hold."""
+        The PNG is re-hashed only when its size or mtime differ from the sidecar's record."""
         try:
             stat = self.frame_path(index).stat()
             if self._verified.get(index) == (key, stat.st_size, stat.st_mtime_ns):
@@ -111,7 +113,9 @@ class RunStore:
             sidecar = json.loads(self.sidecar_path(index).read_text())
             if sidecar.get("key") != key:
                 return False
-            if hashlib.sha256(self.frame_path(index).read_bytes()).hexdigest() != sidecar.get("sha256"):
+            unchanged = (sidecar.get("size"), sidecar.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
+            if not unchanged and (hashlib.sha256(self.frame_path(index).read_bytes()).hexdigest()
+                                  != sidecar.get("sha256")):
                 return False
         except (OSError, ValueError):
             return False
@@ -122,9 +126,10 @@ class RunStore:
         """Store uint8 ``(H, W, 3)`` frame ``index``: PNG first, then the sidecar that vouches for it."""
         png = encode_png(image)
         atomic_write(self.frame_path(index), png)
-        sidecar = {"key": key, "sha256": hashlib.sha256(png).hexdigest()}
-        atomic_write(self.sidecar_path(index), json.dumps(sidecar).encode())
         stat = self.frame_path(index).stat()
+        sidecar = {"key": key, "sha256": hashlib.sha256(png).hexdigest(), "size": stat.st_size,
+                   "mtime_ns": stat.st_mtime_ns}
+        atomic_write(self.sidecar_path(index), json.dumps(sidecar).encode())
         self._verified[index] = (key, stat.st_size, stat.st_mtime_ns)  # just hashed: no need to re-read
 
     def load(self, index: int) -> np.ndarray:

@@ -6,40 +6,9 @@ import shutil
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-
-REPO = Path(__file__).resolve().parents[1]
-CHELSEA = REPO / "recipes" / "assets" / "chelsea.png"
-
-TINY_RECIPE = """\
-kind = "dream"
-seed = 3
-
-[output]
-size = [64, 48]
-frames = 4
-fps = 8
-video = "mp4"
-
-[model]
-name = "vgg16"
-
-[dream]
-init = "chelsea.png"
-layers = { block3_conv3 = 1.0, "block4_conv1:7" = 0.5 }
-octaves = 2
-octave_scale = 1.5
-steps = 2
-step_size = 0.02
-tile = 40
-
-[motion]
-zoom = { 0 = 1.0, 3 = 1.05 }
-rotate = 1.0
-pan = [1.0, 0.0]
-"""
+from tests.helpers import CHELSEA, TINY_RECIPE
 
 
 @pytest.fixture
@@ -63,12 +32,6 @@ def vgg16():
 
 @pytest.fixture
 def cat_image():
-    """Chelsea as float32 (48, 64, 3) in 0..1."""
+    """Chelsea as float32 (48, 64, 3) in 0..1 (a single-tile image for the stepper tests)."""
     from render.engines.dream import load_init_image
     return load_init_image(CHELSEA, 64, 48)
-
-
-def pixels(path: Path) -> np.ndarray:
-    from PIL import Image
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))

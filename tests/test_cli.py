@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from render.cli import main
 from render.outputs.probe import probe_video
 
-COMMANDS = ["run", "plan", "validate", "encode", "models", "gallery"]
+COMMANDS = ["run", "plan", "validate", "encode", "models", "gallery", "schema"]
 
 
 @pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS])
@@ -20,7 +20,10 @@ def test_help_works_for_every_command(command):
 def test_plan_prints_the_per_frame_table(write_recipe):
     result = CliRunner().invoke(main, ["plan", str(write_recipe()), "--set", "output.frames=5"])
     assert result.exit_code == 0, result.output
-    assert "frames   5 at 8 fps" in result.output and "memory ~" in result.output
+    assert "frames   5 at 8 fps" in result.output and "memory   ~" in result.output
+    assert "chained frames" in result.output and "motion.pan=[1,0]" in result.output
+    header = next(l.split() for l in result.output.splitlines() if l.split()[:1] == ["frame"])
+    assert header == ["frame", "motion.zoom"]
     rows = [l.split() for l in result.output.splitlines() if l.strip() and l.split()[0].isdigit()]
     assert [float(r[1]) for r in rows] == pytest.approx([1.0, 1.01666, 1.03333, 1.05, 1.05], abs=1e-4)
     assert "set      output.frames=5" in result.output
@@ -43,8 +46,9 @@ def test_run_with_overrides_records_them_and_encodes(write_recipe, tmp_path):
     assert meta["overrides"] == ["output.size=[48,32]", "output.frames=2", "dream.steps=1"]
     facts = probe_video(out / "tiny.mp4")
     assert (facts.width, facts.height, facts.frames) == (48, 32, 2)
-    again = CliRunner().invoke(main, args[:-1] + ["dream.steps=1"])
-    assert again.exit_code == 0
+    loud = [a for a in args if a != "--quiet"] + ["--set", "output.quality=30"]  # video settings: no re-render
+    again = CliRunner().invoke(main, loud)
+    assert again.exit_code == 0 and "0 frames rendered, 2 reused" in again.output, again.output
     preview = CliRunner().invoke(main, ["run", str(write_recipe()), "--out", str(out), "--preview",
                                         "--set", "output.frames=1"])
     assert preview.exit_code == 0, preview.output

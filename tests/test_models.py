@@ -50,7 +50,8 @@ def test_user_keras_file_layers_and_safe_loading(tmp_path):
     path = tmp_path / "mine.keras"
     tf.keras.Model(inputs, x).save(path)
     info = catalog.resolve("mine.keras", tmp_path)
-    assert info.layers == {"edges": 6, "texture": 4}
+    assert info.layers == {"edges": catalog.LayerInfo(6, 1), "texture": catalog.LayerInfo(4, 1)}
+    assert info.role == catalog.FEATURES and info.weights_file() == tmp_path / "mine.keras"
     extractor = build.feature_extractor(info, ["texture"])
     assert extractor(tf.zeros((1, 16, 16, 3)))[0].shape == (1, 16, 16, 4)
 
@@ -68,9 +69,11 @@ def test_catalog_layers_match_the_real_keras_models(name):
     """The layer names and channel counts used for validation (without TensorFlow) are the models' own."""
     constructor = {"vgg16-imagenet": tf.keras.applications.VGG16, "vgg19-imagenet": tf.keras.applications.VGG19,
                    "inceptionv3-imagenet": tf.keras.applications.InceptionV3}[name]
-    model = constructor(include_top=False, weights=None)
-    for layer, channels in catalog.BUILTIN[name].layers.items():
-        assert model.get_layer(layer).output.shape[-1] == channels, layer
+    model = constructor(include_top=False, weights=None, input_shape=(299, 299, 3))
+    for layer, info in catalog.BUILTIN[name].layers.items():
+        shape = model.get_layer(layer).output.shape
+        assert shape[-1] == info.channels, layer
+        assert 2 ** round(np.log2(299 / shape[1])) == info.stride, layer  # 'valid' convs trim a little
 
 
 def test_inception_dreams_at_its_minimum_size(tmp_path):
@@ -85,3 +88,30 @@ def test_inception_dreams_at_its_minimum_size(tmp_path):
     before = float(stepper.value(image, tf.ones(1)))
     after = stepper.run(image, np.zeros((2, 2), np.int32), tf.constant(512), tf.ones(1), tf.constant(0.02))
     assert float(stepper.value(after, tf.ones(1))) > before
+
+
+def test_user_model_strides_follow_the_graph_and_plan_estimates_memory(tmp_path, write_recipe):
+    """MobileNet-style names (no block number in them) and a strided shortcut branch: strides come
+    from the graph, and `render plan` prints a memory estimate instead of failing."""
+    layers = tf.keras.layers
+    inputs = tf.keras.Input((None, None, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inputs)             # stride 2
+    e = layers.Conv2D(16, 1, name="block_1_expand")(x)                                   # 2
+    d = layers.DepthwiseConv2D(3, strides=2, padding="same", name="block_1_depthwise")(e)  # 4
+    p = layers.Conv2D(12, 1, name="block_1_project")(d)                                  # 4
+    short = layers.Conv2D(12, 1, strides=2, name="block_1_shortcut")(x)                  # 4, not 8
+    y = layers.Add(name="block_1_add")([p, short])
+    y = layers.MaxPooling2D(2, name="pool")(y)
+    out = layers.Conv2D(20, 3, padding="same", name="block_2_expand")(y)                 # 8
+    tf.keras.Model(inputs, out).save(tmp_path / "mobile.keras")
+    info = catalog.resolve("mobile.keras", tmp_path)
+    strides = {name: layer.stride for name, layer in info.layers.items()}
+    assert strides == {"stem": 2, "block_1_expand": 2, "block_1_project": 4, "block_1_shortcut": 4,
+                       "block_2_expand": 8}
+    from click.testing import CliRunner
+    from render.cli import main
+    path = write_recipe()
+    result = CliRunner().invoke(main, ["plan", str(path), "--set", f"model.name='{tmp_path / 'mobile.keras'}'",
+                                       "--set", "dream.layers={ block_2_expand = 1.0 }"])
+    assert result.exit_code == 0, result.output
+    assert "memory   ~" in result.output

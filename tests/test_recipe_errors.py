@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from render.cli import main
 from render.errors import RecipeError
 from render.recipe import load_recipe
-from tests.conftest import TINY_RECIPE
+from tests.helpers import TINY_RECIPE
 
 
 def error_of(path, overrides=()):
@@ -20,9 +20,9 @@ def error_of(path, overrides=()):
 
 def test_tiny_recipe_is_valid(write_recipe):
     recipe = load_recipe(write_recipe())
-    assert recipe.output.size == (64, 48) and recipe.output.frames == 4
-    assert [t.key for t in recipe.dream.layers] == ["block3_conv3", "block4_conv1:7"]
-    assert recipe.dream.layers[1].channel == 7
+    assert recipe.output.size == (80, 48) and recipe.output.frames == 4
+    assert [t.key for t in recipe.settings.targets] == ["block3_conv3", "block4_conv1:7"]
+    assert recipe.settings.targets[1].channel == 7 and recipe.settings.tile == 64
 
 
 def test_toml_syntax_error_names_the_line(write_recipe):
@@ -85,7 +85,7 @@ def test_kind_missing_unknown_and_planned(write_recipe):
 def test_frames_and_duration_conflict_and_odd_size(write_recipe):
     err = error_of(write_recipe(TINY_RECIPE.replace("frames = 4", 'frames = 4\nduration = "2s"')))
     assert err.key == "output.duration"
-    err = error_of(write_recipe(TINY_RECIPE.replace("[64, 48]", "[65, 48]")))
+    err = error_of(write_recipe(TINY_RECIPE.replace("[80, 48]", "[81, 48]")))
     assert err.key == "output.size" and "even" in err.message
 
 

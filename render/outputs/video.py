@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -18,25 +17,7 @@ import numpy as np
 
 from ..errors import OutputError
 from .ffmpeg_tool import ffmpeg_exe
-
-
-@dataclass(frozen=True)
-class Codec:
-    extension: str
-    options: dict
-    uses_crf: bool
-
-
-CODECS: dict[str, Codec] = {
-    "mp4": Codec("mp4", {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "medium",
-                         "movflags": "+faststart"}, True),
-    "hevc": Codec("mp4", {"vcodec": "libx265", "pix_fmt": "yuv420p", "preset": "medium", "tag:v": "hvc1",
-                          "x265-params": "log-level=error", "movflags": "+faststart"}, True),
-    "prores": Codec("mov", {"vcodec": "prores_ks", "profile:v": 3, "pix_fmt": "yuv422p10le"}, False),
-    "prores4444": Codec("mov", {"vcodec": "prores_ks", "profile:v": 4, "pix_fmt": "yuv444p10le"}, False),
-    "webm": Codec("webm", {"vcodec": "libvpx-vp9", "pix_fmt": "yuv420p", "b:v": 0, "row-mt": 1}, True),
-    "gif": Codec("gif", {}, False),
-}
+from .formats import CODECS, video_path  # noqa: F401  (video_path is part of this module's API)
 
 
 def _first_lines(stderr: bytes, count: int = 2) -> str:
@@ -52,14 +33,6 @@ def loop_order(frames: int, mode: str) -> list[int]:
     if mode == "pingpong" and frames > 2:
         order += list(range(frames - 2, 0, -1))
     return order
-
-
-_NAME_TAGS = {"hevc": ".hevc", "prores4444": ".4444"}  # keep formats sharing a container apart
-
-
-def video_path(folder: Path, name: str, video: str) -> Path:
-    """``zoom.mp4``, ``zoom.hevc.mp4``, ``zoom.mov``, ``zoom.4444.mov``, ``zoom.webm``, ``zoom.gif``."""
-    return Path(folder) / f"{name}{_NAME_TAGS.get(video, '')}.{CODECS[video].extension}"
 
 
 def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], size: tuple[int, int],

@@ -1,7 +1,6 @@
 """Recipes: TOML text -> validated, frozen :class:`Recipe` (no TensorFlow imported)."""
 
 from .loader import load_recipe, parse_override
-from .model import DreamSettings, LayerTarget, MotionSettings, OutputSettings, Recipe
+from .model import OutputSettings, Recipe
 
-__all__ = ["load_recipe", "parse_override", "Recipe", "OutputSettings", "DreamSettings",
-           "LayerTarget", "MotionSettings"]
+__all__ = ["load_recipe", "parse_override", "Recipe", "OutputSettings"]

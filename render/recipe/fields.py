@@ -2,18 +2,23 @@
 
 A field raises :class:`FieldError` (a message plus an optional sub-key) and never knows the recipe
 file; the loader turns that into a :class:`render.errors.RecipeError` with file, key path and line.
-Keyframed numeric fields return :class:`render.schedule.Keyframes`; their range is checked on every
-keyframe value.
+Keyframed fields return schedules (:mod:`render.schedule`), and ``schedules(key_path, value)`` names
+them for the plan: a field is the one source of its column names, integer rounding and help text.
+``json_schema()`` describes the field for editors (``render schema KIND``).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..schedule import KeyframeError, Keyframes, parse_keyframes
+from ..schedule import (INTERPOLATIONS, VECTOR_INTERPOLATIONS, KeyframeError, Keyframes, StackedKeyframes,
+                        TextSchedule, VectorKeyframes, parse_keyframes, parse_text_schedule,
+                        parse_vector_keyframes)
 
 
 class FieldError(ValueError):
@@ -22,13 +27,59 @@ class FieldError(ValueError):
         super().__init__(message)
 
 
+@dataclass(frozen=True)
+class ParseEnv:
+    """What a field may need besides its value: the frame rate (time keys) and the recipe's folder
+    (relative paths)."""
+
+    fps: float = 1.0
+    base_dir: Path = Path(".")
+
+
+def did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _type_name(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
 
 
+# JSON Schema pieces shared by the keyframed fields
+_KEY_PATTERN = r"^\s*(\d+|(\d+(\.\d*)?|\.\d+)\s*s)\s*$"
+
+
+def _keyframe_table(value_schema: dict, interps: tuple[str, ...]) -> dict:
+    return {"type": "object", "description": "keyframes: frame number or time (\"1.5s\") = value",
+            "properties": {"interp": {"enum": list(interps)}, "cycle": {"type": "boolean"}},
+            "patternProperties": {_KEY_PATTERN: value_schema}, "additionalProperties": False,
+            "minProperties": 1}
+
+
+class Field:
+    """Base: ``parse(raw, env) -> clean``; ``schedules`` names keyframed values for the plan."""
+
+    def parse(self, raw: Any, env: ParseEnv) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
+        """Plan columns this value contributes: column name (a key path) -> schedule."""
+        return {}
+
+    def json_schema(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _described(self, schema: dict) -> dict:
+        if getattr(self, "help", ""):
+            schema["description"] = self.help
+        if getattr(self, "default", None) is not None:
+            schema["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        return schema
+
+
 @dataclass(frozen=True)
-class Number:
+class Number(Field):
     """A number, optionally keyframed.  ``integer`` numbers must be whole (keyframed ones are rounded
     per frame).  ``low``/``high`` are inclusive bounds unless ``low_open`` is set."""
 
@@ -49,15 +100,15 @@ class Number:
         if self.high is not None and value > self.high:
             raise FieldError(f"{value:g} is out of range: must be <= {self.high:g}", subkey)
 
-    def parse(self, raw: Any, fps: float) -> Any:
+    def parse(self, raw: Any, env: ParseEnv) -> Any:
         if self.keyframed:
             try:
-                frames = parse_keyframes(raw, fps)
+                frames = parse_keyframes(raw, env.fps, self.integer)
             except KeyframeError as err:
                 raise FieldError(str(err), err.subkey) from None
             if isinstance(raw, dict):
                 for key, value in raw.items():
-                    if key != "interp":
+                    if key not in ("interp", "cycle"):
                         self._check_range(value, key)
             else:
                 self._check_range(raw)
@@ -70,35 +121,111 @@ class Number:
         self._check_range(raw)
         return int(raw) if self.integer else float(raw)
 
+    def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
+        return {key_path: value} if self.keyframed else {}
+
+    def scalar_schema(self) -> dict:
+        schema: dict = {"type": "integer" if self.integer else "number"}
+        if self.low is not None:
+            schema["exclusiveMinimum" if self.low_open else "minimum"] = self.low
+        if self.high is not None:
+            schema["maximum"] = self.high
+        return schema
+
+    def json_schema(self) -> dict:
+        scalar = self.scalar_schema()
+        if not self.keyframed:
+            return self._described(scalar)
+        # keyframe values of integer fields may be written as 8.0: TOML floats that are whole
+        value = dict(scalar, type="number")
+        return self._described({"anyOf": [scalar, _keyframe_table(value, INTERPOLATIONS)]})
+
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(Field):
     default: Any
     choices: tuple[str, ...]
     help: str = ""
 
-    def parse(self, raw: Any, fps: float) -> str:
+    def parse(self, raw: Any, env: ParseEnv) -> str:
         if not isinstance(raw, str):
             raise FieldError(f"expected one of {', '.join(map(repr, self.choices))}, got {_type_name(raw)}")
         if raw not in self.choices:
             raise FieldError(f"unknown value {raw!r}; choose one of {', '.join(map(repr, self.choices))}"
-                             + _did_you_mean(raw, self.choices))
+                             + did_you_mean(raw, self.choices))
         return raw
+
+    def json_schema(self) -> dict:
+        return self._described({"enum": list(self.choices)})
 
 
 @dataclass(frozen=True)
-class Text:
+class Flag(Field):
     default: Any
     help: str = ""
 
-    def parse(self, raw: Any, fps: float) -> str:
+    def parse(self, raw: Any, env: ParseEnv) -> bool:
+        if not isinstance(raw, bool):
+            raise FieldError(f"expected true or false, got {_type_name(raw)} ({raw!r})")
+        return raw
+
+    def json_schema(self) -> dict:
+        return self._described({"type": "boolean"})
+
+
+@dataclass(frozen=True)
+class Text(Field):
+    default: Any
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> str:
         if not isinstance(raw, str) or not raw.strip():
             raise FieldError(f"expected a non-empty string, got {_type_name(raw)} ({raw!r})")
         return raw
 
+    def json_schema(self) -> dict:
+        return self._described({"type": "string", "minLength": 1})
+
 
 @dataclass(frozen=True)
-class Size:
+class ImagePath(Field):
+    """An image file relative to the recipe (checked readable), or one of the ``words`` (e.g.
+    ``"noise"``), which are returned as they are.  Returns a :class:`Path` or the word."""
+
+    default: Any
+    words: tuple[str, ...] = ()
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> Path | str:
+        if not isinstance(raw, str) or not raw.strip():
+            raise FieldError(f"expected a file path, got {_type_name(raw)} ({raw!r})")
+        if raw in self.words:
+            return raw
+        return check_image(raw, env.base_dir, self.words)
+
+    def json_schema(self) -> dict:
+        return self._described({"type": "string", "minLength": 1})
+
+
+def check_image(raw: str, base_dir: Path, words: tuple[str, ...] = ()) -> Path:
+    """A readable image path (relative to ``base_dir``) or FieldError saying what is wrong."""
+    path = Path(raw)
+    if not path.is_absolute():
+        path = base_dir / path
+    alternative = " or " + ", ".join(f'"{w}"' for w in words) if words else ""
+    if not path.is_file():
+        raise FieldError(f"image not found: {path} (paths are relative to the recipe{alternative})")
+    try:
+        from PIL import Image
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as err:  # PIL raises many types for unreadable files
+        raise FieldError(f"cannot read image {path}: {err}") from None
+    return path
+
+
+@dataclass(frozen=True)
+class Size(Field):
     """``[width, height]`` in pixels."""
 
     default: Any
@@ -106,7 +233,7 @@ class Size:
     high: int = 16384
     help: str = ""
 
-    def parse(self, raw: Any, fps: float) -> tuple[int, int]:
+    def parse(self, raw: Any, env: ParseEnv) -> tuple[int, int]:
         if (not isinstance(raw, list) or len(raw) != 2
                 or any(isinstance(v, bool) or not isinstance(v, int) for v in raw)):
             raise FieldError(f"expected [width, height] as two integers, got {raw!r}")
@@ -115,40 +242,158 @@ class Size:
                 raise FieldError(f"{name} {v} is out of range: must be {self.low}..{self.high} pixels")
         return int(raw[0]), int(raw[1])
 
+    def json_schema(self) -> dict:
+        side = {"type": "integer", "minimum": self.low, "maximum": self.high}
+        return self._described({"type": "array", "items": side, "minItems": 2, "maxItems": 2})
+
 
 @dataclass(frozen=True)
-class Vector2:
-    """``[x, y]``, each a number or keyframes."""
+class Vector(Field):
+    """A vector of ``dim`` numbers, keyframed as a whole (``{ 0 = [..], 30 = [..], interp = "slerp" }``)
+    or component by component (``[0.0, { 0 = 0, 30 = 2 }]``).  Returns a schedule of ``(frames, dim)``."""
 
     default: Any
+    dim: int
     low: float | None = None
     high: float | None = None
     help: str = ""
 
-    def parse(self, raw: Any, fps: float) -> tuple[Keyframes, Keyframes]:
-        if not isinstance(raw, list) or len(raw) != 2:
-            raise FieldError(f"expected [x, y] (each a number or keyframes), got {raw!r}")
-        axis = Number(0.0, self.low, self.high, keyframed=True)
-        out = []
-        for index, item in enumerate(raw):
+    def _check(self, values, subkey: str) -> None:
+        for index, value in enumerate(values):
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise FieldError(f"{value:g} is out of range: must be {self.low:g}..{self.high:g}",
+                                 f"{subkey}.{index}" if subkey else str(index))
+
+    def parse(self, raw: Any, env: ParseEnv):
+        if isinstance(raw, list) and any(isinstance(v, dict) for v in raw):
+            if len(raw) != self.dim:
+                raise FieldError(f"expected {self.dim} components, got {len(raw)}")
+            axis = Number(0.0, self.low, self.high, keyframed=True)
+            parts = []
+            for index, item in enumerate(raw):
+                try:
+                    parts.append(axis.parse(item, env))
+                except FieldError as err:
+                    raise FieldError(str(err), f"{index}" + (f".{err.subkey}" if err.subkey else "")) from None
+            return StackedKeyframes(tuple(parts))
+        try:
+            schedule = parse_vector_keyframes(raw, env.fps, self.dim)
+        except KeyframeError as err:
+            raise FieldError(str(err), err.subkey) from None
+        keyed = isinstance(raw, dict)
+        for frame, values in schedule.points:
+            key = next((k for k in raw if k not in ("interp", "cycle")
+                        and _same_frame(k, frame, env.fps)), "") if keyed else ""
+            self._check(values, key)
+        return schedule
+
+    def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
+        return {key_path: value}
+
+    def json_schema(self) -> dict:
+        number = {"type": "number"}
+        if self.low is not None:
+            number["minimum"] = self.low
+        if self.high is not None:
+            number["maximum"] = self.high
+        array = {"type": "array", "items": number, "minItems": self.dim, "maxItems": self.dim}
+        per_axis = {"type": "array", "minItems": self.dim, "maxItems": self.dim,
+                    "items": {"anyOf": [number, _keyframe_table(number, INTERPOLATIONS)]}}
+        return self._described({"anyOf": [array, _keyframe_table(array, VECTOR_INTERPOLATIONS), per_axis]})
+
+
+def _same_frame(key: str, frame: float, fps: float) -> bool:
+    from ..schedule import parse_key
+    try:
+        return parse_key(key, fps) == frame
+    except KeyframeError:
+        return False
+
+
+@dataclass(frozen=True)
+class WeightTable(Field):
+    """A table of name = weight, each weight a keyframed number (e.g. dream layers).  The names are
+    checked by the kind against its model; returns ``{name: Keyframes}`` in the recipe's order."""
+
+    default: Any
+    low: float = -1e6
+    high: float = 1e6
+    help: str = ""
+    example: str = "{ name = 1.0 }"
+
+    def parse(self, raw: Any, env: ParseEnv) -> dict[str, Keyframes]:
+        if not isinstance(raw, dict) or not raw:
+            raise FieldError(f"expected a table of name = weight, e.g. {self.example}")
+        weight = Number(1.0, self.low, self.high, keyframed=True)
+        out = {}
+        for name, value in raw.items():
             try:
-                out.append(axis.parse(item, fps))
+                out[name] = weight.parse(value, env)
             except FieldError as err:
-                raise FieldError(str(err), f"{index}" + (f".{err.subkey}" if err.subkey else "")) from None
-        return out[0], out[1]
+                raise FieldError(str(err), name + (f".{err.subkey}" if err.subkey else "")) from None
+        return out
+
+    def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
+        return {f"{key_path}.{name}": frames for name, frames in value.items()}
+
+    def json_schema(self) -> dict:
+        weight = Number(1.0, self.low, self.high, keyframed=True).json_schema()
+        return self._described({"type": "object", "additionalProperties": weight, "minProperties": 1})
+
+
+@dataclass(frozen=True)
+class TextKeys(Field):
+    """A string that may switch at keyframes (``{ 0 = "a.png", 48 = "b.png" }``), as a
+    :class:`TextSchedule`; ``files`` makes each value an image path checked like :class:`ImagePath`
+    (stored resolved, so frame keys can hash the file's bytes)."""
+
+    default: Any
+    files: bool = False
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> TextSchedule:
+        try:
+            schedule = parse_text_schedule(raw, env.fps)
+        except KeyframeError as err:
+            raise FieldError(str(err), err.subkey) from None
+        if not self.files:
+            return schedule
+        resolved = []
+        for (frame, text), key in zip(schedule.points, _keys_in_order(raw, env.fps)):
+            try:
+                resolved.append((frame, str(check_image(text, env.base_dir))))
+            except FieldError as err:
+                raise FieldError(str(err), key) from None
+        return TextSchedule(tuple(resolved), schedule.cycle, files=True)
+
+    def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
+        return {key_path: value}
+
+    def json_schema(self) -> dict:
+        text = {"type": "string", "minLength": 1}
+        return self._described({"anyOf": [text, _keyframe_table(text, ("step",))]})
+
+
+def _keys_in_order(raw: Any, fps: float) -> list[str]:
+    """Keyframe keys of a table sorted by frame ('' for a plain value), matching the schedule's points."""
+    from ..schedule import parse_key
+    if not isinstance(raw, dict):
+        return [""]
+    keys = [k for k in raw if k not in ("interp", "cycle")]
+    return sorted(keys, key=lambda k: parse_key(k, fps))
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|ms|min)?\s*$")
 
 
 @dataclass(frozen=True)
-class Duration:
+class Duration(Field):
     """Seconds, as a number or a string like ``"8s"``, ``"1.5min"``, ``"500ms"``."""
 
     default: Any = None
     help: str = ""
 
-    def parse(self, raw: Any, fps: float) -> float:
+    def parse(self, raw: Any, env: ParseEnv) -> float:
         if isinstance(raw, bool):
             raise FieldError("expected a duration like \"8s\"")
         if isinstance(raw, (int, float)):
@@ -162,11 +407,6 @@ class Duration:
             raise FieldError(f"duration must be positive, got {raw!r}")
         return seconds
 
-
-def _did_you_mean(word: str, options) -> str:
-    import difflib
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-did_you_mean = _did_you_mean
+    def json_schema(self) -> dict:
+        return self._described({"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                          {"type": "string", "pattern": _DURATION.pattern}]})

@@ -1,4 +1,7 @@
-"""TOML recipe file -> validated :class:`Recipe`, without importing TensorFlow.
+"""TOML recipe file -> validated :class:`Recipe`, without importing TensorFlow or naming any kind.
+
+The kind (``kind = "..."``) is looked up in the registry (render.kinds); its own tables are
+validated against its field specs exactly like the shared ``[output]`` and ``[model]`` tables.
 
 Every problem becomes one :class:`RecipeError` naming the file, the dotted key path and, where it can
 be found, the line.  ``--set key.path=VALUE`` overrides are applied to the parsed table before
@@ -15,14 +18,14 @@ from typing import Any, Iterable
 
 from ..errors import ModelError, RecipeError
 from ..models import catalog
-from ..schedule import KeyframeError, Keyframes, parse_keyframes
+from ..models.precision import resolve_precision
+from ..outputs.formats import CODECS
 from . import schema
-from .fields import FieldError, did_you_mean
-from .model import DreamSettings, LayerTarget, MotionSettings, OutputSettings, Recipe
+from .fields import FieldError, ParseEnv, did_you_mean
+from .model import OutputSettings, Recipe
 from .toml_lines import find_line
 
 _TOML_LINE = re.compile(r"at line (\d+)")
-_EVEN_CODECS = ("mp4", "hevc", "webm", "prores", "prores4444")
 
 
 class _Context:
@@ -101,15 +104,20 @@ def read_toml(path: Path) -> tuple[str, dict]:
         raise RecipeError(str(path), "", f"TOML syntax error: {message}", line) from None
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
-    """Read, override and validate a recipe.  Raises :class:`RecipeError` on any problem."""
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None) -> Recipe:
+    """Read, override and validate a recipe.  Raises :class:`RecipeError` on any problem.
+
+    ``registry`` is a :class:`render.kinds.KindRegistry` (default: built-ins plus entry points)."""
     path = Path(path)
     overrides = tuple(overrides)
     text, data = read_toml(path)
     overridden = _apply_overrides(data, overrides, path)
     _drop_shadowed_length(data, overridden)
     ctx = _Context(path, text, overridden)
-    return _validate(data, ctx, overrides)
+    if registry is None:
+        from ..kinds import default_registry
+        registry = default_registry()
+    return _validate(data, ctx, overrides, registry)
 
 
 def _check_keys(table: dict, allowed: Iterable[str], prefix: str, ctx: _Context) -> None:
@@ -120,7 +128,7 @@ def _check_keys(table: dict, allowed: Iterable[str], prefix: str, ctx: _Context)
                             + f"; known keys: {', '.join(allowed)}")
 
 
-def _parse_section(raw: Any, spec: dict, name: str, ctx: _Context, fps: float) -> dict[str, Any]:
+def parse_section(raw: Any, spec: dict, name: str, ctx: _Context, env: ParseEnv) -> dict[str, Any]:
     """Validate one table against its spec; returns key -> clean value (defaults filled in)."""
     if raw is None:
         raw = {}
@@ -129,76 +137,95 @@ def _parse_section(raw: Any, spec: dict, name: str, ctx: _Context, fps: float) -
     _check_keys(raw, spec, f"{name}.", ctx)
     clean = {}
     for key, field in spec.items():
-        if field is None:
-            clean[key] = raw.get(key)
-            continue
-        if key not in raw:
-            value = field.default
-            clean[key] = field.parse(value, fps) if value is not None else None
+        value = raw.get(key, field.default)
+        if value is None:
+            clean[key] = None
             continue
         try:
-            clean[key] = field.parse(raw[key], fps)
+            clean[key] = field.parse(value, env)
         except FieldError as err:
             full = f"{name}.{key}" + (f".{err.subkey}" if err.subkey else "")
             raise ctx.error(full, str(err)) from None
     return clean
 
 
-def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...]) -> Recipe:
+def _kind_of(data: dict, ctx: _Context, registry):
     kind = data.get("kind")
     if kind is None:
-        raise ctx.error("kind", f"missing; say what to render, e.g. kind = \"dream\"")
-    if not isinstance(kind, str) or kind not in schema.KINDS:
-        options = list(schema.KINDS)
-        if kind in schema.PLANNED_KINDS:
+        raise ctx.error("kind", "missing; say what to render, e.g. kind = \"dream\"")
+    from ..kinds import PLANNED
+    names = registry.names()
+    if not isinstance(kind, str) or kind not in names:
+        if kind in PLANNED:
             raise ctx.error("kind", f"{kind!r} is planned but not implemented yet; available: "
-                                    + ", ".join(options))
+                                    + ", ".join(names))
         raise ctx.error("kind", f"unknown kind {kind!r}"
-                        + (did_you_mean(kind, options + list(schema.PLANNED_KINDS)) if isinstance(kind, str) else "")
-                        + f"; available: {', '.join(options)}")
-    sections = schema.KINDS[kind]
-    _check_keys(data, list(schema.TOP_LEVEL) + list(sections), "", ctx)
-    seed = _parse_top_seed(data, ctx)
+                        + (did_you_mean(kind, names + list(PLANNED)) if isinstance(kind, str) else "")
+                        + f"; available: {', '.join(names)}")
+    return registry.get(kind)
 
-    out = _parse_output(data.get("output"), ctx)
-    model_raw = _parse_section(data.get("model"), schema.MODEL, "model", ctx, out.fps)
+
+def _resolve_model(name: str, kind, ctx: _Context) -> catalog.ModelInfo:
     try:
-        info = catalog.resolve(model_raw["name"], ctx.path.parent)
+        info = catalog.resolve(name, ctx.path.parent)
     except KeyError:
-        raise ctx.error("model.name", f"unknown model {model_raw['name']!r}"
-                        + did_you_mean(model_raw["name"], catalog.model_names())
+        raise ctx.error("model.name", f"unknown model {name!r}" + did_you_mean(name, catalog.model_names())
                         + f"; available: {', '.join(catalog.BUILTIN)} or a .keras file") from None
     except ModelError as err:
         raise ctx.error("model.name", str(err)) from None
+    if kind.roles and info.role not in kind.roles:
+        raise ctx.error("model.name", f"{info.name} is a {info.role}; kind {kind.name!r} needs a "
+                                      + " or ".join(kind.roles))
+    return info
 
-    if min(out.size) < info.min_side:
-        raise ctx.error("output.size", f"model {info.name} needs frames of at least {info.min_side} px "
+
+def _check_cycles(sections: dict, spec: dict, frames: int, ctx: _Context) -> None:
+    """A cyclic schedule wraps over the frame count, so its keys must fit inside one period."""
+    for name, table in spec.items():
+        for key, field in table.items():
+            value = sections[name][key]
+            if value is None:
+                continue
+            for column, schedule in field.schedules(f"{name}.{key}", value).items():
+                points = getattr(schedule, "points", ())
+                if getattr(schedule, "cycle", False) and points[-1][0] - points[0][0] >= frames:
+                    raise ctx.error(column, f"cycle = true repeats every {frames} frames (the frame "
+                                            f"count), but the keys span {points[-1][0] - points[0][0]:g}")
+
+
+def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -> Recipe:
+    kind = _kind_of(data, ctx, registry)
+    _check_keys(data, ["kind", "seed", "output", "model"] + list(kind.sections), "", ctx)
+    seed = _parse_top_seed(data, ctx)
+    out = _parse_output(data.get("output"), ctx)
+    env = ParseEnv(out.fps, ctx.path.parent)
+    model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
+                              "model", ctx, env)
+    info = _resolve_model(model_raw["name"], kind, ctx)
+    min_side = kind.min_side(info)
+    if min(out.size) < min_side:
+        raise ctx.error("output.size", f"model {info.name} needs frames of at least {min_side} px "
                                        f"on each side; got {out.size[0]}x{out.size[1]}")
-    dream_raw = _parse_section(data.get("dream"), schema.DREAM, "dream", ctx, out.fps)
-    dream = DreamSettings(
-        init=_parse_init(dream_raw["init"], ctx),
-        layers=_parse_layers(dream_raw["layers"], info, ctx, out.fps),
-        octaves=dream_raw["octaves"], octave_scale=dream_raw["octave_scale"],
-        steps=dream_raw["steps"], step_size=dream_raw["step_size"], tile=dream_raw["tile"],
-        color_coherence=dream_raw["color_coherence"])
-    motion_raw = _parse_section(data.get("motion"), schema.MOTION, "motion", ctx, out.fps)
-    motion = MotionSettings(zoom=motion_raw["zoom"], rotate=motion_raw["rotate"], pan=motion_raw["pan"])
-
+    sections = {name: parse_section(data.get(name), spec, name, ctx, env)
+                for name, spec in kind.sections.items()}
+    _check_cycles(sections, kind.sections, out.frames, ctx)
+    settings = kind.settings(sections, info, out, ctx.error)
     resolved = _resolved(data, out, model_raw["name"], seed)
-    return Recipe(path=ctx.path, kind=kind, seed=seed, output=out, model_name=model_raw["name"],
-                  precision=model_raw["precision"],
-                  dream=dream, motion=motion, resolved=resolved, overrides=overrides)
+    return Recipe(path=ctx.path, kind=kind, seed=seed, output=out, model=info,
+                  requested_precision=model_raw["precision"],
+                  precision=resolve_precision(model_raw["precision"]),
+                  sections=sections, settings=settings, resolved=resolved, overrides=overrides)
 
 
 def _parse_top_seed(data: dict, ctx: _Context) -> int:
     try:
-        return schema.TOP_LEVEL["seed"].parse(data.get("seed", 0), 1.0)
+        return schema.SEED.parse(data.get("seed", 0), ParseEnv())
     except FieldError as err:
         raise ctx.error("seed", str(err)) from None
 
 
 def _parse_output(raw: Any, ctx: _Context) -> OutputSettings:
-    clean = _parse_section(raw, schema.OUTPUT, "output", ctx, 1.0)
+    clean = parse_section(raw, schema.OUTPUT, "output", ctx, ParseEnv(1.0, ctx.path.parent))
     raw = raw or {}
     if "frames" in raw and "duration" in raw:
         raise ctx.error("output.duration", "give either frames or duration, not both")
@@ -206,62 +233,12 @@ def _parse_output(raw: Any, ctx: _Context) -> OutputSettings:
     if frames is None:
         frames = max(1, round(clean["duration"] * clean["fps"])) if clean["duration"] else 1
     width, height = clean["size"]
-    if clean["video"] in _EVEN_CODECS and (width % 2 or height % 2):
+    codec = CODECS.get(clean["video"])
+    if codec is not None and codec.even_size and (width % 2 or height % 2):
         raise ctx.error("output.size", f"{clean['video']} video needs an even width and height "
                                        f"(chroma subsampling); got {width}x{height}")
     return OutputSettings(size=clean["size"], frames=frames, fps=clean["fps"], video=clean["video"],
                           quality=clean["quality"], loop=clean["loop"])
-
-
-def _parse_init(init: str, ctx: _Context) -> Path | None:
-    if init == "noise":
-        return None
-    path = Path(init)
-    if not path.is_absolute():
-        path = ctx.path.parent / path
-    if not path.is_file():
-        raise ctx.error("dream.init", f"image not found: {path} (paths are relative to the recipe; "
-                                      f"or use \"noise\")")
-    try:
-        from PIL import Image
-        with Image.open(path) as image:
-            image.verify()
-    except Exception as err:  # PIL raises many types for unreadable files
-        raise ctx.error("dream.init", f"cannot read image {path}: {err}") from None
-    return path
-
-
-def _parse_layers(raw: Any, info: catalog.ModelInfo, ctx: _Context, fps: float) -> tuple[LayerTarget, ...]:
-    if raw is None:
-        raw = dict(schema.DEFAULT_LAYERS)
-        if not set(raw) <= set(info.layers):
-            raise ctx.error("dream.layers", f"model {info.name} has no default layer; choose from "
-                                            + ", ".join(info.layers))
-    if not isinstance(raw, dict) or not raw:
-        raise ctx.error("dream.layers", "expected a table of layer = weight, e.g. "
-                                        "{ block4_conv3 = 1.0, \"block5_conv1:12\" = 0.5 }")
-    targets = []
-    for key, weight in raw.items():
-        layer, _, channel_text = key.partition(":")
-        where = f"dream.layers.{key}"
-        if layer not in info.layers:
-            raise ctx.error(where, f"model {info.name} has no layer {layer!r}"
-                            + did_you_mean(layer, info.layers)
-                            + "; `render models` lists the layers")
-        channel = None
-        if channel_text:
-            if not channel_text.isdigit():
-                raise ctx.error(where, f"channel must be a whole number, as in \"{layer}:12\"")
-            channel = int(channel_text)
-            if channel >= info.layers[layer]:
-                raise ctx.error(where, f"channel {channel} is out of range: {layer} has "
-                                       f"{info.layers[layer]} channels (0..{info.layers[layer] - 1})")
-        try:
-            frames = parse_keyframes(weight, fps)
-        except KeyframeError as err:
-            raise ctx.error(where + (f".{err.subkey}" if err.subkey else ""), str(err)) from None
-        targets.append(LayerTarget(key, layer, channel, frames))
-    return tuple(targets)
 
 
 def _resolved(data: dict, out: OutputSettings, model_name: str, seed: int) -> dict:

@@ -1,4 +1,4 @@
-"""The validated, frozen recipe that flows to the planner and the engines."""
+"""The validated, frozen recipe that flows to the planner, the frame keys and the engines."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..schedule import Keyframes
+from ..models.catalog import ModelInfo
 
 
 @dataclass(frozen=True)
@@ -22,48 +22,26 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
-class LayerTarget:
-    """One term of the dream objective: mean activation of ``layer`` (of one ``channel`` when set)
-    times ``weight`` (keyframed).  ``key`` is the recipe spelling, e.g. ``"block4_conv3:12"``."""
-
-    key: str
-    layer: str
-    channel: int | None
-    weight: Keyframes
-
-
-@dataclass(frozen=True)
-class DreamSettings:
-    init: Path | None  # None means seeded noise
-    layers: tuple[LayerTarget, ...]
-    octaves: Keyframes
-    octave_scale: Keyframes
-    steps: Keyframes
-    step_size: Keyframes
-    tile: int
-    color_coherence: Keyframes
-
-
-@dataclass(frozen=True)
-class MotionSettings:
-    zoom: Keyframes
-    rotate: Keyframes
-    pan: tuple[Keyframes, Keyframes]
-
-
-@dataclass(frozen=True)
 class Recipe:
-    """A recipe after validation.  ``resolved`` is the plain-data form (defaults filled in, overrides
-    applied) that is written next to the outputs; ``overrides`` are the ``--set`` strings used."""
+    """A recipe after validation.
+
+    ``kind`` is the kind's plug-in (:class:`render.kinds.base.Kind`); ``sections`` holds the clean
+    values of the kind's own tables (section -> key -> value, keyframed values as schedules) and
+    ``settings`` the kind's typed view of them.  ``model`` is resolved once (role, layers, weights);
+    ``precision`` is the resolved compute type (``requested_precision`` is what the recipe said).
+    ``resolved`` is the plain-data form (defaults filled in, overrides applied) written next to the
+    outputs; ``overrides`` are the ``--set`` strings used.
+    """
 
     path: Path
-    kind: str
+    kind: Any
     seed: int
     output: OutputSettings
-    model_name: str
-    precision: str  # as written: auto | float32 | bfloat16
-    dream: DreamSettings
-    motion: MotionSettings
+    model: ModelInfo
+    requested_precision: str
+    precision: str
+    sections: dict[str, dict[str, Any]] = field(compare=False)
+    settings: Any
     resolved: dict[str, Any] = field(compare=False)
     overrides: tuple[str, ...] = ()
 
@@ -74,3 +52,7 @@ class Recipe:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name

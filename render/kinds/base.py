@@ -1,0 +1,105 @@
+"""What a kind of recipe is: the plug-in interface that the loader, plan, frame keys and runner use.
+
+A kind owns everything specific to it: its recipe tables (field specs), its typed settings, which
+extra facts go into frame keys, its preview policy, its memory estimate and its engine.  The generic
+layers only ever call the methods below, so a new kind is one module plus a registry entry (or a
+Python entry point in the ``neural_render.kinds`` group).
+
+Frames are either *chained* (frame n starts from stored frame n-1: keys chain, frames render in order,
+one at a time) or *independent* (keys cover only the frame's own row and inputs; frames render in any
+order, in batches).
+
+An engine renders a batch of :class:`FrameJob` and returns one uint8 ``(H, W, 3)`` image per job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from ..recipe.fields import Field
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """One frame to render.
+
+    ``row`` is the frame's row of the plan (column name -> float, float64 vector or string);
+    ``previous`` the stored frame ``index - 1`` as uint8 ``(H, W, 3)`` for chained kinds (None for
+    frame 0 and for independent kinds); ``load_frame(i)`` reads any stored frame (chained kinds may
+    read earlier ones, e.g. frame 0 as a colour reference)."""
+
+    index: int
+    row: Mapping[str, Any]
+    previous: np.ndarray | None = None
+    load_frame: Callable[[int], np.ndarray] | None = field(default=None, compare=False)
+
+
+class Engine(Protocol):
+    """Renders frames of one recipe, deterministically given the recipe's seed and the frame index,
+    so a resumed run equals an unbroken one."""
+
+    def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]: ...
+
+
+class CheckError(Protocol):
+    def __call__(self, key: str, message: str) -> Exception: ...
+
+
+class Kind:
+    """Base class of kind plug-ins.  Subclasses set the class attributes and override what differs.
+
+    ``sections`` maps each of the kind's own tables to its field specs (besides the shared
+    ``[output]`` and ``[model]``); ``roles`` lists the model roles it can use; ``engine_version`` goes
+    into every frame key, so bump it when the same recipe would give other pixels.
+    """
+
+    name: str = ""
+    description: str = ""
+    chained: bool = True
+    engine_version: str = "1"
+    sections: dict[str, dict[str, Field]] = {}
+    roles: tuple[str, ...] = ()
+    default_model: str = ""
+    model_help: str = ""
+    default_batch: int = 1
+
+    def settings(self, sections: dict[str, dict[str, Any]], model, output, error: CheckError) -> Any:
+        """Typed settings from the clean ``sections``; checks that span fields (a layer the model
+        lacks, for instance) raise ``error(key_path, message)``.  Default: the sections themselves."""
+        return sections
+
+    def min_side(self, model) -> int:
+        """Smallest frame side the kind can render with ``model``."""
+        return model.min_side
+
+    def key_parts(self, recipe) -> dict[str, Any]:
+        """Static facts (JSON data; :class:`pathlib.Path` values are hashed by content) that determine
+        every frame besides the plan rows, seed, size, model and precision."""
+        return {}
+
+    def key_row(self, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The part of frame ``index``'s row that can change its pixels (default: all of it)."""
+        return row
+
+    def preview_sections(self, sections: dict[str, dict[str, Any]], factor: float) -> dict[str, dict[str, Any]]:
+        """Sections of a quick draft whose frame is ``factor`` (<= 1) times the size (default: same)."""
+        return sections
+
+    def batch_size(self, recipe) -> int:
+        """Frames per engine call (1 for chained kinds)."""
+        return 1 if self.chained else self.default_batch
+
+    def memory_estimate(self, recipe) -> int:
+        """Rough peak bytes of rendering one frame (or one batch)."""
+        width, height = recipe.output.size
+        return width * height * 3 * 4 * 8 * self.batch_size(recipe)
+
+    def summary(self, recipe) -> list[str]:
+        """Lines for ``render plan``'s header, after the generic ones."""
+        return []
+
+    def build_engine(self, recipe) -> Engine:  # pragma: no cover - abstract
+        raise NotImplementedError

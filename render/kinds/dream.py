@@ -1,0 +1,145 @@
+"""The ``dream`` kind: DeepDream zoom videos (a chained kind: each frame dreams the previous one).
+
+Tables: ``[dream]`` (what to dream and how hard) and ``[motion]`` (the camera between frames).
+Plan columns are the keyframed fields by key path: ``dream.steps``, ``motion.zoom``, ``motion.pan``
+(a 2-vector) and one ``dream.layers.<layer[:channel]>`` weight per objective term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..models.catalog import FEATURES
+from ..recipe.fields import ImagePath, Number, Vector, WeightTable, did_you_mean
+from .base import Kind
+
+DEFAULT_LAYERS = {"block4_conv3": 1.0}
+
+DREAM = {
+    "init": ImagePath("noise", words=("noise",), help='start image, relative to the recipe, or "noise"'),
+    "layers": WeightTable(DEFAULT_LAYERS, help='objective: layer = weight; "layer:channel" targets one '
+                                               'filter (weights keyframable)',
+                          example='{ block4_conv3 = 1.0, "block5_conv1:12" = 0.5 }'),
+    "octaves": Number(3, 1, 12, integer=True, keyframed=True, help="image scales per frame"),
+    "octave_scale": Number(1.4, 1.0, 4.0, keyframed=True, help="size ratio between octaves"),
+    "steps": Number(8, 0, 1000, integer=True, keyframed=True, help="gradient steps per octave"),
+    "step_size": Number(0.02, 0.0, 1.0, keyframed=True, help="step in image units (0..1)"),
+    "tile": Number(512, 32, 4096, integer=True,
+                   help="largest gradient tile side in pixels (raised to twice the model's minimum side)"),
+    "color_coherence": Number(0.5, 0.0, 1.0, keyframed=True,
+                              help="pull each frame's colours toward frame 0's (0 = free drift)"),
+}
+
+MOTION = {
+    "zoom": Number(1.0, 0.5, 2.0, keyframed=True, help="scale per frame (>1 zooms in)"),
+    "rotate": Number(0.0, -90.0, 90.0, keyframed=True, help="degrees per frame"),
+    "pan": Vector([0.0, 0.0], 2, -1000.0, 1000.0, help="[x, y] pixels per frame (vector keyframes, or "
+                                                       "keyframes per component)"),
+}
+
+# what frame 0 never uses: it is not moved and has no earlier frame to match colours to
+_FIRST_FRAME_UNUSED = ("motion.", "dream.color_coherence")
+
+
+@dataclass(frozen=True)
+class LayerTarget:
+    """One term of the objective: mean activation of ``layer`` (of one ``channel`` when set), weighted
+    by the plan column ``column``.  ``key`` is the recipe spelling, e.g. ``"block4_conv3:12"``."""
+
+    key: str
+    layer: str
+    channel: int | None
+    column: str
+
+
+@dataclass(frozen=True)
+class DreamSettings:
+    """``init`` is an image path or None for seeded noise; ``tile`` the effective tile side (raised to
+    twice the model's minimum side, capped at the frame's longest side: one tile, no roll)."""
+
+    init: Path | None
+    targets: tuple[LayerTarget, ...]
+    tile: int
+
+
+class DreamKind(Kind):
+    name = "dream"
+    description = "DeepDream: gradient ascent on a CNN's activations, with zoom/rotate/pan feedback"
+    chained = True
+    engine_version = "dream-5"
+    sections = {"dream": DREAM, "motion": MOTION}
+    roles = (FEATURES,)
+    default_model = "vgg16"
+    model_help = ("vgg16 (embedded), vgg16-imagenet, vgg19-imagenet, inceptionv3-imagenet, "
+                  "or a path to a .keras file")
+
+    def settings(self, sections, model, output, error) -> DreamSettings:
+        dream = sections["dream"]
+        targets = tuple(_layer_target(key, model, error) for key in dream["layers"])
+        tile = min(max(dream["tile"], 2 * model.min_side), max(output.size))
+        init = dream["init"] if isinstance(dream["init"], Path) else None
+        return DreamSettings(init, targets, tile)
+
+    def key_parts(self, recipe) -> dict[str, Any]:
+        settings: DreamSettings = recipe.settings
+        return {"init": settings.init or "noise", "tile": settings.tile,
+                "targets": [[t.layer, t.channel] for t in settings.targets]}
+
+    def key_row(self, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        if index > 0:
+            return row
+        return {k: v for k, v in row.items() if not k.startswith(_FIRST_FRAME_UNUSED)}
+
+    def preview_sections(self, sections, factor):
+        dream = dict(sections["dream"])
+        dream.update(steps=dream["steps"].map(lambda s: max(1, round(s / 3))),
+                     octaves=dream["octaves"].map(lambda o: min(o, 2)), tile=max(dream["tile"], 256))
+        motion = dict(sections["motion"], pan=sections["motion"]["pan"].map(lambda v: v * factor))
+        return dict(sections, dream=dream, motion=motion)
+
+    def memory_estimate(self, recipe) -> int:
+        """One tile's forward and backward pass: activations of every layer up to the deepest target
+        (float32, about 3x with gradients), plus a few full-frame float buffers."""
+        width, height = recipe.output.size
+        tile = recipe.settings.tile
+        tile_h, tile_w = min(height, tile), min(width, tile)
+        names = list(recipe.model.layers)
+        deepest = max(names.index(t.layer) for t in recipe.settings.targets)
+        total = 0
+        for name in names[: deepest + 1]:
+            layer = recipe.model.layers[name]
+            total += (tile_h // layer.stride + 1) * (tile_w // layer.stride + 1) * layer.channels
+        return int(total * 4 * 3 + width * height * 3 * 4 * 6)
+
+    def summary(self, recipe) -> list[str]:
+        settings: DreamSettings = recipe.settings
+        return [f"init     {settings.init or 'noise'}",
+                "layers   " + ", ".join(t.key for t in settings.targets),
+                f"tile     {settings.tile}"]
+
+    def build_engine(self, recipe):
+        from ..engines.dream import DreamEngine
+        return DreamEngine.from_recipe(recipe)
+
+
+def _layer_target(key: str, model, error) -> LayerTarget:
+    layer, _, channel_text = key.partition(":")
+    where = f"dream.layers.{key}"
+    if layer not in model.layers:
+        raise error(where, f"model {model.name} has no layer {layer!r}" + did_you_mean(layer, model.layers)
+                    + "; `render models` lists the layers")
+    channel = None
+    if channel_text:
+        if not channel_text.isdigit():
+            raise error(where, f"channel must be a whole number, as in \"{layer}:12\"")
+        channel = int(channel_text)
+        channels = model.layers[layer].channels
+        if channel >= channels:
+            raise error(where, f"channel {channel} is out of range: {layer} has {channels} channels "
+                               f"(0..{channels - 1})")
+    return LayerTarget(key, layer, channel, where)
+
+
+KIND = DreamKind()

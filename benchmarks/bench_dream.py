@@ -9,8 +9,6 @@ peak FLOP rate, and end-to-end seconds per frame of a zoom video.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -32,43 +30,17 @@ from render.recipe import load_recipe  # noqa: E402
 from render.runner import render  # noqa: E402
 from render.tfsetup import tf  # noqa: E402
 from reference_dream import ReferenceDream, warp_with_pil  # noqa: E402
+from common import best_of, machine_line, peak_flops, vgg_conv_flops  # noqa: E402
 
 LAYERS = ("block4_conv3", "block3_conv3")
 WEIGHTS = (1.0, 0.4)
 TILE = 512
 
 
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up: tracing, oneDNN primitive creation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def peak_flops(n: int = 4096, repeats: int = 5, dtype=tf.float32) -> float:
-    a = tf.cast(tf.random.normal((n, n)), dtype)
-    b = tf.cast(tf.random.normal((n, n)), dtype)
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    seconds = best_of(lambda: matmul().numpy(), repeats)
-    return 2 * n ** 3 / seconds
-
-
 def step_flops(height: int, width: int) -> float:
     """Conv FLOPs of one step: forward to the deepest layer plus the input-gradient pass (same count)."""
-    deepest = max(int(name[5]) * 10 + int(name[-1]) for name in LAYERS)
-    flops, cin = 0.0, 3
-    for block, (count, width_c) in enumerate(zip(catalog.VGG16_BLOCKS, catalog.VGG_WIDTHS), start=1):
-        stride = 2 ** (block - 1)
-        for conv in range(1, count + 1):
-            if block * 10 + conv > deepest:
-                return 2 * flops
-            h, w = -(-height // stride), -(-width // stride)
-            flops += 2 * h * w * 9 * cin * width_c
-            cin = width_c
-    return 2 * flops
+    deepest = max(LAYERS, key=lambda name: (int(name[5]), int(name[-1])))
+    return 2 * vgg_conv_flops(height, width, deepest)
 
 
 def bench_steps(base, sizes, repeats, precision):
@@ -169,8 +141,7 @@ def main():
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([256] if args.quick else [256, 512, 1024])
     frames = args.frames or (4 if args.quick else 16)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"TensorFlow {tf.__version__}, python {platform.python_version()}")
+    print(machine_line())
     precision = resolve_precision("auto")
     bench_steps(build.embedded_vgg16(), sizes, args.repeats, precision)
     bench_video(frames)

@@ -98,6 +98,8 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet):
         click.echo(f"{len(result.rendered)} frames rendered, {result.reused} reused, in {result.folder}")
         if result.video:
             click.echo(f"video: {result.video}")
+        elif result.still:
+            click.echo(f"still: {result.still}")
         elif result.missing:
             click.echo(f"video not encoded: {result.missing} frames are still to render")
 

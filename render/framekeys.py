@@ -72,7 +72,7 @@ def static_key(recipe) -> str:
 
 def row_text(plan: Plan, index: int) -> str:
     """Frame ``index``'s key-relevant row as canonical JSON (file columns by content)."""
-    row = plan.recipe.kind.key_row(index, plan.row(index))
+    row = plan.recipe.kind.key_row(plan.recipe, index, plan.row(index))
     plain = {name: ({"file": content_digest(value)} if name in plan.file_columns else _plain(value))
              for name, value in row.items()}
     return json.dumps(plain, sort_keys=True)

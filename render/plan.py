@@ -51,7 +51,8 @@ def kind_schedules(recipe: Recipe) -> dict[str, Any]:
 def make_plan(recipe: Recipe) -> Plan:
     n = recipe.output.frames
     columns, files = {}, set()
-    for name, schedule in kind_schedules(recipe).items():
+    schedules = dict(kind_schedules(recipe), **recipe.kind.extra_columns(recipe))
+    for name, schedule in schedules.items():
         columns[name] = schedule.expand(n)
         if getattr(schedule, "files", False):
             files.add(name)
@@ -79,6 +80,8 @@ def _format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, np.ndarray):
+        if value.size > 4:  # a latent: its length and first values
+            return f"|{np.linalg.norm(value):.4g}|[" + ",".join(f"{v:.3g}" for v in value[:2]) + ",...]"
         return "[" + ",".join(f"{v:.4g}" for v in value) + "]"
     return f"{value:.5g}"
 

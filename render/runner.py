@@ -10,6 +10,7 @@ is stored as soon as its batch returns, so a failing batch loses none of the fra
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from .outputs.video import encode_video, loop_order, video_path
 from .plan import Plan, make_plan
 from .provenance import provenance
 from .recipe import Recipe
-from .store import RunStore
+from .store import RunStore, atomic_write
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class RunResult:
     reused: int = 0
     missing: int = 0  # frames of the recipe still not stored after this run
     video: Path | None = None
+    still: Path | None = None  # a 1-frame recipe's picture, <run folder>/<recipe name>.png
 
 
 def default_out_dir(recipe: Recipe, preview: bool = False) -> Path:
@@ -101,7 +103,10 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
             batch = recipe.kind.batch_size(recipe)
             _render_frames(plan, keys, store, todo, engine, batch, progress, result)
         result.missing = sum(not store.is_done(i, keys[i]) for i in range(plan.frames))
-        if encode and recipe.output.video != "none" and result.missing == 0:
+        if result.missing == 0 and plan.frames == 1:  # a still: a picture, no video
+            result.still = store.root / f"{recipe.name}.png"
+            atomic_write(result.still, store.frame_path(0).read_bytes())
+        elif encode and recipe.output.video != "none" and result.missing == 0:
             result.video = _encode(recipe, store)
     return result
 
@@ -131,7 +136,9 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
     and store each frame as soon as its batch returns, on background PNG writers."""
     chained = plan.recipe.kind.chained
     previous_index, previous = None, None
-    writers = 1 if chained else 2  # independent frames: encode PNGs on both cores while the next batch runs
+    # independent frames: encode PNGs on every core while the next batch is generated, plus one
+    # thread so that a writer waiting on fsync leaves no core idle
+    writers = 1 if chained else (os.cpu_count() or 1) + 1
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="png-writer") as writer:
         pending: list[Future] = []
         try:

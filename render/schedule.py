@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 INTERPOLATIONS = ("step", "linear", "smooth", "cubic")
-VECTOR_INTERPOLATIONS = ("step", "linear", "smooth", "slerp")
+VECTOR_INTERPOLATIONS = ("step", "linear", "smooth", "slerp", "cubic")
 DEFAULT_INTERPOLATION = "linear"
 _TIME_KEY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s\s*$")
 _FRAME_KEY = re.compile(r"^\s*\d+\s*$")
@@ -118,13 +118,15 @@ class Keyframes:
 
 def _cubic_hermite(keys: np.ndarray, vals: np.ndarray, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Catmull-Rom style spline through every keyframe, with finite-difference tangents that respect
-    uneven keyframe spacing (one-sided at both ends)."""
+    uneven keyframe spacing (one-sided at both ends).  ``vals`` may be ``(k,)`` or ``(k, dim)``
+    (then ``u`` is ``(n, 1)``)."""
     slopes = np.empty_like(vals)
-    slopes[0] = (vals[1] - vals[0]) / (keys[1] - keys[0])
-    slopes[-1] = (vals[-1] - vals[-2]) / (keys[-1] - keys[-2])
+    k = keys.reshape((-1,) + (1,) * (vals.ndim - 1))
+    slopes[0] = (vals[1] - vals[0]) / (k[1] - k[0])
+    slopes[-1] = (vals[-1] - vals[-2]) / (k[-1] - k[-2])
     if len(keys) > 2:
-        slopes[1:-1] = (vals[2:] - vals[:-2]) / (keys[2:] - keys[:-2])
-    h = keys[seg + 1] - keys[seg]
+        slopes[1:-1] = (vals[2:] - vals[:-2]) / (k[2:] - k[:-2])
+    h = (keys[seg + 1] - keys[seg]).reshape((-1,) + (1,) * (vals.ndim - 1))
     m0, m1 = slopes[seg] * h, slopes[seg + 1] * h
     u2, u3 = u * u, u * u * u
     return ((2 * u3 - 3 * u2 + 1) * vals[seg] + (u3 - 2 * u2 + u) * m0
@@ -149,7 +151,8 @@ def slerp(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
     wb = np.where(safe, np.sin(u * omega) / np.where(safe, sin, 1.0), u)
     direction = wa * da + wb * db
     direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
-    return direction * ((1.0 - u) * na + u * nb)
+    out = direction * ((1.0 - u) * na + u * nb)
+    return np.where(u <= 0.0, a, np.where(u >= 1.0, b, out))  # keys land exactly on their vectors
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ class VectorKeyframes:
             out = v0 + (v1 - v0) * (u * u * (3.0 - 2.0 * u))[:, None]
         elif self.interp == "slerp":
             out = slerp(v0, v1, u)
+        elif self.interp == "cubic":
+            out = _cubic_hermite(keys, vals, seg, u[:, None])
         else:
             raise AssertionError(self.interp)
         out = np.where((t <= keys[0])[:, None], vals[0], out)

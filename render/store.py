@@ -30,14 +30,16 @@ from PIL import Image
 from .errors import OutputError
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename; ``durable``
+    flushes it to disk (fsync) before the rename."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
@@ -129,7 +131,8 @@ class RunStore:
         stat = self.frame_path(index).stat()
         sidecar = {"key": key, "sha256": hashlib.sha256(png).hexdigest(), "size": stat.st_size,
                    "mtime_ns": stat.st_mtime_ns}
-        atomic_write(self.sidecar_path(index), json.dumps(sidecar).encode())
+        # no fsync: a sidecar lost in a crash only means its frame is rendered again
+        atomic_write(self.sidecar_path(index), json.dumps(sidecar).encode(), durable=False)
         self._verified[index] = (key, stat.st_size, stat.st_mtime_ns)  # just hashed: no need to re-read
 
     def load(self, index: int) -> np.ndarray:

@@ -3,6 +3,10 @@ conftest.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +78,34 @@ def counting_factory(engines: list):
         engines.append(CountingEngine(recipe))
         return engines[-1]
     return factory
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from render.recipe import load_recipe
+    from render.runner import render
+    from tests.helpers import CountingEngine
+
+    class Killer(CountingEngine):
+        def render_batch(self, jobs):
+            if jobs[0].index == int(sys.argv[3]):
+                os.kill(os.getpid(), signal.SIGKILL)  # dies inside the engine, mid-run
+            return super().render_batch(jobs)
+
+    render(load_recipe(sys.argv[1], ["output.video='none'"]), Path(sys.argv[2]), engine_factory=Killer)
+""")
+
+
+def kill_and_resume(recipe: Path, out: Path, kill_at: int) -> None:
+    """Render ``recipe`` into ``out`` in a process that SIGKILLs itself when its engine is asked for
+    frame ``kill_at``, check that frame was not stored, then resume with `render run` to the end."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(recipe), str(out), str(kill_at)], env=env,
+                            capture_output=True, text=True, cwd=REPO)
+    assert killed.returncode == -9, killed.stderr
+    assert not (out / "frames" / f"frame_{kill_at:06d}.json").exists()
+    command = [sys.executable, "-m", "render.cli", "run", str(recipe), "--out", str(out), "--quiet",
+               "--set", "output.video='none'"]
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr

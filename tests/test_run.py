@@ -4,9 +4,6 @@ frames are written atomically, and resuming trusts size and mtime instead of re-
 import json
 import os
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -14,7 +11,7 @@ from render.errors import OutputError
 from render.recipe import load_recipe
 from render.runner import parse_frame_range, render
 from render.store import RunStore
-from tests.helpers import CHELSEA, REPO, TINY_RECIPE, counting_factory, frame_bytes
+from tests.helpers import CHELSEA, TINY_RECIPE, counting_factory, frame_bytes, kill_and_resume
 
 
 @pytest.fixture(scope="module")
@@ -94,37 +91,11 @@ def test_resume_from_the_middle_matches_the_unbroken_run(unbroken, tmp_path):
     assert frame_bytes(copy, 4) == frame_bytes(run, 4)
 
 
-KILLER = textwrap.dedent("""
-    import os, signal, sys
-    from pathlib import Path
-    from render.recipe import load_recipe
-    from render.runner import render
-    from tests.helpers import CountingEngine
-
-    class Killer(CountingEngine):
-        def render_batch(self, jobs):
-            if jobs[0].index == int(sys.argv[3]):
-                os.kill(os.getpid(), signal.SIGKILL)  # dies inside the engine, mid-run
-            return super().render_batch(jobs)
-
-    render(load_recipe(sys.argv[1], ["output.video='none'"]), Path(sys.argv[2]), engine_factory=Killer)
-""")
-
-
 @pytest.mark.parametrize("kill_at", [1, 3])
 def test_killed_run_resumes_to_identical_frames(unbroken, tmp_path, kill_at):
     path, run = unbroken
     out = tmp_path / "killed"
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(path), str(out), str(kill_at)], env=env,
-                            capture_output=True, text=True, cwd=REPO)
-    assert killed.returncode == -9, killed.stderr
-    done_before = sorted(p.name for p in (out / "frames").glob("*.json"))
-    assert f"frame_{kill_at:06d}.json" not in done_before
-    command = [sys.executable, "-m", "render.cli", "run", str(path), "--out", str(out), "--quiet",
-               "--set", "output.video='none'"]
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    kill_and_resume(path, out, kill_at)
     assert frame_bytes(out, 4) == frame_bytes(run, 4)
 
 

@@ -127,10 +127,17 @@ def test_vector_schedule_errors_name_the_key():
         parse_vector_keyframes({"0": [1.0, 2.0], "5": [1.0]}, fps=1)
     assert err.value.subkey == "5"
     with pytest.raises(KeyframeError) as err:
-        parse_vector_keyframes({"0": [1.0, 2.0], "interp": "cubic"}, fps=1)
+        parse_vector_keyframes({"0": [1.0, 2.0], "interp": "bouncy"}, fps=1)
     assert err.value.subkey == "interp"
 
 
 def test_stacked_components_are_scheduled_separately():
     stacked = StackedKeyframes((parse_keyframes(1.0, 1), parse_keyframes({"0": 0.0, "2": 2.0}, 1)))
     np.testing.assert_allclose(stacked.expand(3), [[1, 0], [1, 1], [1, 2]])
+
+
+def test_vector_cubic_passes_through_every_key():
+    kf = parse_vector_keyframes({"0": [0.0, 0.0], "2": [2.0, -2.0], "4": [0.0, 0.0], "interp": "cubic"}, fps=1)
+    values = kf.expand(5)
+    np.testing.assert_allclose(values[[0, 2, 4]], [[0, 0], [2, -2], [0, 0]])
+    np.testing.assert_allclose(values[1], [1.25, -1.25])  # the scalar spline's value, per component

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-_RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
+RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
                           [-0.168736, -0.331264, 0.5],
                           [0.5, -0.418688, -0.081312]], np.float32)
-_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR).astype(np.float32)
+YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR).astype(np.float32)
 
 
 def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of each YCbCr channel of float RGB ``(H, W, 3)``: two arrays of shape ``(3,)``."""
-    ycc = image.reshape(-1, 3) @ _RGB_TO_YCBCR.T
+    ycc = image.reshape(-1, 3) @ RGB_TO_YCBCR.T
     return ycc.mean(axis=0), ycc.std(axis=0)
 
 
@@ -26,10 +26,10 @@ def match_colors(image: np.ndarray, reference: tuple[np.ndarray, np.ndarray], st
     ``reference`` (from :func:`channel_stats`); returns the same shape, clipped to 0..1."""
     if strength <= 0.0:
         return image
-    ycc = image.reshape(-1, 3) @ _RGB_TO_YCBCR.T
+    ycc = image.reshape(-1, 3) @ RGB_TO_YCBCR.T
     mean, std = ycc.mean(axis=0), ycc.std(axis=0)
     ref_mean, ref_std = reference
     matched = (ycc - mean) * (ref_std / np.maximum(std, 1e-6)) + ref_mean
     mixed = (1.0 - strength) * ycc + strength * matched
-    rgb = mixed @ _YCBCR_TO_RGB.T
+    rgb = mixed @ YCBCR_TO_RGB.T
     return np.clip(rgb, 0.0, 1.0).reshape(image.shape).astype(np.float32)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from ..kinds.base import FrameJob
+from ..media import load_image as load_init_image
 from ..models import build
 from ..tfsetup import tf
 from .color import channel_stats, match_colors
@@ -33,18 +33,6 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float,
         sizes.append((max(min_side, round(height * factor)), max(min_side, round(width * factor))))
     sizes[-1] = (height, width)
     return sizes
-
-
-def load_init_image(path: Path, width: int, height: int) -> np.ndarray:
-    """Image file -> float32 ``(height, width, 3)`` in 0..1, scaled to cover the frame and centre-cropped."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")  # phone photos: honour EXIF rotation
-        scale = max(width / image.width, height / image.height)
-        size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-        left, top = (size[0] - width) // 2, (size[1] - height) // 2
-        image = image.crop((left, top, left + width, top + height))
-        return np.asarray(image, np.float32) / 255.0
 
 
 def noise_image(seed: int, width: int, height: int) -> np.ndarray:

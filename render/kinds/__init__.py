@@ -17,8 +17,9 @@ from ..errors import RenderError
 from .base import Engine, FrameJob, Kind
 
 ENTRY_POINT_GROUP = "neural_render.kinds"
-BUILTIN = {"dream": "render.kinds.dream:KIND"}
-PLANNED = ("style", "walk", "translate")
+BUILTIN = {"dream": "render.kinds.dream:KIND", "style": "render.kinds.style:KIND",
+           "walk": "render.kinds.walk:KIND"}
+PLANNED = ("translate",)
 
 
 def _load_object(target: str):

@@ -71,6 +71,16 @@ class Kind:
         lacks, for instance) raise ``error(key_path, message)``.  Default: the sections themselves."""
         return sections
 
+    def frame_count(self, sections: dict[str, dict[str, Any]], output) -> int | None:
+        """Frames implied by the kind's own tables, used when the recipe gives neither
+        ``output.frames`` nor ``output.duration`` (default: none, so one frame)."""
+        return None
+
+    def extra_columns(self, recipe) -> dict[str, Any]:
+        """Plan columns computed from the settings rather than read from one field (name -> schedule
+        with ``expand(frames)``), such as a walk's latent path."""
+        return {}
+
     def min_side(self, model) -> int:
         """Smallest frame side the kind can render with ``model``."""
         return model.min_side
@@ -80,8 +90,10 @@ class Kind:
         every frame besides the plan rows, seed, size, model and precision."""
         return {}
 
-    def key_row(self, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The part of frame ``index``'s row that can change its pixels (default: all of it)."""
+    def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What of frame ``index`` can change its pixels: by default its whole plan row.  Kinds drop
+        what the frame does not use and add per-frame inputs (a :class:`pathlib.Path` is hashed by
+        content), such as the frame of a content folder."""
         return row
 
     def preview_sections(self, sections: dict[str, dict[str, Any]], factor: float) -> dict[str, dict[str, Any]]:

@@ -87,7 +87,7 @@ class DreamKind(Kind):
         return {"init": settings.init or "noise", "tile": settings.tile,
                 "targets": [[t.layer, t.channel] for t in settings.targets]}
 
-    def key_row(self, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+    def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
         if index > 0:
             return row
         return {k: v for k, v in row.items() if not k.startswith(_FIRST_FRAME_UNUSED)}

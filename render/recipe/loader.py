@@ -11,6 +11,7 @@ validation, so they are checked exactly like values written in the file.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import tomllib
 from pathlib import Path
@@ -208,6 +209,11 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
                                        f"on each side; got {out.size[0]}x{out.size[1]}")
     sections = {name: parse_section(data.get(name), spec, name, ctx, env)
                 for name, spec in kind.sections.items()}
+    given = data.get("output") if isinstance(data.get("output"), dict) else {}
+    if "frames" not in given and "duration" not in given:
+        implied = kind.frame_count(sections, out)
+        if implied is not None:
+            out = dataclasses.replace(out, frames=implied)
     _check_cycles(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)
     resolved = _resolved(data, out, model_raw["name"], seed)

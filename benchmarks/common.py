@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmark scripts: best-of timing, the machine's measured matmul peak, and a
+line describing the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from render.provenance import cpu_description, gpu_names  # noqa: E402
+
+
+def best_of(fn, repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn``, after one warm-up call (tracing, kernel
+    selection)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def peak_flops(n: int = 4096, repeats: int = 5, dtype=None) -> float:
+    """FLOP/s of an ``n x n`` matmul in ``dtype`` (float32 by default): the machine's practical peak."""
+    from render.tfsetup import tf
+    dtype = dtype or tf.float32
+    a = tf.cast(tf.random.normal((n, n)), dtype)
+    b = tf.cast(tf.random.normal((n, n)), dtype)
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    return 2 * n ** 3 / best_of(lambda: matmul().numpy(), repeats)
+
+
+def machine_line() -> str:
+    from render.tfsetup import tf
+    gpus = gpu_names()
+    cpu = cpu_description()
+    where = f"GPU {', '.join(gpus)}" if gpus else f"CPU {cpu['model']} ({', '.join(cpu['vector_features'])})"
+    return (f"machine: {where}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}, "
+            f"python {platform.python_version()}")
+
+
+def vgg_conv_flops(height: int, width: int, deepest: str) -> float:
+    """FLOPs of VGG16's 3x3 convolutions from the input up to and including layer ``deepest``
+    (``blockB_convC``), counted as direct convolutions."""
+    from render.models import catalog
+    flops, cin = 0.0, 3
+    for block, (count, channels) in enumerate(zip(catalog.VGG16_BLOCKS, catalog.VGG_WIDTHS), start=1):
+        stride = 2 ** (block - 1)
+        h, w = -(-height // stride), -(-width // stride)
+        for conv in range(1, count + 1):
+            flops += 2 * h * w * 9 * cin * channels
+            cin = channels
+            if f"block{block}_conv{conv}" == deepest:
+                return flops
+    return flops

@@ -1,0 +1,70 @@
+"""Neural style transfer losses (Gatys, Ecker and Bethge), normalised so one set of weights works for
+any image size, layer set and network.
+
+- ``gram(features)``: channel correlations averaged over positions, ``(c, c)`` from ``(1, h, w, c)``,
+  so a Gram does not grow with the image.
+- ``style_loss``: per layer, the squared distance to the target Gram relative to the target's own
+  squared size (a relative error, about 1 for an unrelated image), averaged with the layer weights.
+- ``content_loss``: per layer, the mean squared feature difference relative to the target's mean
+  square, averaged with the layer weights.
+- ``total_variation``: mean squared neighbour difference of the image (0..1 units), relative to the
+  content image's own, so 1 means "as busy as the photograph".
+
+Each term starts near 1, so ``style_weight = 10, content_weight = 1, tv_weight = 1`` means what it
+says at 256 px and at 2048 px alike.  (The public tutorial's raw sums, with 1e-2 / 1e4 weights, swing
+by orders of magnitude with the image size and the network's activation scale.)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..tfsetup import tf
+
+_EPS = 1e-8
+
+
+def gram(features: tf.Tensor) -> tf.Tensor:
+    """``(1, h, w, c)`` activations -> ``(c, c)`` Gram matrix averaged over the ``h * w`` positions."""
+    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
+    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[0], features.dtype)
+
+
+def blend_grams(grams: Sequence[Sequence[tf.Tensor]], weights: Sequence[float]) -> list[tf.Tensor]:
+    """Mix several styles: ``grams[s][l]`` is style ``s``'s Gram at layer ``l``; ``weights`` (one per
+    style, non-negative) are normalised to sum 1.  Returns one target Gram per layer."""
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError("style mix weights sum to zero")
+    return [tf.add_n([w / total * style[layer] for style, w in zip(grams, weights) if w > 0])
+            for layer in range(len(grams[0]))]
+
+
+def _weighted_mean(values: Sequence[tf.Tensor], weights: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(tf.stack(values) * weights) / (tf.reduce_sum(weights) + _EPS)
+
+
+def style_loss(features: Sequence[tf.Tensor], targets: Sequence[tf.Tensor], weights: tf.Tensor) -> tf.Tensor:
+    """Weighted mean over layers of ``|gram(F) - T|^2 / |T|^2``."""
+    terms = [tf.reduce_sum(tf.square(gram(f) - t)) / (tf.reduce_sum(tf.square(t)) + _EPS)
+             for f, t in zip(features, targets)]
+    return _weighted_mean(terms, weights)
+
+
+def content_loss(features: Sequence[tf.Tensor], targets: Sequence[tf.Tensor], weights: tf.Tensor) -> tf.Tensor:
+    """Weighted mean over layers of ``mean((F - P)^2) / mean(P^2)``."""
+    terms = [tf.reduce_mean(tf.square(f - p)) / (tf.reduce_mean(tf.square(p)) + _EPS)
+             for f, p in zip(features, targets)]
+    return _weighted_mean(terms, weights)
+
+
+def image_variation(image: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference between neighbouring pixels of ``(H, W, 3)`` (both directions)."""
+    dy = image[1:, :, :] - image[:-1, :, :]
+    dx = image[:, 1:, :] - image[:, :-1, :]
+    return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))
+
+
+def total_variation(image: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+    """``image_variation(image)`` relative to ``reference`` (the content's, a scalar)."""
+    return image_variation(image) / (reference + 1e-6)

@@ -1,0 +1,79 @@
+"""GAN latent walks: batches of latents through a generator, tiled into grids and resized.
+
+Each job's row carries ``walk.latent`` (float64 ``(cells * latent_size,)``) and ``walk.truncation``.
+One compiled call turns a batch of latents ``(batch * cells, latent_size)`` into uint8 frames
+``(batch, H, W, 3)``: generate, map the output range to 0..1, tile each frame's cells into a mosaic,
+resize it to the output size (Lanczos), round to 8 bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ModelError
+from ..kinds.base import FrameJob
+from ..models import build
+from ..models.generators import load_dcgan_faces
+from ..tfsetup import tf
+from .resample import make_resizer
+
+
+def load_generator(model, precision: str):
+    """The recipe's generator as a Keras model computing in ``precision``."""
+    if model.path is not None:
+        generator = build.user_keras_model(model.path)
+    else:
+        generator = load_dcgan_faces(model.weights_file())
+    return build.with_compute_dtype(generator, precision)
+
+
+@dataclass
+class WalkEngine:
+    generator: object
+    width: int
+    height: int
+    grid: tuple[int, int]
+    latent_size: int
+    output_range: tuple[float, float]
+
+    @classmethod
+    def from_recipe(cls, recipe, generator=None) -> "WalkEngine":
+        """``generator``: an already built Keras generator to reuse (tests and benchmarks share one)."""
+        s = recipe.settings
+        generator = generator if generator is not None else load_generator(recipe.model, recipe.precision)
+        width, height = recipe.output.size
+        engine = cls(generator, width, height, s.grid, s.latent_size, s.output_range)
+        engine._compile()
+        return engine
+
+    def _compile(self) -> None:
+        cols, rows = self.grid
+        low, high = self.output_range
+        h, w = (int(d) for d in self.generator.output_shape[1:3])
+        resize = make_resizer((rows * h, cols * w), (self.height, self.width))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, self.latent_size], tf.float32)])
+        def frames(latents):
+            images = tf.cast(self.generator(latents, training=False), tf.float32)
+            if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
+                raise ModelError(f"the generator's output is not an image batch: shape {images.shape}")
+            if images.shape[-1] == 1:
+                images = tf.repeat(images, 3, axis=-1)
+            images = (images - low) / (high - low)
+            mosaic = tf.reshape(images, (-1, rows, cols, h, w, 3))
+            mosaic = tf.reshape(tf.transpose(mosaic, (0, 1, 3, 2, 4, 5)), (-1, rows * h, cols * w, 3))
+            resized = resize(mosaic)  # Lanczos-3, as tf.image.resize's, as two matmuls
+            return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 1.0) * 255.0), tf.uint8)
+
+        self.frames = frames
+
+    def latents(self, jobs: Sequence[FrameJob]) -> np.ndarray:
+        """float32 ``(len(jobs) * cells, latent_size)``: each job's cells, truncated."""
+        rows = [np.asarray(job.row["walk.latent"]) * job.row["walk.truncation"] for job in jobs]
+        return np.stack(rows).reshape(-1, self.latent_size).astype(np.float32)
+
+    def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
+        return list(self.frames(tf.constant(self.latents(jobs))).numpy())

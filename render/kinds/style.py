@@ -1,0 +1,157 @@
+"""The ``style`` kind: neural style transfer and style morphs (a chained kind: each frame is
+warm-started from the previous result).
+
+Tables: ``[style]`` (content, style images and their keyframed mix, layers, loss weights, optimiser)
+and ``[motion]`` (as in dream, applied to the previous result before it is optimised again).
+Plan columns: ``style.<number>`` for every keyframed number, ``style.mix.<name>`` per style image,
+``style.style_layers.<layer>`` and ``style.content_layers.<layer>`` per layer, ``motion.*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..media import MediaSource
+from ..models.catalog import FEATURES
+from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
+from .base import Kind
+from .dream import MOTION
+
+DEFAULT_STYLE_LAYERS = {f"block{b}_conv1": 1.0 for b in range(1, 6)}
+DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
+
+STYLE = {
+    "content": MediaPath(None, help="the photo: an image, a folder of frames or a video, relative to the recipe"),
+    "images": ImageTable(None, help="style images: name = path"),
+    "mix": WeightTable(None, 0.0, 1e6, help="style name = weight (keyframable); the frame's weights are "
+                                            "normalised to sum 1 (default: equal)",
+                       example='{ hubble = 1.0, cells = { 0 = 0.0, 95 = 1.0 } }'),
+    "content_layers": WeightTable(DEFAULT_CONTENT_LAYERS, 0.0, 1e6, help="content loss layers = weight"),
+    "style_layers": WeightTable(DEFAULT_STYLE_LAYERS, 0.0, 1e6, help="style loss layers = weight"),
+    "content_weight": Number(1.0, 0.0, 1e6, keyframed=True, help="weight of the (normalised) content loss"),
+    "style_weight": Number(10.0, 0.0, 1e6, keyframed=True, help="weight of the (normalised) style loss"),
+    "tv_weight": Number(0.1, 0.0, 1e6, keyframed=True,
+                        help="weight of total variation (image busyness relative to the content photo's)"),
+    "steps": Number(300, 0, 100_000, integer=True, keyframed=True, help="optimisation steps per scale, first frame"),
+    "steps_per_frame": Number(60, 0, 100_000, integer=True, keyframed=True,
+                              help="steps of each later frame, warm-started from the previous one"),
+    "scales": NumberList([0.5, 1.0], 0.0, 1.0, increasing=True, help="coarse-to-fine sizes of the first frame"),
+    "optimizer": Choice("adam", ("adam", "lbfgs"), help="adam, or lbfgs (fewer, costlier steps)"),
+    "learning_rate": Number(0.02, 0.0, 1.0, low_open=True, keyframed=True, help="step size in image units (0..1)"),
+    "preserve_colors": Flag(False, help="transfer luminance only: keep the content's colours"),
+    "style_scale": Number(1.0, 0.1, 4.0, keyframed=True, help="size of the style's features relative to the content"),
+    "init": Choice("content", ("content", "noise"), help="what the first frame starts from"),
+    "carry": Number(0.8, 0.0, 1.0, keyframed=True,
+                    help="with a content sequence: share of the previous result in each new start"),
+}
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    content: MediaSource
+    images: dict[str, Path]
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+    style_columns: tuple[str, ...]
+    content_columns: tuple[str, ...]
+    scales: tuple[float, ...]
+    optimizer: str
+    preserve_colors: bool
+    init: str
+
+
+class StyleKind(Kind):
+    name = "style"
+    description = "Neural style transfer (Gatys et al.) with keyframed style mixes and warm-started morphs"
+    chained = True
+    engine_version = "style-1"
+    sections = {"style": STYLE, "motion": MOTION}
+    roles = (FEATURES,)
+    default_model = "vgg16"
+    model_help = "vgg16 (embedded), vgg16-imagenet, vgg19-imagenet, or a path to a .keras file"
+
+    def settings(self, sections, model, output, error) -> StyleSettings:
+        style = sections["style"]
+        if style["content"] is None:
+            raise error("style.content", "missing: the photo to restyle, e.g. content = \"assets/chelsea.png\"")
+        if style["images"] is None:
+            raise error("style.images", "missing: at least one style image, e.g. images = { hubble = \"hubble.jpg\" }")
+        source = style["content"]
+        mix = style["mix"]
+        if mix is not None:
+            for name in mix:
+                if name not in style["images"]:
+                    raise error(f"style.mix.{name}", f"no style image named {name!r}"
+                                + did_you_mean(name, style["images"]) + f"; images: {', '.join(style['images'])}")
+            total = sum(np.maximum(schedule.expand(output.frames), 0.0) for schedule in mix.values())
+            zero = np.flatnonzero(total <= 0)
+            if zero.size:
+                raise error("style.mix", f"the style weights are all zero at frame {zero[0]}: give some style "
+                                         "a weight above 0 there")
+        for table in ("style_layers", "content_layers"):
+            for layer in style[table]:
+                if layer not in model.layers:
+                    raise error(f"style.{table}.{layer}", f"model {model.name} has no layer {layer!r}"
+                                + did_you_mean(layer, model.layers) + "; `render models` lists the layers")
+        return StyleSettings(
+            source, dict(style["images"]), tuple(style["style_layers"]), tuple(style["content_layers"]),
+            tuple(f"style.style_layers.{n}" for n in style["style_layers"]),
+            tuple(f"style.content_layers.{n}" for n in style["content_layers"]),
+            style["scales"], style["optimizer"], style["preserve_colors"], style["init"])
+
+    def key_parts(self, recipe) -> dict[str, Any]:
+        settings: StyleSettings = recipe.settings
+        return {"images": dict(settings.images), "style_layers": list(settings.style_layers),
+                "content_layers": list(settings.content_layers), "scales": list(settings.scales),
+                "optimizer": settings.optimizer, "preserve_colors": settings.preserve_colors,
+                "init": settings.init, "content_kind": settings.content.kind}
+
+    def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        source: MediaSource = recipe.settings.content
+        if index == 0:  # the first frame is not moved, not warm-started and not blended
+            row = {k: v for k, v in row.items()
+                   if not k.startswith("motion.") and k not in ("style.steps_per_frame", "style.carry")}
+        else:
+            row = {k: v for k, v in row.items() if k != "style.steps"}
+            if not source.is_sequence:
+                row.pop("style.carry", None)
+        return dict(row, content=source.identity(index))
+
+    def preview_sections(self, sections, factor):
+        style = dict(sections["style"])
+        style.update(steps=style["steps"].map(lambda s: max(1, round(s / 3))),
+                     steps_per_frame=style["steps_per_frame"].map(lambda s: max(1, round(s / 3))))
+        motion = dict(sections["motion"], pan=sections["motion"]["pan"].map(lambda v: v * factor))
+        return dict(sections, style=style, motion=motion)
+
+    def memory_estimate(self, recipe) -> int:
+        """Activations up to the deepest layer, kept for the backward pass (about 3x in float32), plus
+        the image, its gradient and Adam's two moments."""
+        width, height = recipe.output.size
+        names = list(recipe.model.layers)
+        wanted = recipe.settings.style_layers + recipe.settings.content_layers
+        deepest = max(names.index(n) for n in wanted)
+        total = 0
+        for name in names[: deepest + 1]:
+            layer = recipe.model.layers[name]
+            total += (height // layer.stride + 1) * (width // layer.stride + 1) * layer.channels
+        return int(total * 4 * 3 + width * height * 3 * 4 * 8)
+
+    def summary(self, recipe) -> list[str]:
+        s: StyleSettings = recipe.settings
+        return [f"content  {s.content.path} ({s.content.kind}, {s.content.count} frame(s))",
+                "styles   " + ", ".join(f"{n}={p.name}" for n, p in s.images.items()),
+                f"layers   style {', '.join(s.style_layers)}; content {', '.join(s.content_layers)}",
+                f"optimise {s.optimizer}, scales {', '.join(f'{v:g}' for v in s.scales)}, init {s.init}"
+                + (", colours kept" if s.preserve_colors else "")]
+
+    def build_engine(self, recipe):
+        from ..engines.style import StyleEngine
+        return StyleEngine.from_recipe(recipe)
+
+
+KIND = StyleKind()

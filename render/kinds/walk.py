@@ -1,0 +1,226 @@
+"""The ``walk`` kind: GAN latent walks (an independent kind: every frame is its own latent, so frames
+render in any order, in batches).
+
+A walk visits keyframe latents, one per seed (``N(0, I)`` drawn from that seed), along a slerp, lerp
+or cubic path; ``loop = true`` flows from the last key back into the first with no seam; ``mode =
+"circle"`` travels a great circle through two seeded directions.  ``grid = [cols, rows]`` tiles
+several independent walks into one frame (cell ``c`` draws key ``k``'s latent from ``(k, c)``; cell 0
+from ``k`` alone).  A 1-frame walk, or ``poster = true``, is a still: a sheet of faces from
+consecutive seeds.
+
+Plan columns: ``walk.truncation`` and ``walk.latent`` (all cells' latents side by side, float64
+``(frames, cells * latent_size)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..models.catalog import GENERATOR
+from ..recipe.fields import Choice, Field, FieldError, Flag, Number, NumberList, ParseEnv, Size
+from ..schedule import VectorKeyframes, parse_key
+from .base import Kind
+
+
+@dataclass(frozen=True)
+class WalkKeys(Field):
+    """Seeds as keyframes: ``[4, 17, 42]`` (spaced by ``frames_per_key``) or ``{ 0 = 4, "2s" = 17 }``.
+    Returns a tuple of ``(frame or None, seed)`` in frame order."""
+
+    default: Any = None
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> tuple[tuple[float | None, int], ...]:
+        def seed(value, subkey):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+                raise FieldError(f"a key is a seed: a whole number 0..2147483647, got {value!r}", subkey)
+            return value
+        if isinstance(raw, list):
+            if not raw:
+                raise FieldError("expected at least one seed")
+            return tuple((None, seed(v, str(i))) for i, v in enumerate(raw))
+        if isinstance(raw, dict) and raw:
+            points = {}
+            for key, value in raw.items():
+                try:
+                    frame = parse_key(key, env.fps)
+                except Exception as err:
+                    raise FieldError(str(err), key) from None
+                points[frame] = seed(value, key)
+            return tuple(sorted(points.items()))
+        raise FieldError(f"expected seeds, e.g. [4, 17, 42] or {{ 0 = 4, \"2s\" = 17 }}, got {raw!r}")
+
+    def json_schema(self) -> dict:
+        seed = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+        return self._described({"anyOf": [{"type": "array", "items": seed, "minItems": 1},
+                                          {"type": "object", "additionalProperties": seed, "minProperties": 1}]})
+
+
+WALK = {
+    "keys": WalkKeys(None, help="seeds visited in order: [4, 17, 42], or keyed by frame/time { 0 = 4, \"2s\" = 17 }"),
+    "frames_per_key": Number(60, 1, 100_000, integer=True, help="frames from one seed to the next (keys as a list)"),
+    "path": Choice("slerp", ("slerp", "lerp", "cubic"), help="slerp (on the latent shell), lerp, or cubic "
+                                                             "(smooth through all keys)"),
+    "loop": Flag(False, help="flow from the last key back into the first: a seamless loop"),
+    "mode": Choice("keys", ("keys", "circle"), help="keys, or circle: a great circle through two seeded directions"),
+    "truncation": Number(1.0, 0.0, 2.0, keyframed=True, help="scale latents toward the mean (1 = as drawn)"),
+    "batch": Number(16, 1, 4096, integer=True, help="frames per generator call"),
+    "grid": Size([1, 1], 1, 64, help="[columns, rows] of independent walks tiled into each frame",
+                 names=("columns", "rows"), unit=""),
+    "poster": Flag(False, help="a still: one sheet of faces from consecutive seeds (grid sets its layout)"),
+    "latent_size": Number(None, 1, 100_000, integer=True, help="checked against the generator's input"),
+    "output_range": NumberList(None, -1e6, 1e6, increasing=True,
+                               help="[low, high] pixel values of the generator's output (default: from the model)"),
+}
+
+
+def key_latent(seed: int, cell: int, size: int) -> np.ndarray:
+    """The latent of a key: ``N(0, I)`` of ``size`` values drawn from ``seed`` (and ``cell`` > 0)."""
+    rng = np.random.default_rng(seed if cell == 0 else [seed, cell])
+    return rng.standard_normal(size)
+
+
+@dataclass(frozen=True)
+class WalkSettings:
+    keys: tuple[tuple[float, int], ...]   # (frame, seed), frames resolved
+    path: str
+    loop: bool
+    mode: str
+    batch: int
+    grid: tuple[int, int]
+    poster: bool
+    latent_size: int
+    output_range: tuple[float, float]
+
+    @property
+    def cells(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+
+@dataclass(frozen=True)
+class LatentPath:
+    """Schedule of every cell's latent: ``expand(n)`` -> float64 ``(n, cells * latent_size)``."""
+
+    settings: WalkSettings
+    seed: int
+
+    def cell_path(self, cell: int, frames: int) -> np.ndarray:
+        s = self.settings
+        size = s.latent_size
+        if s.poster or frames == 1:
+            return np.tile(key_latent(s.keys[0][1] + cell, 0, size), (frames, 1))
+        if s.mode == "circle":
+            rng = np.random.default_rng([self.seed, 0x636972636C65, cell])
+            u, v = rng.standard_normal(size), rng.standard_normal(size)
+            v -= u * (u @ v) / (u @ u)
+            v *= np.linalg.norm(u) / np.linalg.norm(v)
+            angle = 2 * np.pi * np.arange(frames) / frames
+            return np.cos(angle)[:, None] * u + np.sin(angle)[:, None] * v
+        interp = {"lerp": "linear", "slerp": "slerp", "cubic": "cubic"}[s.path]
+        points = tuple((frame, tuple(key_latent(seed, cell, size))) for frame, seed in s.keys)
+        if len(points) == 1:
+            return np.tile(np.array(points[0][1]), (frames, 1))
+        return VectorKeyframes(points, interp, s.loop).expand(frames)
+
+    def expand(self, frames: int) -> np.ndarray:
+        return np.concatenate([self.cell_path(c, frames) for c in range(self.settings.cells)], axis=1)
+
+
+class WalkKind(Kind):
+    name = "walk"
+    description = "GAN latent walks: seeds as keyframes, slerp paths, seamless loops, grids and posters"
+    chained = False
+    engine_version = "walk-1"
+    sections = {"walk": WALK}
+    roles = (GENERATOR,)
+    default_model = "dcgan-faces64"
+    model_help = "dcgan-faces64 (embedded face generator), or a path to a .keras generator (latent in, image out)"
+    default_batch = 16
+
+    def min_side(self, model) -> int:
+        return 8
+
+    def frame_count(self, sections, output) -> int | None:
+        walk = sections["walk"]
+        if walk["poster"]:
+            return 1
+        if walk["mode"] == "circle":
+            return 2 * walk["frames_per_key"]
+        keys = walk["keys"] or ()
+        if keys and keys[0][0] is None:
+            spans = max(1, len(keys) if walk["loop"] else len(keys) - 1)  # one key: settings() says why not
+            return spans * walk["frames_per_key"] + (0 if walk["loop"] else 1)
+        if keys:
+            return int(keys[-1][0]) + (walk["frames_per_key"] if walk["loop"] else 1)
+        return None
+
+    def settings(self, sections, model, output, error) -> WalkSettings:
+        walk = sections["walk"]
+        keys = walk["keys"]
+        if walk["mode"] == "keys" and not walk["poster"] and output.frames > 1:
+            if keys is None or len(keys) < 2:
+                raise error("walk.keys", "a walk needs at least two seeds, e.g. keys = [4, 17] "
+                                         "(or mode = \"circle\", or a 1-frame poster)")
+        if keys is None:
+            keys = ((None, 0),)
+        if keys[0][0] is None:  # a list: evenly spaced by frames_per_key
+            keys = tuple((float(i * walk["frames_per_key"]), seed) for i, (_, seed) in enumerate(keys))
+        if walk["loop"] and len(keys) > 1 and keys[-1][0] >= output.frames:
+            raise error("walk.keys", f"loop = true repeats every {output.frames} frames, but the last key is "
+                                     f"at frame {keys[-1][0]:g}")
+        size = model.latent_size
+        if walk["latent_size"] is not None and size is not None and walk["latent_size"] != size:
+            raise error("walk.latent_size", f"{walk['latent_size']} does not match the generator {model.name}, "
+                                            f"which takes {size} values")
+        size = size or walk["latent_size"]
+        if size is None:
+            raise error("walk.latent_size", f"the generator {model.name} does not say its latent size: give it")
+        if model.output_channels not in (None, 1, 3):
+            raise error("model.name", f"{model.name} does not make an image: its last layer has "
+                                      f"{model.output_channels} channels (1 or 3 expected)")
+        out_range = walk["output_range"] or model.output_range
+        if len(out_range) != 2:
+            raise error("walk.output_range", "expected [low, high]")
+        return WalkSettings(keys, walk["path"], walk["loop"], walk["mode"], walk["batch"], walk["grid"],
+                            walk["poster"] or output.frames == 1, size, tuple(out_range))
+
+    def extra_columns(self, recipe) -> dict[str, Any]:
+        return {"walk.latent": LatentPath(recipe.settings, recipe.seed)}
+
+    def key_parts(self, recipe) -> dict[str, Any]:
+        s: WalkSettings = recipe.settings
+        return {"grid": list(s.grid), "output_range": list(s.output_range)}
+
+    def key_row(self, recipe, index, row):
+        return {"latent": row["walk.latent"], "truncation": row["walk.truncation"]}
+
+    def batch_size(self, recipe) -> int:
+        return recipe.settings.batch
+
+    def memory_estimate(self, recipe) -> int:
+        width, height = recipe.output.size
+        s: WalkSettings = recipe.settings
+        per_frame = width * height * 3 * 4 * 3 + s.cells * 64 * 64 * 512 * 4 * 2
+        return int(per_frame * s.batch + 60 * 2**20)
+
+    def summary(self, recipe) -> list[str]:
+        s: WalkSettings = recipe.settings
+        if s.poster:
+            what = f"poster: {s.grid[0]}x{s.grid[1]} sheet from seed {s.keys[0][1]} on"
+        elif s.mode == "circle":
+            what = "a great circle through two seeded directions"
+        else:
+            what = (f"{s.path} through seeds " + ", ".join(f"{seed}@{frame:g}" for frame, seed in s.keys)
+                    + (" and back (loop)" if s.loop else ""))
+        return [f"walk     {what}", f"grid     {s.grid[0]}x{s.grid[1]}   latent {s.latent_size}   "
+                                     f"batch {s.batch}"]
+
+    def build_engine(self, recipe):
+        from ..engines.walk import WalkEngine
+        return WalkEngine.from_recipe(recipe)
+
+
+KIND = WalkKind()

@@ -148,15 +148,56 @@ def encode(recipe, out_dir, sets, video):
 @main.command()
 def models():
     """List the models, whether they need a download, and their layers."""
-    from .models.catalog import ALIASES, BUILTIN
+    from .models.catalog import ALIASES, BUILTIN, TRAINED
     for info in BUILTIN.values():
         aliases = [a for a, target in ALIASES.items() if target == info.name]
         status = "needs a download on first use" if info.needs_download else "embedded, works offline"
         click.echo(f"{info.name}{' (' + ', '.join(aliases) + ')' if aliases else ''}: {info.description}; {status}")
-        click.echo(f"  role: {info.role}; layers: "
-                   + ", ".join(f"{name}[{layer.channels}]" for name, layer in info.layers.items()))
-    click.echo("A .keras file path also works as model.name; it is loaded with safe mode on.")
+        if info.layers:
+            click.echo(f"  role: {info.role}; layers: "
+                       + ", ".join(f"{name}[{layer.channels}]" for name, layer in info.layers.items()))
+        else:
+            click.echo(f"  role: {info.role}; latent size {info.latent_size}")
+    for name, description in TRAINED.items():
+        click.echo(f"{name}: {description}; trained here, in models/{name}/")
+    click.echo("A .keras file path also works as model.name; it is loaded with safe mode on. So does a model folder "
+               "made by `render train pix2pix`.")
     click.echo('Target one filter with "layer:channel", e.g. "block4_conv3:12" (channel count in brackets).')
+
+
+@main.group()
+def train():
+    """Train the networks the renderer uses."""
+
+
+@train.command("pix2pix")
+@click.option("--pairs", "pairs_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Your own pairs: DIR/A/ drawings and DIR/B/ pictures with matching names.")
+@click.option("--synthetic-faces", "faces", type=click.IntRange(16, 1_000_000), metavar="N",
+              help="Make N pairs: faces from the embedded generator and their HED edges.")
+@click.option("--size", type=click.Choice(["64", "128", "256"]), default="64", show_default=True,
+              help="Square image size the model works at.")
+@click.option("--steps", type=click.IntRange(1, 10_000_000), default=2000, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True, metavar="DIR",
+              help="Model folder, e.g. models/edges2faces (an interrupted training here resumes).")
+def train_pix2pix_command(pairs_dir, faces, size, steps, batch, seed, out_dir):
+    """Train a pix2pix model (line drawing -> picture) with a progress bar; resumable.
+
+    \b
+    Examples:
+      render train pix2pix --synthetic-faces 2000 --steps 3000 --out models/edges2faces
+      render train pix2pix --pairs my-drawings/ --size 128 --out models/my-pix2pix
+    """
+    if (pairs_dir is None) == (faces is None):
+        raise click.UsageError("give either --pairs DIR or --synthetic-faces N")
+    from .training.cli_support import run_training
+    source = f"--pairs {pairs_dir}" if pairs_dir else f"--synthetic-faces {faces}"
+    command = (f"render train pix2pix {source} --size {size} --steps {steps} --batch {batch} --seed {seed} "
+               f"--out {out_dir}")
+    path = run_training(out_dir, int(size), steps, batch, seed, pairs_dir, faces, command)
+    click.echo(f"model: {path}")
 
 
 @main.command()

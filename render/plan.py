@@ -113,7 +113,8 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
         return "\n".join(lines)
     constant = {k: v[0] for k, v in plan.columns.items() if _is_constant(v)}
     varying = [k for k in plan.columns if k not in constant]
-    lines.append("constant " + "  ".join(f"{k}={_format_value(v)}" for k, v in constant.items()))
+    if constant:
+        lines.append("constant " + "  ".join(f"{k}={_format_value(v)}" for k, v in constant.items()))
     if varying:
         shown = range(plan.frames) if limit is None else range(min(plan.frames, limit))
         cells = [[_format_value(plan.columns[k][i]) for k in varying] for i in shown]

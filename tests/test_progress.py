@@ -17,3 +17,16 @@ def test_progress_shows_frame_rate_and_time_left():
 
 def test_format_seconds():
     assert format_seconds(65) == "1:05" and format_seconds(3725) == "1:02:05"
+
+
+def test_a_terminal_line_is_cleared_before_it_is_redrawn():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(stream)
+    bar(Progress(index=0, done=1, total=600, seconds=700.0))  # "... 116:23:20 left"
+    bar(Progress(index=1, done=2, total=600, seconds=1.0))    # a shorter line
+    redraws = stream.getvalue().split("\r")[1:]
+    assert all(line.rstrip("\n").endswith("\x1b[K") for line in redraws)

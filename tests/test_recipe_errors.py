@@ -79,7 +79,8 @@ def test_unknown_layer_channel_and_model(write_recipe):
 def test_kind_missing_unknown_and_planned(write_recipe):
     assert error_of(write_recipe(TINY_RECIPE.replace('kind = "dream"', ""))).key == "kind"
     assert "did you mean 'dream'" in str(error_of(write_recipe(TINY_RECIPE.replace('"dream"', '"drem"'))))
-    assert "not implemented yet" in str(error_of(write_recipe(TINY_RECIPE.replace('"dream"', '"translate"'))))
+    unknown = str(error_of(write_recipe(TINY_RECIPE.replace('"dream"', '"paint"'))))
+    assert "unknown kind 'paint'" in unknown and "available: dream, style, translate, walk" in unknown
 
 
 def test_frames_and_duration_conflict_and_odd_size(write_recipe):

@@ -88,6 +88,9 @@ def test_blended_target_is_the_weighted_sum_of_grams(style_dir, vgg16):
         np.testing.assert_allclose(target.numpy(), 0.75 * a[layer].numpy() + 0.25 * b[layer].numpy(),
                                    rtol=1e-5, atol=1e-6)
     assert not np.allclose(a[0].numpy(), b[0].numpy())
+    only_hubble, _ = write(style_dir, name="one.toml", overrides=["style.mix={ hubble = 2.0 }"])
+    targets = engine_for(only_hubble, vgg16).targets(content, make_plan(only_hubble).row(0))
+    np.testing.assert_allclose(targets.style[0].numpy(), a[0].numpy(), rtol=1e-5)  # cells left out: weight 0
 
 
 def gram_distance(engine, image, grams):
@@ -107,9 +110,8 @@ def test_a_morph_travels_from_style_a_to_style_b(style_dir, vgg16):
 
 
 def test_killed_morph_resumes_to_identical_frames(style_dir, vgg16):
-    recipe, path = write(style_dir, overrides=["style.steps=4", "style.steps_per_frame=4"])
-    path.write_text(path.read_text().replace("steps = 30", "steps = 4").replace("steps_per_frame = 30",
-                                                                                 "steps_per_frame = 4"))
+    _, path = write(style_dir, MORPH.replace("steps = 30", "steps = 4").replace("steps_per_frame = 30",
+                                                                                "steps_per_frame = 4"))
     render(load_recipe(path), style_dir / "unbroken", engine_factory=lambda r: engine_for(r, vgg16))
     kill_and_resume(path, style_dir / "killed", kill_at=2)
     assert frame_bytes(style_dir / "killed", 3) == frame_bytes(style_dir / "unbroken", 3)

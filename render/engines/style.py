@@ -233,9 +233,10 @@ class StyleEngine:
         return self._grams[key]
 
     def mix(self, row: Mapping[str, float]) -> dict[str, float]:
-        names = list(self.settings.images)
-        weights = {n: max(0.0, float(row.get(f"style.mix.{n}", 1.0))) for n in names}
-        return weights
+        """Style name -> this frame's weight (not yet normalised): equal without a ``mix`` table, 0 for
+        an image the table leaves out."""
+        default = 0.0 if self.settings.mix_given else 1.0
+        return {n: max(0.0, float(row.get(f"style.mix.{n}", default))) for n in self.settings.images}
 
     def targets(self, content: np.ndarray, row: Mapping[str, float]) -> Targets:
         height, width = content.shape[:2]

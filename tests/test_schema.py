@@ -49,3 +49,9 @@ def test_schema_rejects_what_the_loader_rejects():
             jsonschema.validate(broken, schema)
     described = schema["properties"]["dream"]["properties"]["steps"]
     assert described["description"] == "gradient steps per octave" and described["default"] == 8
+
+
+def test_every_example_recipe_loads():
+    from render.recipe import load_recipe
+    kinds = {load_recipe(path).kind.name for path in RECIPES}
+    assert kinds == {"dream", "style", "walk", "translate"}

@@ -148,7 +148,7 @@ def test_bad_translate_recipes(tmp_path, tiny_model):
     for text, key, message in [
         (RECIPE.format(model=tiny_model).replace('"drawings"', '"empty"'), "translate.input", "has no images"),
         (RECIPE.format(model=tiny_model).replace('"drawings"', '"clip.mp4"'), "translate.input", "cannot read video"),
-        (RECIPE.format(model="vgg16").replace('"drawings"', '"empty"'), "model.name", "needs a image-to-image"),
+        (RECIPE.format(model="vgg16").replace('"drawings"', '"empty"'), "model.name", "needs an image-to-image"),
     ]:
         path = tmp_path / "bad.toml"
         path.write_text(text)

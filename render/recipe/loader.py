@@ -176,9 +176,13 @@ def _resolve_model(name: str, kind, ctx: _Context) -> catalog.ModelInfo:
     except ModelError as err:
         raise ctx.error("model.name", str(err)) from None
     if kind.roles and info.role not in kind.roles:
-        raise ctx.error("model.name", f"{info.name} is a {info.role}; kind {kind.name!r} needs a "
-                                      + " or ".join(kind.roles))
+        wanted = " or ".join(_with_article(role) for role in kind.roles)
+        raise ctx.error("model.name", f"{info.name} is {_with_article(info.role)}; kind {kind.name!r} needs {wanted}")
     return info
+
+
+def _with_article(role: str) -> str:
+    return ("an " if role[0] in "aeiou" else "a ") + role
 
 
 def _check_cycles(sections: dict, spec: dict, frames: int, ctx: _Context) -> None:

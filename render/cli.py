@@ -6,7 +6,6 @@ TensorFlow is imported only by commands that render.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -220,20 +219,17 @@ def schema(kind):
               type=click.Path(path_type=Path, file_okay=False), help="Where the results go.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def gallery(recipes, gallery_dir, quiet):
-    """Render RECIPEs (default: every recipes/*.toml) and copy each video and poster frame into the gallery."""
+    """Render RECIPEs (default: every recipes/*.toml) and copy each video and poster into the gallery.
+
+    A failing recipe does not stop the others; the summary lists each one, and the exit status is 1
+    when any failed."""
+    from .gallery import build_gallery, format_summary
     from .progress import ProgressBar
-    from .runner import default_out_dir, poster_frame, render
     paths = list(recipes) or sorted(Path("recipes").glob("*.toml"))
-    gallery_dir.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        loaded = _load(path, ())
-        out_dir = default_out_dir(loaded)
-        result = render(loaded, out_dir, progress=None if quiet else ProgressBar())
-        poster = gallery_dir / f"{loaded.name}.png"
-        shutil.copyfile(poster_frame(out_dir, loaded.output.frames), poster)
-        if result.video:
-            shutil.copyfile(result.video, gallery_dir / result.video.name)
-        click.echo(f"{path}: {poster}" + (f", {gallery_dir / result.video.name}" if result.video else ""))
+    entries = build_gallery(paths, gallery_dir, None if quiet else ProgressBar)
+    click.echo(format_summary(entries))
+    if any(e.status == "failed" for e in entries):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -64,3 +64,22 @@ def test_run_with_overrides_records_them_and_encodes(write_recipe, tmp_path):
 def test_bad_frame_range_is_a_usage_error(write_recipe):
     result = CliRunner().invoke(main, ["run", str(write_recipe()), "--frames", "9-3"])
     assert result.exit_code == 2 and "--frames" in result.output
+
+
+def test_gallery_goes_on_past_a_broken_recipe_and_reuses_on_a_second_run(tmp_path, monkeypatch):
+    walk = ('kind = "walk"\n[output]\nsize = [32, 32]\nvideo = "{video}"\n[model]\nprecision = "float32"\n'
+            '[walk]\nkeys = [1, 2]\nframes_per_key = 2\n')
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "a.toml").write_text(walk.format(video="gif"))
+    (tmp_path / "recipes" / "b.toml").write_text(walk.format(video="gif").replace("keys = [1, 2]", "keys = [1]"))
+    (tmp_path / "recipes" / "c.toml").write_text(walk.format(video="none").replace("frames_per_key = 2", "poster = true"))
+    monkeypatch.chdir(tmp_path)
+    first = CliRunner().invoke(main, ["gallery", "--quiet"])
+    assert first.exit_code == 1, first.output
+    lines = {l.split()[0]: l for l in first.output.splitlines() if l.startswith("recipes/")}
+    assert "rendered" in lines["recipes/a.toml"] and "rendered" in lines["recipes/c.toml"]
+    assert "failed" in lines["recipes/b.toml"] and "walk.keys: a walk needs at least two seeds" in lines["recipes/b.toml"]
+    assert (tmp_path / "gallery" / "a.gif").exists() and (tmp_path / "gallery" / "c.png").exists()
+    assert "3 recipes: 2 rendered, 0 reused, 1 failed" in first.output
+    again = CliRunner().invoke(main, ["gallery", "--quiet", "recipes/a.toml", "recipes/c.toml"])
+    assert again.exit_code == 0 and "2 recipes: 0 rendered, 2 reused, 0 failed" in again.output, again.output

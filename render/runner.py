@@ -139,6 +139,7 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
     # independent frames: encode PNGs on every core while the next batch is generated, plus one
     # thread so that a writer waiting on fsync leaves no core idle
     writers = 1 if chained else (os.cpu_count() or 1) + 1
+    queued_at_most = 2 * max(batch, writers)  # frames waiting for a writer: bounds memory on long runs
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="png-writer") as writer:
         pending: list[Future] = []
         try:
@@ -158,6 +159,8 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
                     pending.append(writer.submit(store.save, index, image, keys[index]))
                     previous_index, previous = index, image
                     result.rendered.append(index)
+                while len(pending) > queued_at_most:  # the engine is ahead of the writers: wait for one
+                    pending.pop(0).result()
                 for finished in [f for f in pending if f.done()]:
                     finished.result()  # a failed write stops the run here
                 pending = [f for f in pending if not f.done()]

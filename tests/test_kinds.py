@@ -217,3 +217,38 @@ def test_toy_kind_tables_are_validated_like_built_in_ones(toy_kinds, tmp_path):
         load_recipe(write(tmp_path, FILL_RECIPE.replace("9 = [0.0, 0.0, 1.0]", "12 = [0.0, 0.0, 1.0], cycle = true"),
                           "bad.toml"))
     assert err.value.key == "fill.color" and "cycle" in err.value.message
+
+
+def test_frames_waiting_for_a_writer_are_bounded(toy_kinds, tmp_path, monkeypatch):
+    """A fast engine does not run ahead of slow PNG writers without limit (memory on long runs)."""
+    import os
+    import threading
+    import time
+    from render.store import RunStore
+    recipe = load_recipe(write(tmp_path, FILL_RECIPE.replace("frames = 10", "frames = 60"), "fill.toml"))
+    saved, lock = [], threading.Lock()
+    real_save = RunStore.save
+
+    def slow_save(self, index, image, key):
+        time.sleep(0.02)
+        real_save(self, index, image, key)
+        with lock:
+            saved.append(index)
+
+    monkeypatch.setattr(RunStore, "save", slow_save)
+    waiting = []
+
+    class Watching:
+        def __init__(self, r):
+            self.inner, self.asked = r.kind.build_engine(r), 0
+
+        def render_batch(self, jobs):
+            with lock:
+                waiting.append(self.asked - len(saved))
+            self.asked += len(jobs)
+            return self.inner.render_batch(jobs)
+
+    render(recipe, tmp_path / "run", engine_factory=Watching)
+    bound = 2 * max(4, (os.cpu_count() or 1) + 1)
+    assert max(waiting) <= bound + 4 and len(saved) == 60
+    assert max(waiting) >= 4  # the writers did fall behind, so the bound was exercised

@@ -18,8 +18,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, best_of, machine_line  # noqa: E402
 
@@ -58,7 +56,7 @@ def bench_generator(generator, recipe, plan):
 def bench_end_to_end(generator, recipe, plan):
     frames = recipe.output.frames
     start = time.perf_counter()
-    keys = frame_keys(plan)
+    frame_keys(plan)
     key_seconds = time.perf_counter() - start
     engine = WalkEngine.from_recipe(recipe, generator)
     start = time.perf_counter()

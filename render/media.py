@@ -47,7 +47,8 @@ class MediaSource:
     kind: str
     files: tuple[Path, ...]
     count: int
-    _video: object = field(default=None, repr=False, compare=False)  # (next index, frame iterator)
+    _video: object = field(default=None, repr=False, compare=False)  # a _VideoCursor
+    _last: tuple = field(default=(), repr=False, compare=False)       # (file, width, height, frame)
 
     @property
     def is_sequence(self) -> bool:
@@ -64,8 +65,11 @@ class MediaSource:
     def read(self, index: int, width: int, height: int) -> np.ndarray:
         """Frame ``index`` as float32 ``(height, width, 3)`` in 0..1."""
         index = min(index, self.count - 1)
-        if self.kind != "video":
-            return load_image(self.files[index if self.kind == "folder" else 0], width, height)
+        if self.kind != "video":  # a single image serves every frame: decode and resize it once
+            file = self.files[index if self.kind == "folder" else 0]
+            if self._last[:3] != (file, width, height):
+                self._last = (file, width, height, load_image(file, width, height))
+            return self._last[3].copy()
         return fit_image(Image.fromarray(self._video_frame(index)), width, height)
 
     def _video_frame(self, index: int) -> np.ndarray:

@@ -1,7 +1,6 @@
 """GAN latent walks: the converted generator equals PyTorch's, paths land on their keys, loops have no
 seam, batches change nothing, and frames are independent (render, resume and re-render one by one)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 
 from render.errors import RecipeError
-from render.framekeys import frame_keys
 from render.kinds.walk import key_latent
 from render.plan import make_plan
 from render.recipe import load_recipe

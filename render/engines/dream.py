@@ -19,6 +19,7 @@ from ..media import load_image as load_init_image
 from ..models import build
 from ..tfsetup import tf
 from .color import channel_stats, match_colors
+from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .objectives import Term, build_terms, objective
 from .tiling import make_tiled_gradient, roll_offsets
@@ -33,20 +34,6 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float,
         sizes.append((max(min_side, round(height * factor)), max(min_side, round(width * factor))))
     sizes[-1] = (height, width)
     return sizes
-
-
-def noise_image(seed: int, width: int, height: int) -> np.ndarray:
-    """Seeded fractal noise around mid-grey (blobs of 32, 8 and 2 px), float32 ``(height, width, 3)``."""
-    rng = np.random.default_rng([seed, 0x6E6F697365])
-    image = np.full((height, width, 3), 0.5, np.float32)
-    for cell, amplitude in ((32, 0.12), (8, 0.06), (2, 0.03)):
-        small = rng.normal(0.0, amplitude, (max(2, height // cell), max(2, width // cell), 3)).astype(np.float32)
-        image += tf.image.resize(small[np.newaxis], (height, width), method="bilinear")[0].numpy()
-    return np.clip(image, 0.0, 1.0)
-
-
-def to_uint8(image) -> np.ndarray:
-    return np.round(np.clip(np.asarray(image), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 class DreamStepper:

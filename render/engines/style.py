@@ -23,7 +23,7 @@ from ..media import MediaSource, load_image
 from ..models import build
 from ..tfsetup import tf
 from .color import RGB_TO_YCBCR, YCBCR_TO_RGB
-from .dream import noise_image, to_uint8
+from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .style_losses import blend_grams, content_loss, gram, image_variation, style_loss, total_variation
 
@@ -198,6 +198,7 @@ class StyleEngine:
     min_side: int
     source: MediaSource
     _grams: dict = field(default_factory=dict, repr=False)
+    _aspects: dict = field(default_factory=dict, repr=False)
     last_losses: np.ndarray | None = field(default=None, repr=False)  # (steps, 4) of the last frame
 
     @classmethod
@@ -220,9 +221,11 @@ class StyleEngine:
         """Grams of style image ``name`` rendered so its features have the size they would have next
         to a ``height`` x ``width`` content, times ``style_scale``; cached per size."""
         path: Path = self.settings.images[name]
-        from PIL import Image
-        with Image.open(path) as image:
-            aspect = image.width / image.height
+        if name not in self._aspects:  # read once, not every frame
+            from PIL import Image
+            with Image.open(path) as image:
+                self._aspects[name] = image.width / image.height
+        aspect = self._aspects[name]
         area = height * width * style_scale ** 2
         h = max(self.min_side, round((area / aspect) ** 0.5))
         w = max(self.min_side, round(h * aspect))

@@ -19,7 +19,6 @@ from .base import Engine, FrameJob, Kind
 ENTRY_POINT_GROUP = "neural_render.kinds"
 BUILTIN = {"dream": "render.kinds.dream:KIND", "style": "render.kinds.style:KIND",
            "walk": "render.kinds.walk:KIND", "translate": "render.kinds.translate:KIND"}
-PLANNED: tuple[str, ...] = ()
 
 
 def _load_object(target: str):
@@ -71,4 +70,4 @@ def default_registry() -> KindRegistry:
     return registry
 
 
-__all__ = ["Kind", "KindRegistry", "FrameJob", "Engine", "default_registry", "ENTRY_POINT_GROUP", "PLANNED"]
+__all__ = ["Kind", "KindRegistry", "FrameJob", "Engine", "default_registry", "ENTRY_POINT_GROUP"]

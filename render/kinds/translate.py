@@ -45,9 +45,6 @@ class TranslateKind(Kind):
     model_help = "edges2faces (trained here), or a model folder made by `render train pix2pix`"
     default_batch = 8
 
-    def min_side(self, model) -> int:
-        return 8
-
     def frame_count(self, sections, output) -> int | None:
         source = sections["translate"]["input"]
         return source.count if source is not None else None

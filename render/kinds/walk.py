@@ -140,9 +140,6 @@ class WalkKind(Kind):
     model_help = "dcgan-faces64 (embedded face generator), or a path to a .keras generator (latent in, image out)"
     default_batch = 16
 
-    def min_side(self, model) -> int:
-        return 8
-
     def frame_count(self, sections, output) -> int | None:
         walk = sections["walk"]
         if walk["poster"]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..schedule import (INTERPOLATIONS, VECTOR_INTERPOLATIONS, KeyframeError, Keyframes, StackedKeyframes,
-                        TextSchedule, VectorKeyframes, parse_keyframes, parse_text_schedule,
+                        TextSchedule, parse_key, parse_keyframes, parse_text_schedule,
                         parse_vector_keyframes)
 
 
@@ -305,7 +305,6 @@ class Vector(Field):
 
 
 def _same_frame(key: str, frame: float, fps: float) -> bool:
-    from ..schedule import parse_key
     try:
         return parse_key(key, fps) == frame
     except KeyframeError:
@@ -378,7 +377,6 @@ class TextKeys(Field):
 
 def _keys_in_order(raw: Any, fps: float) -> list[str]:
     """Keyframe keys of a table sorted by frame ('' for a plain value), matching the schedule's points."""
-    from ..schedule import parse_key
     if not isinstance(raw, dict):
         return [""]
     keys = [k for k in raw if k not in ("interp", "cycle")]

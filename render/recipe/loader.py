@@ -154,14 +154,10 @@ def _kind_of(data: dict, ctx: _Context, registry):
     kind = data.get("kind")
     if kind is None:
         raise ctx.error("kind", "missing; say what to render, e.g. kind = \"dream\"")
-    from ..kinds import PLANNED
     names = registry.names()
     if not isinstance(kind, str) or kind not in names:
-        if kind in PLANNED:
-            raise ctx.error("kind", f"{kind!r} is planned but not implemented yet; available: "
-                                    + ", ".join(names))
         raise ctx.error("kind", f"unknown kind {kind!r}"
-                        + (did_you_mean(kind, names + list(PLANNED)) if isinstance(kind, str) else "")
+                        + (did_you_mean(kind, names) if isinstance(kind, str) else "")
                         + f"; available: {', '.join(names)}")
     return registry.get(kind)
 

@@ -51,12 +51,38 @@ def main():
 
 
 def _load(recipe: Path, sets: tuple[str, ...]):
+    """A recipe file, or a picture the renderer wrote (its metadata carries the resolved recipe)."""
+    from .metadata import PICTURE_SUFFIXES, recipe_from_picture
     from .recipe import load_recipe
+    if recipe.suffix.lower() in PICTURE_SUFFIXES:
+        try:
+            text, origin = recipe_from_picture(recipe)
+        except (ValueError, OSError) as err:
+            raise click.BadParameter(str(err), param_hint="RECIPE") from None
+        return load_recipe(origin, sets, text=text)
     return load_recipe(recipe, sets)
 
 
 recipe_argument = click.argument("recipe", type=click.Path(path_type=Path), metavar="RECIPE")
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+def farm_options(command):
+    """--ray [ADDRESS], --workers, --gpus-per-worker: render on a Ray cluster (the optional extra)."""
+    command = click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=None,
+                           help="GPUs each farm worker asks Ray for (default: 1 where the cluster has GPUs).")(command)
+    command = click.option("--workers", type=click.IntRange(1, 4096), default=None,
+                           help="Farm workers (default: one per GPU, or one per node).")(command)
+    return click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                        help="Render on Ray: a local instance, or the cluster at ADDRESS (pip install -e \".[ray]\")."
+                        )(command)
+
+
+def _farm(ray_address, workers, gpus_per_worker):
+    if ray_address is None:
+        return None
+    from .farm.cluster import Farm
+    return Farm(None if ray_address == "local" else ray_address, workers, gpus_per_worker)
+
+
 out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                           help="Run folder (default: renders/<recipe name>).")
 
@@ -72,7 +98,8 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path, fi
               "<run folder>-preview.")
 @click.option("--no-encode", is_flag=True, help="Store frames only; encode later with `render encode`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (for scripts and CI).")
-def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet):
+@farm_options
+def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ray_address, workers, gpus_per_worker):
     """Render RECIPE: only frames not already stored, then the video."""
     from .plan import preview_recipe
     from .progress import ProgressBar
@@ -91,8 +118,13 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet):
             frames = parse_frame_range(frame_range, loaded.output.frames)
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--frames") from None
+    farm = _farm(ray_address, workers, gpus_per_worker)
+    factory = None
+    if farm is not None:
+        from .farm.engine import farm_engine_factory
+        factory = farm_engine_factory(farm, preview)
     result = render(loaded, out_dir, frames, force, encode=not no_encode,
-                    progress=None if quiet else ProgressBar())
+                    progress=None if quiet else ProgressBar(), engine_factory=factory)
     if not quiet:
         click.echo(f"{len(result.rendered)} frames rendered, {result.reused} reused, in {result.folder}")
         if result.video:
@@ -103,6 +135,72 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet):
             click.echo(f"video not encoded: {result.missing} frames are still to render")
 
 
+@main.command("print")
+@recipe_argument
+@out_option
+@set_option
+@click.option("--size", metavar="SIZE", help="A4, A3, B2, letter..., or WIDTHxHEIGHT with a unit: 60x40cm, "
+              "24x36in, 7087x4724px (default: the recipe's [print] size).")
+@click.option("--dpi", type=int, help="Dots per inch, 30 to 2400 (default 300).")
+@click.option("--orientation", type=click.Choice(["auto", "portrait", "landscape"]),
+              help="auto follows the frame's shape.")
+@click.option("--bleed", metavar="LENGTH", help="Margin added on every side, e.g. 3mm.")
+@click.option("--format", "fmt", type=click.Choice(["tiff", "png", "jpeg"]), help="tiff is 16-bit (default).")
+@click.option("--frame", type=int, help="Frame to print (default: the last).")
+@click.option("--steps", type=click.IntRange(0, 100_000), help="Steps per print octave or scale.")
+@click.option("--max-memory", "max_memory", metavar="SIZE", help="Choose tiles to fit, e.g. 4GiB.")
+@click.option("--tile", type=click.IntRange(32, 4096), help="Tile side in pixels (default: chosen).")
+@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Print file (default: <run folder>/prints/<name>.tif).")
+@click.option("--proof", is_flag=True, help="Render a small proof of this print (long side 1024 px, PNG) "
+              "and stop.")
+@click.option("--plan", "plan_only", is_flag=True, help="Show the print's size, tile and memory estimate only.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@farm_options
+def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, frame, steps, max_memory, tile,
+                  file, proof, plan_only, quiet, ray_address, workers, gpus_per_worker):
+    """Render a print-resolution picture of RECIPE: a still at SIZE, or frame N of a video re-rendered.
+
+    \b
+    Examples:
+      render print recipes/zoom.toml --size A3 --dpi 300
+      render print recipes/style-still.toml --size 60x40cm --dpi 150 --max-memory 4GiB
+      render print recipes/zoom.toml --size A4 --proof
+    """
+    from .prints.driver import default_print_path, make_print, options_for, plan_print, proof_options
+    from .prints.paper import SizeError, parse_memory
+    from .progress import PrintProgressBar
+    from .runner import default_out_dir
+
+    loaded = _load(recipe, sets)
+    try:
+        memory = parse_memory(max_memory) if max_memory else None
+    except SizeError as err:
+        raise click.BadParameter(str(err), param_hint="--max-memory") from None
+    options = options_for(loaded, size=size, dpi=dpi, orientation=orientation, bleed=bleed, fmt=fmt, frame=frame,
+                          steps=steps, max_memory=memory, tile=tile)
+    plan = plan_print(loaded, options)
+    if proof:
+        plan = plan_print(loaded, proof_options(options, plan.size))
+    click.echo("\n".join(plan.describe()))
+    if plan_only:
+        return
+    run_dir = out_dir or default_out_dir(loaded)
+    target = default_print_path(run_dir, plan, proof=True) if proof else file
+    farm = _farm(ray_address, workers, gpus_per_worker)
+    if farm is not None:  # the worker plans with its own memory and writes the file
+        from .farm.engine import print_on_farm
+        info = print_on_farm(farm, loaded, plan.options, run_dir, target)
+        click.echo(f"print: {info['path']} ({info['seconds']:.0f} s on a farm worker)")
+        return
+    result = make_print(plan, run_dir, target, progress=None if quiet else PrintProgressBar())
+    if result.reused:
+        click.echo(f"print: {result.path} (already made with these settings; nothing rendered)")
+    else:
+        click.echo(f"print: {result.path} ({result.seconds:.0f} s, peak memory "
+                   f"{result.peak_memory / 2**30:.2f} GiB{', resumed' if result.resumed_from else ''})")
+
+
 @main.command()
 @recipe_argument
 @set_option
@@ -110,7 +208,11 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet):
 def plan(recipe, sets, show_all):
     """Print the per-frame parameter table of RECIPE without rendering."""
     from .plan import format_plan, make_plan
-    click.echo(format_plan(make_plan(_load(recipe, sets)), None if show_all else 24))
+    loaded = _load(recipe, sets)
+    click.echo(format_plan(make_plan(loaded), None if show_all else 24))
+    if loaded.print is not None and loaded.print.size:
+        from .prints.driver import options_for, plan_print
+        click.echo("\n".join(plan_print(loaded, options_for(loaded)).describe()))
 
 
 @main.command()
@@ -142,6 +244,22 @@ def encode(recipe, out_dir, sets, video):
     loaded = _load(recipe, sets)
     path = encode_stored(loaded, out_dir or default_out_dir(loaded), video)
     click.echo(f"video: {path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE")
+@click.option("--recipe-only", is_flag=True, help="Print only the recipe (to save as a .toml).")
+def inspect(file, recipe_only):
+    """Print what a picture or video the renderer wrote says about itself, and its recipe.
+
+    \b
+    Examples:
+      render inspect gallery/zoom.png
+      render inspect renders/zoom/prints/zoom-frame35-A3-300dpi.tif --recipe-only > again.toml
+      render run gallery/zoom.png      # re-render from the picture's recipe
+    """
+    from .inspect import describe_file
+    click.echo(describe_file(file, recipe_only), nl=False)
 
 
 @main.command()
@@ -214,22 +332,66 @@ def schema(kind):
 
 
 @main.command()
-@click.argument("recipes", nargs=-1, type=click.Path(path_type=Path), metavar="[RECIPE...]")
-@click.option("--dir", "gallery_dir", default=Path("gallery"), show_default=True,
-              type=click.Path(path_type=Path, file_okay=False), help="Where the results go.")
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path), metavar="[RECIPES_DIR | RECIPE...]")
+@click.option("--out", "gallery_dir", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="Where the results go (default gallery/, or gallery-preview/ with --preview).")
+@click.option("--dir", "old_dir", type=click.Path(path_type=Path, file_okay=False), hidden=True)
+@click.option("--only", "only", multiple=True, metavar="NAME", help="Only these recipes (file names without .toml).")
+@click.option("--preview", is_flag=True, help="Quick drafts of every recipe (into gallery-preview/).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Recipes rendered at once, each in its own process.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def gallery(recipes, gallery_dir, quiet):
-    """Render RECIPEs (default: every recipes/*.toml) and copy each video and poster into the gallery.
+@farm_options
+def gallery(sources, gallery_dir, old_dir, only, preview, jobs, quiet, ray_address, workers, gpus_per_worker):
+    """Render every recipe of RECIPES_DIR (default recipes/) and publish the gallery: posters, videos,
+    print previews, index.html, README.md and a contact sheet.
 
-    A failing recipe does not stop the others; the summary lists each one, and the exit status is 1
-    when any failed."""
+    Recipes whose frame keys and outputs are unchanged are skipped; a failing recipe does not stop the
+    others; the summary lists each one, and the exit status is 1 when any failed.
+
+    \b
+    Examples:
+      render gallery
+      render gallery recipes/ --only zoom --only style-still
+      render gallery --preview --jobs 2
+    """
     from .gallery import build_gallery, format_summary
-    from .progress import ProgressBar
-    paths = list(recipes) or sorted(Path("recipes").glob("*.toml"))
-    entries = build_gallery(paths, gallery_dir, None if quiet else ProgressBar)
+    from .progress import GalleryProgress, ProgressBar
+    paths: list[Path] = []
+    for source in sources or (Path("recipes"),):
+        paths.extend(sorted(source.glob("*.toml")) if source.is_dir() else [source])
+    if only:
+        unknown = set(only) - {p.stem for p in paths}
+        if unknown:
+            raise click.BadParameter(f"no recipe named {', '.join(sorted(unknown))}", param_hint="--only")
+        paths = [p for p in paths if p.stem in only]
+    target = gallery_dir or old_dir or Path("gallery-preview" if preview else "gallery")
+    farm = _farm(ray_address, workers, gpus_per_worker)
+    if quiet or (jobs > 1 and farm is None):
+        progress = None
+    elif farm is not None:
+        progress = GalleryProgress().for_recipe
+    else:
+        progress = lambda name: ProgressBar()  # noqa: E731
+    entries = build_gallery(paths, target, progress, preview=preview, jobs=jobs, farm=farm)
     click.echo(format_summary(entries))
     if any(e.status == "failed" for e in entries):
         sys.exit(1)
+
+
+@main.group()
+def farm():
+    """The Ray render farm (pip install -e ".[ray]")."""
+
+
+@farm.command("status")
+@click.option("--address", default="auto", show_default=True,
+              help="The cluster to ask (auto: the one this machine belongs to).")
+def farm_status_command(address):
+    """Show the cluster's nodes and devices, and each render worker and what it is rendering."""
+    from .farm.cluster import connect, farm_status, format_status
+    ray = connect(address)
+    click.echo(format_status(ray, farm_status(ray)))
 
 
 if __name__ == "__main__":

@@ -1,58 +1,257 @@
-"""`render gallery`: render a folder of recipes into their run folders and copy each one's video and
-poster (its last frame, or its still) into the gallery folder.
+"""`render gallery`: render a folder of recipes, skip what is up to date, and publish the results:
+posters, videos, print previews, ``index.html``, ``README.md`` and a contact sheet.
 
-A failing recipe does not stop the others: each outcome is collected (rendered, reused, or failed
-with its one-line reason) and the caller prints the summary and chooses the exit status.
+Up to date means: the recipe's *fingerprint* (every frame key, the video settings and the print
+settings; keys hash file contents, never timestamps) equals the one in ``manifest.json`` and every
+output listed there still has its recorded sha256.  Then nothing is rendered, encoded or copied.
+Otherwise the recipe is rendered into its run folder (stored frames whose keys match are reused) and
+its outputs are copied again.  A failing recipe does not stop the others; each outcome is collected
+(rendered, reused, or failed with its one-line reason).
+
+The page and the README are written from the manifest, so recipes reused from an earlier run keep
+their render time, date and device.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .errors import RenderError
 from .recipe import load_recipe
-from .runner import default_out_dir, poster_frame, render
+
+MANIFEST = "manifest.json"
+PRINT_PREVIEW_SIDE = 1200
 
 
 @dataclass
 class GalleryEntry:
+    """One recipe's outcome; ``record`` is its manifest entry (None when it failed before rendering)."""
+
     recipe: Path
-    status: str                      # "rendered", "reused" or "failed"
+    status: str                      # "rendered" (outputs made again), "reused" (skipped) or "failed"
     seconds: float = 0.0
     frames_rendered: int = 0
     reason: str = ""                 # why it failed, one line
     outputs: list[Path] = field(default_factory=list)
+    record: dict | None = None
 
 
-def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[], object] | None = None,
-                  registry=None) -> list[GalleryEntry]:
-    """Render every recipe of ``paths`` (frames already stored are reused) and copy its results into
-    ``gallery_dir``; returns one entry per recipe, in order."""
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(recipe) -> str:
+    """Hash of everything that shapes a recipe's gallery outputs: frame keys, video and print settings."""
+    from .framekeys import frame_keys
+    from .plan import make_plan
+    out = recipe.output
+    parts = {"keys": frame_keys(make_plan(recipe)), "video": [out.video, out.quality, out.fps, out.loop],
+             "print": asdict(recipe.print) if recipe.print else None, "title": recipe.title,
+             "description": recipe.description, "text": recipe.text}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def leading_comment(text: str) -> str:
+    """The recipe's first comment block as one paragraph (the ``#:schema`` line left out)."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            continue
+        if not stripped.startswith("#"):
+            break
+        lines.append(stripped.lstrip("#").strip())
+    return " ".join(line for line in lines if line)
+
+
+def key_parameters(recipe) -> list[str]:
+    out = recipe.output
+    lines = [f"{out.size[0]}x{out.size[1]} px, {out.frames} frame{'s' if out.frames != 1 else ''}"
+             + (f" at {out.fps:g} fps, {out.video}" if out.frames > 1 and out.video != "none" else ""),
+             f"model {recipe.model.name} ({recipe.precision})"]
+    return lines + [" ".join(line.split()) for line in recipe.kind.summary(recipe)]
+
+
+def _device(precision: str) -> str:
+    from .provenance import provenance
+    facts = provenance(precision)["device"]
+    return ", ".join(facts["gpus"]) if facts["gpus"] else f"CPU {facts['cpu']['model']}"
+
+
+def _up_to_date(record: dict | None, print_: str, gallery_dir: Path) -> bool:
+    if not record or record.get("fingerprint") != print_:
+        return False
+    for name, digest in record.get("outputs", {}).items():
+        path = gallery_dir / name
+        if not path.exists() or _sha256(path) != digest:
+            return False
+    return True
+
+
+def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple[Path, dict]:
+    """Render the recipe's [print] into its run folder (on a farm worker when given); a downscaled JPEG
+    preview into the gallery."""
+    from PIL import Image
+
+    from .metadata import picture_metadata
+    from .prints.driver import make_print, options_for, plan_print
+    from .prints.files import write_print
+    plan = plan_print(recipe, options_for(recipe))
+    if farm is not None:
+        from .farm.engine import print_on_farm
+        info = print_on_farm(farm, recipe, plan.options, run_dir)
+        path = Path(info["path"])
+    else:
+        result = make_print(plan, run_dir, progress=None)
+        info, path = json.loads(result.info_path.read_text()), result.path
+    if path.suffix == ".tif":
+        import tifffile
+        pixels = (tifffile.imread(path) >> 8).astype("uint8")
+    else:
+        with Image.open(path) as picture:
+            pixels = picture.convert("RGB")
+    picture = Image.fromarray(pixels) if not isinstance(pixels, Image.Image) else pixels
+    picture.thumbnail((PRINT_PREVIEW_SIDE, PRINT_PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    import numpy as np
+    preview = gallery_dir / f"{recipe.name}-print.jpg"
+    metadata = dict(picture_metadata(recipe), print_size=plan.size.describe())
+    write_print(preview, np.asarray(picture), "jpeg", max(30, round(plan.size.dpi * picture.width / plan.size.width)),
+                metadata)
+    summary = {"file": path.name, "size": plan.size.describe(), "dpi": plan.size.dpi,
+               "format": plan.options.fmt, "bytes": info["bytes"], "seconds": info["seconds"],
+               "peak_memory": info["measured_peak"]}
+    return preview, summary
+
+
+def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_for=None, registry=None,
+                 preview: bool = False, engine_factory=None, farm=None) -> GalleryEntry:
+    """Render one recipe for the gallery unless ``record`` shows it up to date; never raises for a
+    recipe's own failure (the entry says ``failed`` and why).  ``progress_for(name)`` makes the
+    recipe's progress callback; ``engine_factory`` builds its engine (the farm's, for instance)."""
+    from .runner import default_out_dir, render, tagged_png
+    start = time.perf_counter()
+    try:
+        recipe = load_recipe(path, (), registry)
+        if preview:
+            from .plan import preview_recipe
+            recipe = preview_recipe(recipe)
+        stamp = fingerprint(recipe)
+        if _up_to_date(record, stamp, gallery_dir):
+            return GalleryEntry(Path(path), "reused", time.perf_counter() - start,
+                                outputs=[gallery_dir / n for n in record["outputs"]], record=record)
+        out_dir = default_out_dir(recipe, preview)
+        result = render(recipe, out_dir, progress=progress_for(recipe.name) if progress_for else None,
+                        engine_factory=engine_factory)
+        poster = gallery_dir / f"{recipe.name}.png"
+        from .framekeys import frame_keys
+        from .plan import make_plan
+        from .store import RunStore, atomic_write
+        keys = frame_keys(make_plan(recipe))
+        last = recipe.output.frames - 1
+        atomic_write(poster, tagged_png(RunStore(out_dir), recipe, last, keys[last]), durable=False)
+        outputs = [poster]
+        video = None
+        if result.video:
+            video = gallery_dir / result.video.name
+            shutil.copyfile(result.video, video)
+            outputs.append(video)
+        print_summary = None
+        if recipe.print is not None and recipe.print.size and not preview:
+            print_preview, print_summary = _print_preview(recipe, out_dir, gallery_dir, farm)
+            outputs.append(print_preview)
+        seconds = time.perf_counter() - start
+        text = recipe.text
+        new_record = {
+            "recipe": str(path), "name": recipe.name, "kind": recipe.kind.name,
+            "title": recipe.title or recipe.name.replace("-", " "),
+            "description": recipe.description or leading_comment(text), "text": text,
+            "parameters": key_parameters(recipe), "fingerprint": stamp,
+            "frame_key": keys[-1][:16],
+            "poster": poster.name, "video": video.name if video else None,
+            "print": dict(print_summary, preview=outputs[-1].name) if print_summary else None,
+            "seconds": round(seconds, 1) if result.rendered or not record else record.get("seconds"),
+            "frames": recipe.output.frames, "frames_rendered": len(result.rendered),
+            "date": time.strftime("%Y-%m-%d %H:%M"), "device": _device(recipe.precision),
+            "outputs": {p.name: _sha256(p) for p in outputs},
+        }
+        return GalleryEntry(Path(path), "rendered", seconds,
+                            len(result.rendered), outputs=outputs, record=new_record)
+    except (RenderError, OSError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return GalleryEntry(Path(path), "failed", time.perf_counter() - start, reason=reason)
+
+
+def _entry_in_worker(args) -> GalleryEntry:
+    path, gallery_dir, record, preview = args
+    return render_entry(path, gallery_dir, record, None, None, preview)
+
+
+def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[str], object] | None = None,
+                  registry=None, preview: bool = False, jobs: int = 1, farm=None) -> list[GalleryEntry]:
+    """Render the recipes ``paths`` into ``gallery_dir`` (``jobs`` recipes at a time, each in its own
+    process when more than one; with a ``farm``, every recipe at once, their frames rendered by the
+    farm's workers), then write the manifest, page, README and contact sheet.  Returns one entry per
+    recipe, in order."""
+    gallery_dir = Path(gallery_dir)
     gallery_dir.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for path in paths:
-        start = time.perf_counter()
-        try:
-            recipe = load_recipe(path, (), registry)
-            out_dir = default_out_dir(recipe)
-            result = render(recipe, out_dir, progress=progress_for() if progress_for else None)
-            poster = gallery_dir / f"{recipe.name}.png"
-            shutil.copyfile(poster_frame(out_dir, recipe.output.frames), poster)
-            outputs = [poster]
-            if result.video:
-                outputs.append(gallery_dir / result.video.name)
-                shutil.copyfile(result.video, outputs[-1])
-            status = "rendered" if result.rendered else "reused"
-            entries.append(GalleryEntry(Path(path), status, time.perf_counter() - start, len(result.rendered),
-                                        outputs=outputs))
-        except (RenderError, OSError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            entries.append(GalleryEntry(Path(path), "failed", time.perf_counter() - start, reason=reason))
+    manifest = read_manifest(gallery_dir)
+    records = {Path(p).stem: manifest.get(Path(p).stem) for p in paths}
+    if farm is not None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .farm.engine import farm_engine_factory
+        factory = farm_engine_factory(farm, preview)
+        with ThreadPoolExecutor(max(1, len(paths))) as pool:
+            entries = list(pool.map(lambda p: render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for,
+                                                           registry, preview, factory, farm), paths))
+    elif jobs > 1 and registry is None:
+        import multiprocessing
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            entries = list(pool.map(_entry_in_worker,
+                                    [(Path(p), gallery_dir, records[Path(p).stem], preview) for p in paths]))
+    else:
+        entries = [render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for, registry, preview)
+                   for p in paths]
+    for entry in entries:
+        if entry.record is not None:
+            manifest[entry.record["name"]] = entry.record
+    write_manifest(gallery_dir, manifest)
+    publish(gallery_dir, manifest)
     return entries
+
+
+def read_manifest(gallery_dir: Path) -> dict:
+    try:
+        return json.loads((Path(gallery_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_manifest(gallery_dir: Path, manifest: dict) -> None:
+    from .store import atomic_write
+    atomic_write(Path(gallery_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode(), durable=False)
+
+
+def publish(gallery_dir: Path, manifest: dict) -> None:
+    """index.html, README.md and contact-sheet.png from the manifest's entries whose poster exists."""
+    from .gallery_page import contact_sheet, markdown_table, page_html
+    from .store import atomic_write
+    records = [r for _, r in sorted(manifest.items()) if (Path(gallery_dir) / r["poster"]).exists()]
+    atomic_write(Path(gallery_dir) / "index.html", page_html(records).encode("utf-8"), durable=False)
+    atomic_write(Path(gallery_dir) / "README.md", markdown_table(records).encode("utf-8"), durable=False)
+    if records:
+        contact_sheet(gallery_dir, records).save(Path(gallery_dir) / "contact-sheet.png", optimize=True)
 
 
 def format_summary(entries: list[GalleryEntry]) -> str:

@@ -38,3 +38,59 @@ class ProgressBar:
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+
+class PrintProgressBar:
+    """Callable taking :class:`render.prints.driver.PrintProgress`: stage, step, tile, share done and
+    time left (from the pixel-steps done so far, so larger octaves count for more)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 28):
+        self.stream, self.width = stream, width
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def __call__(self, event) -> None:
+        share = event.work_done / event.work_total if event.work_total else 1.0
+        left = event.seconds * (1 - share) / share if share > 0 else 0.0
+        filled = int(self.width * share)
+        bar = "#" * filled + "-" * (self.width - filled)
+        step = f" step {event.step + 1}/{event.steps}" if event.steps else ""
+        text = (f"stage {event.stage + 1}/{event.stages}{step} tile {event.tile} "
+                f"[{bar}] {share:4.0%}  {format_seconds(event.seconds)} elapsed, {format_seconds(left)} left")
+        last = event.stage + 1 == event.stages and event.step + 1 >= event.steps
+        if self.tty:
+            self.stream.write("\r" + text + "\x1b[K" + ("\n" if last else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class GalleryProgress:
+    """Progress of several recipes rendering at once (a farm gallery): ``for_recipe(name)`` gives each
+    recipe's callback; every update redraws one line per recipe plus a total (one line per update
+    when not on a terminal).  Thread-safe."""
+
+    def __init__(self, stream: TextIO = sys.stderr):
+        import threading
+        self.stream, self.lock = stream, threading.Lock()
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.drawn = 0
+
+    def for_recipe(self, name: str):
+        def update(event) -> None:
+            with self.lock:
+                self.counts[name] = (event.done, event.total)
+                self._draw(name)
+        return update
+
+    def _draw(self, changed: str) -> None:
+        done = sum(d for d, _ in self.counts.values())
+        total = sum(t for _, t in self.counts.values())
+        lines = [f"{n:<24} {d:>5}/{t:<5}" for n, (d, t) in self.counts.items()] + [f"{'total':<24} {done:>5}/{total:<5}"]
+        if self.tty:
+            self.stream.write((f"\x1b[{self.drawn}F" if self.drawn else "") + "".join(l + "\x1b[K\n" for l in lines))
+            self.drawn = len(lines)
+        else:
+            d, t = self.counts[changed]
+            self.stream.write(f"{changed}: {d}/{t} frames; total {done}/{total}\n")
+        self.stream.flush()

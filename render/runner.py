@@ -20,11 +20,12 @@ from typing import Callable
 from .errors import OutputError, RenderError
 from .framekeys import frame_keys
 from .kinds.base import Engine, FrameJob
+from .metadata import picture_metadata, recipe_hash
 from .outputs.video import encode_video, loop_order, video_path
 from .plan import Plan, make_plan
 from .provenance import provenance
 from .recipe import Recipe
-from .store import RunStore, atomic_write
+from .store import RunStore, atomic_write, encode_png
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
     keys = frame_keys(plan)
     selected = frames if frames is not None else list(range(plan.frames))
     result = RunResult(Path(out_dir))
-    with RunStore(out_dir) as store:
-        store.write_metadata(recipe.path.read_text(encoding="utf-8"), _metadata(recipe))
+    with RunStore(out_dir, picture_metadata(recipe)) as store:
+        store.write_metadata(recipe.text, _metadata(recipe))
         todo = frames_to_render(store, keys, selected, force, recipe.kind.chained)
         chosen = set(selected)
         result.reused = len(chosen) - len(chosen.intersection(todo))
@@ -105,10 +106,16 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
         result.missing = sum(not store.is_done(i, keys[i]) for i in range(plan.frames))
         if result.missing == 0 and plan.frames == 1:  # a still: a picture, no video
             result.still = store.root / f"{recipe.name}.png"
-            atomic_write(result.still, store.frame_path(0).read_bytes())
+            atomic_write(result.still, tagged_png(store, recipe, 0, keys[0]))
         elif encode and recipe.output.video != "none" and result.missing == 0:
             result.video = _encode(recipe, store)
     return result
+
+
+def tagged_png(store: RunStore, recipe: Recipe, index: int, key: str) -> bytes:
+    """Stored frame ``index`` as PNG bytes carrying the recipe and the frame's key (frames stored by an
+    older version may lack them)."""
+    return encode_png(store.load(index), dict(picture_metadata(recipe), key=key))
 
 
 def frames_to_render(store: RunStore, keys: list[str], selected: list[int], force: bool,
@@ -130,12 +137,38 @@ def _batches(todo: list[int], size: int) -> list[list[int]]:
     return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
+def _results(plan: Plan, store: RunStore, todo: list[int], engine: Engine, batch: int):
+    """Yield ``(indices, images, seconds per frame)`` as batches finish.
+
+    Chained kinds: one frame at a time, in order, each from the previous image (the exact uint8 image
+    being stored).  Independent kinds: batches of ``batch``; an engine with ``render_many(batches)``
+    (the render farm) may run several at once and yield them as they finish, in any order."""
+    if plan.recipe.kind.chained:
+        previous_index, previous = None, None
+        for index in todo:
+            started = time.perf_counter()
+            if index > 0 and previous_index != index - 1:
+                previous = store.load(index - 1)
+            images = engine.render_batch([FrameJob(index, plan.row(index), previous if index > 0 else None,
+                                                   store.load)])
+            yield [index], images, time.perf_counter() - started
+            previous_index, previous = index, images[0] if images else None
+        return
+    batches = [[FrameJob(i, plan.row(i), None, store.load) for i in indices] for indices in _batches(todo, batch)]
+    if hasattr(engine, "render_many"):
+        yield from engine.render_many(batches)
+        return
+    for jobs in batches:
+        started = time.perf_counter()
+        images = engine.render_batch(jobs)
+        yield [job.index for job in jobs], images, (time.perf_counter() - started) / len(jobs)
+
+
 def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int], engine: Engine,
                    batch: int, progress, result: RunResult) -> None:
-    """Render ``todo`` in batches (chained kinds: one frame at a time, each from the previous image)
-    and store each frame as soon as its batch returns, on background PNG writers."""
+    """Render ``todo`` (see :func:`_results`) and store each frame as soon as its batch returns, on
+    background PNG writers."""
     chained = plan.recipe.kind.chained
-    previous_index, previous = None, None
     # independent frames: encode PNGs on every core while the next batch is generated, plus one
     # thread so that a writer waiting on fsync leaves no core idle
     writers = 1 if chained else (os.cpu_count() or 1) + 1
@@ -144,27 +177,17 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
         pending: list[Future] = []
         try:
             done = 0
-            for indices in _batches(todo, 1 if chained else batch):
-                started = time.perf_counter()
-                jobs = []
-                for index in indices:
-                    if chained and index > 0 and previous_index != index - 1:
-                        previous = store.load(index - 1)
-                    jobs.append(FrameJob(index, plan.row(index), previous if chained and index > 0 else None,
-                                         store.load))
-                images = engine.render_batch(jobs)
-                if len(images) != len(jobs):
-                    raise RenderError(f"engine returned {len(images)} images for {len(jobs)} frames")
+            for indices, images, seconds in _results(plan, store, todo, engine, batch):
+                if len(images) != len(indices):
+                    raise RenderError(f"engine returned {len(images)} images for {len(indices)} frames")
                 for index, image in zip(indices, images):
                     pending.append(writer.submit(store.save, index, image, keys[index]))
-                    previous_index, previous = index, image
                     result.rendered.append(index)
                 while len(pending) > queued_at_most:  # the engine is ahead of the writers: wait for one
                     pending.pop(0).result()
                 for finished in [f for f in pending if f.done()]:
                     finished.result()  # a failed write stops the run here
                 pending = [f for f in pending if not f.done()]
-                seconds = (time.perf_counter() - started) / len(indices)
                 for index in indices:
                     done += 1
                     if progress:
@@ -172,13 +195,15 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
         finally:
             for future in pending:
                 future.result()  # surface write errors; frames already queued are kept
+            if hasattr(engine, "close"):
+                engine.close()
 
 
 def _encode(recipe: Recipe, store: RunStore) -> Path:
     out = recipe.output
     path = video_path(store.root, recipe.name, out.video)
     return encode_video(store.load, loop_order(out.frames, out.loop), out.size, out.fps, out.video,
-                        out.quality, path)
+                        out.quality, path, tags={"title": recipe.name, "comment": f"neural-render recipe {recipe_hash(recipe)}"})
 
 
 def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Path:
@@ -198,8 +223,3 @@ def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Pa
         raise RenderError("output.video is \"none\": choose a format with --video")
     with store:
         return _encode(recipe, store)
-
-
-def poster_frame(out_dir: Path, frames: int) -> Path:
-    """The stored frame used as a poster: the last one (the most dreamed)."""
-    return RunStore(out_dir).frame_path(frames - 1)

@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from .errors import OutputError
 
@@ -46,18 +46,29 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """uint8 ``(H, W, 3)`` -> PNG bytes (deterministic: same pixels, same bytes)."""
+def encode_png(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """uint8 ``(H, W, 3)`` -> PNG bytes with ``text`` as iTXt chunks (deterministic: same pixels and
+    text, same bytes)."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=4)
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=4, pnginfo=png_text(text) if text else None)
     return buffer.getvalue()
 
 
-class RunStore:
-    """One run folder.  Use as a context manager to hold its lock while writing."""
+def png_text(text: dict[str, str]) -> PngImagePlugin.PngInfo:
+    """Each entry as a compressed UTF-8 iTXt chunk."""
+    info = PngImagePlugin.PngInfo()
+    for name, value in text.items():
+        info.add_itxt(name, value, zip=True)
+    return info
 
-    def __init__(self, root: Path):
+
+class RunStore:
+    """One run folder.  Use as a context manager to hold its lock while writing.  ``picture_text``
+    goes into every stored frame's PNG (with the frame's key added)."""
+
+    def __init__(self, root: Path, picture_text: dict[str, str] | None = None):
         self.root = Path(root)
+        self.picture_text = picture_text
         self.frames_dir = self.root / "frames"
         self._lock_handle = None
         self._verified: dict[int, tuple[str, int, int]] = {}  # index -> (key, size, mtime_ns) of a checked PNG
@@ -126,7 +137,8 @@ class RunStore:
 
     def save(self, index: int, image: np.ndarray, key: str) -> None:
         """Store uint8 ``(H, W, 3)`` frame ``index``: PNG first, then the sidecar that vouches for it."""
-        png = encode_png(image)
+        text = None if self.picture_text is None else dict(self.picture_text, key=key)
+        png = encode_png(image, text)
         atomic_write(self.frame_path(index), png)
         stat = self.frame_path(index).stat()
         sidecar = {"key": key, "sha256": hashlib.sha256(png).hexdigest(), "size": stat.st_size,

@@ -56,6 +56,13 @@ def frame_bytes(folder: Path, frames) -> list[bytes]:
     return [(Path(folder) / "frames" / f"frame_{i:06d}.png").read_bytes() for i in indices]
 
 
+def frame_pixels(folder: Path, frames) -> list[bytes]:
+    """Raw pixel bytes of stored frames: equal when the pictures are, whatever recipe text the PNGs
+    carry (runs of one recipe under different --set overrides)."""
+    indices = range(frames) if isinstance(frames, int) else frames
+    return [pixels(Path(folder) / "frames" / f"frame_{i:06d}.png").tobytes() for i in indices]
+
+
 class CountingEngine:
     """Wraps a recipe's real engine and records which frames it was asked for, batch by batch."""
 
@@ -93,7 +100,7 @@ KILLER = textwrap.dedent("""
                 os.kill(os.getpid(), signal.SIGKILL)  # dies inside the engine, mid-run
             return super().render_batch(jobs)
 
-    render(load_recipe(sys.argv[1], ["output.video='none'"]), Path(sys.argv[2]), engine_factory=Killer)
+    render(load_recipe(sys.argv[1]), Path(sys.argv[2]), encode=False, engine_factory=Killer)
 """)
 
 
@@ -105,7 +112,6 @@ def kill_and_resume(recipe: Path, out: Path, kill_at: int) -> None:
                             capture_output=True, text=True, cwd=REPO)
     assert killed.returncode == -9, killed.stderr
     assert not (out / "frames" / f"frame_{kill_at:06d}.json").exists()
-    command = [sys.executable, "-m", "render.cli", "run", str(recipe), "--out", str(out), "--quiet",
-               "--set", "output.video='none'"]
+    command = [sys.executable, "-m", "render.cli", "run", str(recipe), "--out", str(out), "--quiet", "--no-encode"]
     resumed = subprocess.run(command, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

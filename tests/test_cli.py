@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from render.cli import main
 from render.outputs.probe import probe_video
 
-COMMANDS = ["run", "plan", "validate", "encode", "models", "gallery", "schema", "train"]
+COMMANDS = ["run", "plan", "validate", "encode", "models", "gallery", "schema", "train", "print", "inspect", "farm"]
 
 
 @pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS])

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..kinds.base import FrameJob
+from ..kinds.dream import octave_sizes
 from ..media import load_image as load_init_image
 from ..models import build
 from ..tfsetup import tf
@@ -23,17 +24,6 @@ from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .objectives import Term, build_terms, objective
 from .tiling import make_tiled_gradient, roll_offsets
-
-
-def octave_sizes(height: int, width: int, octaves: int, scale: float,
-                 min_side: int = 32) -> list[tuple[int, int]]:
-    """(h, w) of each octave, smallest first, ending at the full size; no side below ``min_side``."""
-    sizes = []
-    for k in range(octaves - 1, -1, -1):
-        factor = scale ** -k
-        sizes.append((max(min_side, round(height * factor)), max(min_side, round(width * factor))))
-    sizes[-1] = (height, width)
-    return sizes
 
 
 class DreamStepper:
@@ -108,23 +98,48 @@ class DreamEngine:
     def dream(self, base: np.ndarray, params: Mapping[str, float], index: int) -> np.ndarray:
         """Multi-octave dream of float ``(H, W, 3)`` keeping the base's own detail: each octave dreams
         ``resized base + accumulated dream detail``."""
+        detail = None
+        for _, detail in self.octaves(base, params, index):
+            pass
+        return self.combine(base, detail)
+
+    def octaves(self, base: np.ndarray, params: Mapping[str, float], index: int, first: int = 0,
+                detail: np.ndarray | None = None, tile: int | None = None, on_step=None):
+        """Yield ``(octave, detail)`` after each octave from ``first`` on, ``detail`` being the float
+        ``(h, w, 3)`` dream detail at that octave's size.  A print resumes with the ``detail`` saved
+        after octave ``first - 1``; ``tile`` overrides the recipe's; ``on_step(octave, step)`` runs the
+        steps one call each (same pixels as one call for all) so a long print can report progress."""
         steps = int(round(params["dream.steps"]))
         octaves = max(1, int(round(params["dream.octaves"])))
         weights = tf.constant([params[name] for name in self.weight_columns], tf.float32)
         step_size = tf.constant(params["dream.step_size"], tf.float32)
-        tile = tf.constant(self.tile, tf.int32)
+        tile = self.tile if tile is None else tile
+        tile_t = tf.constant(tile, tf.int32)
         height, width = base.shape[:2]
         base_t = tf.constant(base)
-        detail = None
+        detail = None if detail is None else tf.constant(detail)
         sizes = octave_sizes(height, width, octaves, params["dream.octave_scale"], self.min_side)
-        for octave, (h, w) in enumerate(sizes):
+        for octave in range(first, len(sizes)):
+            h, w = sizes[octave]
             scaled = tf.image.resize(base_t, (h, w), antialias=True) if (h, w) != (height, width) else base_t
             detail = tf.zeros_like(scaled) if detail is None else tf.image.resize(detail, (h, w))
             rng = np.random.default_rng([self.seed, index, octave])
-            shifts = roll_offsets(rng, steps, h, w, self.tile)
-            dreamed = self.stepper.run(tf.clip_by_value(scaled + detail, 0.0, 1.0), shifts, tile, weights, step_size)
-            detail = dreamed - scaled
-        return np.clip((base_t + detail).numpy(), 0.0, 1.0)
+            shifts = roll_offsets(rng, steps, h, w, tile)
+            image = tf.clip_by_value(scaled + detail, 0.0, 1.0)
+            if on_step is None:
+                image = self.stepper.run(image, shifts, tile_t, weights, step_size)
+            else:
+                for step in range(steps):
+                    image = self.stepper.run(image, shifts[step:step + 1], tile_t, weights, step_size)
+                    on_step(octave, step)
+            detail = image - scaled
+            del image, scaled
+            yield octave, detail
+
+    @staticmethod
+    def combine(base: np.ndarray, detail) -> np.ndarray:
+        """The dreamed picture: float ``(H, W, 3)`` base plus full-size detail, clipped to 0..1."""
+        return np.clip(base + np.asarray(detail), 0.0, 1.0)
 
     def _reference_colors(self, first: np.ndarray) -> tuple:
         """Colour statistics of frame 0, computed once per frame-0 image rather than every frame."""

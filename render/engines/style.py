@@ -217,23 +217,34 @@ class StyleEngine:
                    recipe.seed, recipe.model.min_side, settings.content)
 
     # --- targets ---------------------------------------------------------------------------------
-    def style_grams(self, name: str, height: int, width: int, style_scale: float) -> list:
-        """Grams of style image ``name`` rendered so its features have the size they would have next
-        to a ``height`` x ``width`` content, times ``style_scale``; cached per size."""
-        path: Path = self.settings.images[name]
+    def style_size(self, name: str, height: int, width: int, style_scale: float) -> tuple[int, int]:
+        """(h, w) at which style image ``name`` gives features the size they would have next to a
+        ``height`` x ``width`` content, times ``style_scale``: the same area, the style's own aspect."""
         if name not in self._aspects:  # read once, not every frame
             from PIL import Image
-            with Image.open(path) as image:
+            with Image.open(self.settings.images[name]) as image:
                 self._aspects[name] = image.width / image.height
         aspect = self._aspects[name]
         area = height * width * style_scale ** 2
         h = max(self.min_side, round((area / aspect) ** 0.5))
-        w = max(self.min_side, round(h * aspect))
+        return h, max(self.min_side, round(h * aspect))
+
+    def style_grams(self, name: str, height: int, width: int, style_scale: float, grams_of=None) -> list:
+        """Grams of style image ``name`` at :meth:`style_size`; cached per size.  ``grams_of(image)``
+        computes them (default: one pass through the network; prints pass a tiled one)."""
+        h, w = self.style_size(name, height, width, style_scale)
         key = (name, h, w)
         if key not in self._grams:
-            style_image = tf.constant(load_image(path, w, h))
-            self._grams[key] = [tf.constant(g) for g in self.objective.style_grams(style_image)]
+            style_image = load_image(self.settings.images[name], w, h)
+            grams = grams_of(style_image) if grams_of else self.objective.style_grams(tf.constant(style_image))
+            self._grams[key] = [tf.constant(g) for g in grams]
         return self._grams[key]
+
+    def blended_grams(self, row: Mapping[str, float], height: int, width: int, grams_of=None) -> list:
+        """The frame's target Grams: each style's at this size, mixed by the row's weights."""
+        mix = self.mix(row)
+        grams = [self.style_grams(n, height, width, row["style.style_scale"], grams_of) for n in mix]
+        return blend_grams(grams, list(mix.values()))
 
     def mix(self, row: Mapping[str, float]) -> dict[str, float]:
         """Style name -> this frame's weight (not yet normalised): equal without a ``mix`` table, 0 for
@@ -245,12 +256,11 @@ class StyleEngine:
         height, width = content.shape[:2]
         content_t = tf.constant(content)
         _, content_features = self.objective.features(content_t)
-        mix = self.mix(row)
-        grams = [self.style_grams(n, height, width, row["style.style_scale"]) for n in mix]
-        blended = blend_grams(grams, list(mix.values()))
+        blended = self.blended_grams(row, height, width)
         return Targets(tuple(content_features), tuple(blended), image_variation(content_t))
 
-    def _weights(self, row):
+    def weights(self, row):
+        """(term weights (3,) content/style/tv, style layer weights, content layer weights)."""
         term = tf.constant([row["style.content_weight"], row["style.style_weight"], row["style.tv_weight"]],
                            tf.float32)
         style = tf.constant([row[c] for c in self.settings.style_columns], tf.float32)
@@ -259,7 +269,7 @@ class StyleEngine:
 
     def prepare(self, content: np.ndarray, row: Mapping[str, float]) -> tuple:
         """Everything a run of steps needs besides the start image: targets and weights."""
-        return self.targets(content, row), self._weights(row), float(row["style.learning_rate"])
+        return self.targets(content, row), self.weights(row), float(row["style.learning_rate"])
 
     def run_steps(self, start: np.ndarray, prepared: tuple, steps: int):
         """``steps`` optimiser steps from float ``start``: (image ``(h, w, 3)``, losses ``(steps, 4)``:

@@ -37,6 +37,43 @@ class FrameJob:
     load_frame: Callable[[int], np.ndarray] | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class PrintStage:
+    """One stage of a print: an octave or scale of ``width`` x ``height`` pixels and ``steps`` steps."""
+
+    label: str
+    width: int
+    height: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class PrintRequest:
+    """What to print: frame ``frame`` of ``recipe`` (its plan ``row``) at ``width`` x ``height``;
+    ``source`` the stored frame as uint8 ``(h, w, 3)`` for kinds that start from it (else None);
+    ``stages`` from :meth:`Kind.print_stages`."""
+
+    recipe: Any
+    frame: int
+    row: Mapping[str, Any]
+    width: int
+    height: int
+    stages: tuple[PrintStage, ...]
+    source: np.ndarray | None = None
+
+
+class Printer(Protocol):
+    """Renders a print stage by stage; the state between stages is a dict of float32 arrays (saved
+    after each stage, so a killed print resumes from its last finished stage)."""
+
+    def begin(self, request: PrintRequest) -> dict[str, np.ndarray]: ...
+
+    def run_stage(self, request: PrintRequest, stage: int, state: dict[str, np.ndarray], tile: int,
+                  on_step: Callable[[int, int], None]) -> dict[str, np.ndarray]: ...
+
+    def finish(self, request: PrintRequest, state: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
 class Engine(Protocol):
     """Renders frames of one recipe, deterministically given the recipe's seed and the frame index,
     so a resumed run equals an unbroken one."""
@@ -115,3 +152,25 @@ class Kind:
 
     def build_engine(self, recipe) -> Engine:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # --- prints (render print) -------------------------------------------------------------------
+    printable: bool = False
+    print_from_frame: bool = True    # a print starts from the stored frame (else from the plan row only)
+    print_tiles: tuple[int, ...] = (1024, 768, 512, 384, 256, 192, 128, 96, 64)
+
+    def print_stages(self, recipe, row: Mapping[str, Any], width: int, height: int,
+                     steps: int | None) -> list[PrintStage]:
+        """The stages of a ``width`` x ``height`` print of the frame whose plan row is ``row``;
+        ``steps`` overrides the steps per stage."""
+        raise NotImplementedError(f"kind {self.name!r} cannot print")
+
+    def print_tile(self, recipe) -> int:
+        """The tile side a print uses unless memory asks for a smaller one."""
+        return 512
+
+    def print_memory(self, recipe, stages: Sequence[PrintStage], tile: int) -> int:
+        """Estimated peak bytes of the whole process while printing ``stages`` with ``tile``."""
+        raise NotImplementedError(f"kind {self.name!r} cannot print")
+
+    def build_printer(self, recipe) -> Printer:
+        raise NotImplementedError(f"kind {self.name!r} cannot print")

@@ -13,9 +13,13 @@ from typing import Any, Mapping
 
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import ImagePath, Number, Vector, WeightTable, did_you_mean
-from .base import Kind
+from .base import Kind, PrintStage
 
 DEFAULT_LAYERS = {"block4_conv3": 1.0}
+
+# peak-memory model of a print (measured on this CPU with TensorFlow 2.x; see BENCHMARKS.md)
+PROCESS_BASELINE = 0.72 * 2**30   # the interpreter, TensorFlow and VGG16 after a first small step
+DREAM_BYTES_PER_PIXEL = 150
 
 DREAM = {
     "init": ImagePath("noise", words=("noise",), help='start image, relative to the recipe, or "noise"'),
@@ -38,6 +42,17 @@ MOTION = {
     "pan": Vector([0.0, 0.0], 2, -1000.0, 1000.0, help="[x, y] pixels per frame (vector keyframes, or "
                                                        "keyframes per component)"),
 }
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float,
+                 min_side: int = 32) -> list[tuple[int, int]]:
+    """(h, w) of each octave, smallest first, ending at the full size; no side below ``min_side``."""
+    sizes = []
+    for k in range(octaves - 1, -1, -1):
+        factor = scale ** -k
+        sizes.append((max(min_side, round(height * factor)), max(min_side, round(width * factor))))
+    sizes[-1] = (height, width)
+    return sizes
+
 
 # what frame 0 never uses: it is not moved and has no earlier frame to match colours to
 _FIRST_FRAME_UNUSED = ("motion.", "dream.color_coherence")
@@ -117,6 +132,31 @@ class DreamKind(Kind):
     def build_engine(self, recipe):
         from ..engines.dream import DreamEngine
         return DreamEngine.from_recipe(recipe)
+
+    # --- prints: the frame upscaled, then the row's octaves dreamed at print resolution -----------
+    printable = True
+
+    def print_stages(self, recipe, row, width, height, steps):
+        octaves = max(1, int(round(row["dream.octaves"])))
+        steps = int(round(row["dream.steps"])) if steps is None else steps
+        sizes = octave_sizes(height, width, octaves, row["dream.octave_scale"], recipe.model.min_side)
+        return [PrintStage(f"octave {k + 1}/{len(sizes)}", w, h, steps) for k, (h, w) in enumerate(sizes)]
+
+    def print_tile(self, recipe) -> int:
+        """The recipe's tile, not capped at the frame's size as a frame's is."""
+        return max(recipe.sections["dream"]["tile"], 2 * recipe.model.min_side)
+
+    def print_memory(self, recipe, stages, tile) -> int:
+        """Process baseline + full-size float buffers of the octave loop (about 150 bytes a pixel,
+        measured) + one tile's forward and backward pass."""
+        last = stages[-1]
+        values = activation_values(recipe.model, [t.layer for t in recipe.settings.targets],
+                                   min(last.height, tile), min(last.width, tile))
+        return int(PROCESS_BASELINE + last.width * last.height * DREAM_BYTES_PER_PIXEL + values * 4 * 3)
+
+    def build_printer(self, recipe):
+        from ..prints.dream import DreamPrinter
+        return DreamPrinter(self.build_engine(recipe))
 
 
 def _layer_target(key: str, model, error) -> LayerTarget:

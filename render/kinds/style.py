@@ -9,6 +9,7 @@ Plan columns: ``style.<number>`` for every keyframed number, ``style.mix.<name>`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,8 +19,12 @@ import numpy as np
 from ..media import MediaSource
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
-from .base import Kind
-from .dream import MOTION
+from .base import Kind, PrintStage
+from .dream import MOTION, PROCESS_BASELINE
+
+# peak-memory model of a tiled style print, per pixel of the last scale (measured; see BENCHMARKS.md)
+STYLE_BYTES_PER_PIXEL = 120
+PRINT_SCALE_RATIO = 2.0   # each print scale at most twice the last
 
 DEFAULT_STYLE_LAYERS = {f"block{b}_conv1": 1.0 for b in range(1, 6)}
 DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
@@ -149,5 +154,40 @@ class StyleKind(Kind):
         from ..engines.style import StyleEngine
         return StyleEngine.from_recipe(recipe)
 
+    # --- prints: the frame upscaled scale by scale (x2 at most), optimised at each ----------------
+    printable = True
+
+    def print_stages(self, recipe, row, width, height, steps):
+        steps = int(round(row["style.steps_per_frame"])) if steps is None else steps
+        sizes = print_scale_sizes(recipe.output.size, width, height)
+        return [PrintStage(f"scale {k + 1}/{len(sizes)}", w, h, steps) for k, (w, h) in enumerate(sizes)]
+
+    def print_memory(self, recipe, stages, tile) -> int:
+        """Process baseline + full-size buffers (image, Adam moments, gradient, content, scratch) +
+        the content features cached per tile + one tile's forward and backward pass."""
+        last = stages[-1]
+        layers = recipe.settings.style_layers + recipe.settings.content_layers
+        side_h, side_w = min(last.height, tile), min(last.width, tile)
+        values = activation_values(recipe.model, layers, side_h, side_w)
+        pixels = last.width * last.height
+        if max(last.width, last.height) <= tile:  # one pass, no tiles
+            return int(PROCESS_BASELINE + values * 4 * 3 + pixels * 3 * 4 * 8)
+        cached = sum(pixels / recipe.model.layers[n].stride ** 2 * recipe.model.layers[n].channels
+                     for n in recipe.settings.content_layers) * 4 * 1.4  # margins overlap
+        return int(PROCESS_BASELINE + pixels * STYLE_BYTES_PER_PIXEL + cached + values * 4 * 3)
+
+    def build_printer(self, recipe):
+        from ..prints.style import StylePrinter
+        return StylePrinter(self.build_engine(recipe))
+
 
 KIND = StyleKind()
+
+
+def print_scale_sizes(frame_size: tuple[int, int], width: int, height: int) -> list[tuple[int, int]]:
+    """(w, h) of each print scale: from above the frame's size to the print's, each at most
+    PRINT_SCALE_RATIO times the last (one scale when the print is not larger than the frame)."""
+    ratio = max(width / frame_size[0], height / frame_size[1])
+    count = max(1, math.ceil(math.log(ratio, PRINT_SCALE_RATIO) - 1e-9)) if ratio > 1 else 1
+    return [(round(width * ratio ** (-(count - 1 - k) / count)), round(height * ratio ** (-(count - 1 - k) / count)))
+            for k in range(count)]

@@ -22,7 +22,10 @@ import numpy as np
 from ..models.catalog import GENERATOR
 from ..recipe.fields import Choice, Field, FieldError, Flag, Number, NumberList, ParseEnv, Size
 from ..schedule import VectorKeyframes, parse_key
-from .base import Kind
+from .base import Kind, PrintStage
+
+
+GENERATOR_BASELINE = 0.62 * 2**30  # the interpreter, TensorFlow and the generator (measured)
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,25 @@ class WalkKind(Kind):
     def build_engine(self, recipe):
         from ..engines.walk import WalkEngine
         return WalkEngine.from_recipe(recipe)
+
+    # --- prints: the frame's grid of faces, each cell resampled to print size -------------------
+    printable = True
+    print_from_frame = False
+
+    def print_stages(self, recipe, row, width, height, steps):
+        cols, rows = recipe.settings.grid
+        return [PrintStage(f"{cols}x{rows} faces", width, height, 0)]
+
+    def print_memory(self, recipe, stages, tile) -> int:
+        """The generator's process baseline + the float canvas, its 16-bit copy and one big cell."""
+        last = stages[-1]
+        cols, rows = recipe.settings.grid
+        cell = (last.width / cols + 8) * (last.height / rows + 8) * 3 * 4 * 4
+        return int(GENERATOR_BASELINE + last.width * last.height * (3 * 4 + 3 * 2 + 3 * 4) + cell)
+
+    def build_printer(self, recipe):
+        from ..prints.walk import WalkPrinter
+        return WalkPrinter(recipe)
 
 
 KIND = WalkKind()

@@ -36,10 +36,11 @@ def loop_order(frames: int, mode: str) -> list[int]:
 
 
 def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], size: tuple[int, int],
-                 fps: float, video: str, quality: int, out_path: Path) -> Path:
+                 fps: float, video: str, quality: int, out_path: Path, tags: dict[str, str] | None = None) -> Path:
     """Encode frames ``read_frame(i)`` (uint8 ``(H, W, 3)``) in ``order`` into ``out_path``.
 
-    ``size`` is (width, height).  Written to a temporary name and renamed when ffmpeg succeeds.
+    ``size`` is (width, height); ``tags`` container metadata (``title``, ``comment``...; GIF has none).
+    Written to a temporary name and renamed when ffmpeg succeeds.
     """
     codec = CODECS[video]
     width, height = size
@@ -49,6 +50,9 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
     options = dict(codec.options)
     if codec.uses_crf:
         options["crf"] = quality
+    if video != "gif":
+        for number, (name, value) in enumerate((tags or {}).items()):
+            options[f"metadata:g:{number}"] = f"{name}={value}"
     if video == "gif":
         split = source.split()
         palette = split[1].filter("palettegen", stats_mode="diff")

@@ -22,9 +22,11 @@ def recipe_json_schema(kind) -> dict:
     properties = {
         "kind": {"const": kind.name, "description": kind.description},
         "seed": schema.SEED.json_schema(),
+        **{key: field.json_schema() for key, field in schema.TOP_TEXT.items()},
         "output": _table(schema.OUTPUT, "frame size, length and video"),
         "model": _table(schema.model_table(kind.default_model, kind.model_help), "the network"),
     }
+    properties["print"] = _table(schema.PRINT, "print-resolution output (render print)")
     for name, spec in kind.sections.items():
         properties[name] = _table(spec, f"[{name}] settings of the {kind.name} kind")
     return {"$schema": DIALECT, "title": f"neural-render {kind.name} recipe",

@@ -23,7 +23,7 @@ from ..models.precision import resolve_precision
 from ..outputs.formats import CODECS
 from . import schema
 from .fields import FieldError, ParseEnv, did_you_mean
-from .model import OutputSettings, Recipe
+from .model import OutputSettings, PrintSettings, Recipe
 from .toml_lines import find_line
 
 _TOML_LINE = re.compile(r"at line (\d+)")
@@ -94,6 +94,11 @@ def read_toml(path: Path) -> tuple[str, dict]:
         raise RecipeError(str(path), "", "recipe file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise RecipeError(str(path), "", f"cannot read recipe: {err}") from None
+    return parse_toml(text, path)
+
+
+def parse_toml(text: str, path: Path) -> tuple[str, dict]:
+    """Parse recipe text; syntax problems become RecipeError naming ``path`` and the line."""
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -105,20 +110,22 @@ def read_toml(path: Path) -> tuple[str, dict]:
         raise RecipeError(str(path), "", f"TOML syntax error: {message}", line) from None
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None) -> Recipe:
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None, text: str | None = None) -> Recipe:
     """Read, override and validate a recipe.  Raises :class:`RecipeError` on any problem.
 
-    ``registry`` is a :class:`render.kinds.KindRegistry` (default: built-ins plus entry points)."""
+    ``registry`` is a :class:`render.kinds.KindRegistry` (default: built-ins plus entry points).
+    ``text`` is the recipe's TOML when it does not come from ``path`` (a recipe read back from a
+    picture: ``path`` is then where it was written, so relative assets still resolve)."""
     path = Path(path)
     overrides = tuple(overrides)
-    text, data = read_toml(path)
+    text, data = read_toml(path) if text is None else parse_toml(text, path)
     overridden = _apply_overrides(data, overrides, path)
     _drop_shadowed_length(data, overridden)
     ctx = _Context(path, text, overridden)
     if registry is None:
         from ..kinds import default_registry
         registry = default_registry()
-    return _validate(data, ctx, overrides, registry)
+    return dataclasses.replace(_validate(data, ctx, overrides, registry), text=text)
 
 
 def _check_keys(table: dict, allowed: Iterable[str], prefix: str, ctx: _Context) -> None:
@@ -197,8 +204,10 @@ def _check_cycles(sections: dict, spec: dict, frames: int, ctx: _Context) -> Non
 
 def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -> Recipe:
     kind = _kind_of(data, ctx, registry)
-    _check_keys(data, ["kind", "seed", "output", "model"] + list(kind.sections), "", ctx)
+    _check_keys(data, ["kind", "seed", "title", "description", "output", "model", "print"] + list(kind.sections),
+                "", ctx)
     seed = _parse_top_seed(data, ctx)
+    texts = {key: _parse_top_text(data, key, ctx) for key in schema.TOP_TEXT}
     out = _parse_output(data.get("output"), ctx)
     env = ParseEnv(out.fps, ctx.path.parent)
     model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
@@ -217,11 +226,39 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
             out = dataclasses.replace(out, frames=implied)
     _check_cycles(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)
+    print_settings = _parse_print(data.get("print"), out, ctx) if "print" in data else None
     resolved = _resolved(data, out, model_raw["name"], seed)
     return Recipe(path=ctx.path, kind=kind, seed=seed, output=out, model=info,
                   requested_precision=model_raw["precision"],
                   precision=resolve_precision(model_raw["precision"]),
-                  sections=sections, settings=settings, resolved=resolved, overrides=overrides)
+                  sections=sections, settings=settings, resolved=resolved, overrides=overrides,
+                  print=print_settings, **texts)
+
+
+def _parse_top_text(data: dict, key: str, ctx: _Context) -> str | None:
+    if key not in data:
+        return None
+    try:
+        return schema.TOP_TEXT[key].parse(data[key], ParseEnv())
+    except FieldError as err:
+        raise ctx.error(key, str(err)) from None
+
+
+def _parse_print(raw: Any, out: OutputSettings, ctx: _Context) -> PrintSettings:
+    """The ``[print]`` table; its size is checked at its own dpi and bleed, its frame against the count."""
+    from ..prints.paper import SizeError, parse_memory, parse_size
+    clean = parse_section(raw, schema.PRINT, "print", ctx, ParseEnv(out.fps, ctx.path.parent))
+    if clean["size"] is not None:
+        try:
+            parse_size(clean["size"], clean["dpi"], "portrait", clean["bleed"])
+        except SizeError as err:
+            raise ctx.error("print.size", str(err)) from None
+    if clean["frame"] is not None and clean["frame"] >= out.frames:
+        raise ctx.error("print.frame", f"frame {clean['frame']} is not in the recipe: it has frames "
+                                       f"0..{out.frames - 1}")
+    memory = parse_memory(clean["max_memory"]) if clean["max_memory"] else None
+    return PrintSettings(clean["size"], clean["dpi"], clean["orientation"], clean["bleed"], clean["format"],
+                         clean["frame"], clean["steps"], memory)
 
 
 def _parse_top_seed(data: dict, ctx: _Context) -> int:

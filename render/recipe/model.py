@@ -22,6 +22,22 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class PrintSettings:
+    """The recipe's ``[print]`` table, checked: ``size`` as written (a paper name or WxH with a unit),
+    ``frame`` None for the last frame, ``steps`` None for the frame's own, ``max_memory`` in bytes or
+    None."""
+
+    size: str | None
+    dpi: int
+    orientation: str
+    bleed: str
+    format: str
+    frame: int | None
+    steps: int | None
+    max_memory: int | None
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A recipe after validation.
 
@@ -44,6 +60,10 @@ class Recipe:
     settings: Any
     resolved: dict[str, Any] = field(compare=False)
     overrides: tuple[str, ...] = ()
+    title: str | None = None
+    description: str | None = None
+    print: PrintSettings | None = None  # None when the recipe has no [print] table
+    text: str = field(default="", compare=False, repr=False)  # the TOML as read (file or picture)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,4 @@
-"""The tables every kind shares: the top level, ``[output]`` and ``[model]``.
+"""The tables every kind shares: the top level, ``[output]``, ``[model]`` and ``[print]``.
 
 Each kind declares its own tables in its module under render/kinds; the loader validates both the
 same way, and ``render schema KIND`` turns both into a JSON Schema.
@@ -6,8 +6,11 @@ same way, and ``render schema KIND`` turns both into a JSON Schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..outputs.formats import VIDEO_FORMATS
-from .fields import Choice, Duration, Number, Size, Text
+from ..prints.paper import DPI_RANGE, ORIENTATIONS, SizeError, length_px, parse_memory, parse_size
+from .fields import Choice, Duration, Field, FieldError, Number, ParseEnv, Size, Text
 
 LOOP_MODES = ("forward", "pingpong")
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -32,3 +35,58 @@ def model_table(default_name: str, names_help: str) -> dict:
         "precision": Choice("auto", PRECISIONS,
                             help="compute type; auto = bfloat16 where the hardware has it natively"),
     }
+
+
+class _Checked(Text):
+    """A string checked by ``check(text)`` (which raises :class:`SizeError`), kept as written."""
+
+    def check(self, text: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def parse(self, raw: Any, env: ParseEnv) -> str:
+        text = super().parse(raw, env)
+        try:
+            self.check(text)
+        except SizeError as err:
+            raise FieldError(str(err)) from None
+        return text
+
+
+class PaperSize(_Checked):
+    """A paper name (A3) or WIDTHxHEIGHT with a unit (60x40cm, 24x36in, 7087x4724px)."""
+
+    def check(self, text: str) -> None:
+        parse_size(text, 300)
+
+
+class Length(_Checked):
+    """A length with a unit: "3mm", "0.125in", "0"."""
+
+    def check(self, text: str) -> None:
+        length_px(text, 300)
+
+
+class MemorySize(_Checked):
+    """A memory size: "4GiB", "500MB"."""
+
+    def check(self, text: str) -> None:
+        parse_memory(text)
+
+
+TOP_TEXT = {
+    "title": Text(None, help="title shown in the gallery (default: the recipe's file name)"),
+    "description": Text(None, help="one paragraph for the gallery (default: the recipe's leading comment)"),
+}
+
+PRINT = {
+    "size": PaperSize(None, help="paper (A4, A3, B2, letter...) or WIDTHxHEIGHT with a unit: 60x40cm, 24x36in, "
+                                 "7087x4724px"),
+    "dpi": Number(300, DPI_RANGE[0], DPI_RANGE[1], integer=True, help="print resolution, dots per inch"),
+    "orientation": Choice("auto", ORIENTATIONS, help="auto follows the frame's shape"),
+    "bleed": Length("0mm", help="margin added on every side for trimming, e.g. \"3mm\""),
+    "format": Choice("tiff", ("tiff", "png", "jpeg"), help="tiff is 16-bit; png and jpeg 8-bit"),
+    "frame": Number(None, 0, 10_000_000, integer=True, help="which frame to print (default: the last)"),
+    "steps": Number(None, 0, 100_000, integer=True,
+                    help="steps per print octave or scale (default: the frame's own steps)"),
+    "max_memory": MemorySize(None, help="choose tiles so the print fits, e.g. \"4GiB\""),
+}

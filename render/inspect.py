@@ -1,0 +1,57 @@
+"""`render inspect FILE`: what a picture (PNG, TIFF, JPEG) or video written by the renderer says about
+itself: size, depth, dpi, colour profile, renderer version, recipe name and key, then the recipe."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from .errors import OutputError
+from .metadata import KEY, PICTURE_SUFFIXES, RECIPE, RENDERER
+
+
+def video_tags(path: Path) -> dict[str, str]:
+    """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file)."""
+    from .outputs.ffmpeg_tool import ffmpeg_exe
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    tags, inside = {}, False
+    for line in result.stderr.splitlines():
+        if re.match(r"^\s{2}Metadata:", line):
+            inside = True
+            continue
+        if inside:
+            match = re.match(r"^\s{4}(\w+)\s*:\s?(.*)$", line)
+            if not match:
+                break
+            tags[match.group(1)] = match.group(2)
+    return tags
+
+
+def describe_file(path: Path, recipe_only: bool = False) -> str:
+    path = Path(path)
+    if path.suffix.lower() in PICTURE_SUFFIXES:
+        from .prints.files import read_print_info
+        try:
+            info = read_print_info(path)
+        except OSError as err:
+            raise OutputError(f"cannot read {path}: {err}") from None
+        recipe = info.metadata.get(RECIPE)
+        if recipe_only:
+            if recipe is None:
+                raise OutputError(f"{path} carries no recipe")
+            return recipe
+        dpi = f"{info.dpi[0]:g} dpi" if info.dpi else "no dpi"
+        lines = [f"file      {path}", f"pixels    {info.width}x{info.height}, {info.bits}-bit, {dpi}, "
+                                      f"profile {info.icc_description or 'none'}"]
+        for name in (RENDERER, "recipe_name", "kind", KEY, "print_size", "frame", "recipe_path"):
+            if name in info.metadata:
+                lines.append(f"{name:<9} {info.metadata[name]}")
+        lines.append("" if recipe else "no recipe in this file")
+        return "\n".join(lines) + "\n" + (recipe or "")
+    tags = video_tags(path)
+    if recipe_only:
+        raise OutputError(f"{path}: videos carry the recipe's name and hash, not its text; inspect a frame")
+    if not tags:
+        return f"{path}: no container metadata\n"
+    return "\n".join(f"{k:<9} {v}" for k, v in tags.items()) + "\n"

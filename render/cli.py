@@ -340,9 +340,11 @@ def schema(kind):
 @click.option("--preview", is_flag=True, help="Quick drafts of every recipe (into gallery-preview/).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Recipes rendered at once, each in its own process.")
+@click.option("--force", is_flag=True, help="Make every output again even when up to date (stored frames with "
+              "matching keys are still reused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @farm_options
-def gallery(sources, gallery_dir, old_dir, only, preview, jobs, quiet, ray_address, workers, gpus_per_worker):
+def gallery(sources, gallery_dir, old_dir, only, preview, jobs, force, quiet, ray_address, workers, gpus_per_worker):
     """Render every recipe of RECIPES_DIR (default recipes/) and publish the gallery: posters, videos,
     print previews, index.html, README.md and a contact sheet.
 
@@ -373,7 +375,7 @@ def gallery(sources, gallery_dir, old_dir, only, preview, jobs, quiet, ray_addre
         progress = GalleryProgress().for_recipe
     else:
         progress = lambda name: ProgressBar()  # noqa: E731
-    entries = build_gallery(paths, target, progress, preview=preview, jobs=jobs, farm=farm)
+    entries = build_gallery(paths, target, progress, preview=preview, jobs=jobs, farm=farm, force=force)
     click.echo(format_summary(entries))
     if any(e.status == "failed" for e in entries):
         sys.exit(1)

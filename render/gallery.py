@@ -135,7 +135,7 @@ def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple
 
 
 def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_for=None, registry=None,
-                 preview: bool = False, engine_factory=None, farm=None) -> GalleryEntry:
+                 preview: bool = False, engine_factory=None, farm=None, force: bool = False) -> GalleryEntry:
     """Render one recipe for the gallery unless ``record`` shows it up to date; never raises for a
     recipe's own failure (the entry says ``failed`` and why).  ``progress_for(name)`` makes the
     recipe's progress callback; ``engine_factory`` builds its engine (the farm's, for instance)."""
@@ -147,7 +147,7 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
             from .plan import preview_recipe
             recipe = preview_recipe(recipe)
         stamp = fingerprint(recipe)
-        if _up_to_date(record, stamp, gallery_dir):
+        if not force and _up_to_date(record, stamp, gallery_dir):
             return GalleryEntry(Path(path), "reused", time.perf_counter() - start,
                                 outputs=[gallery_dir / n for n in record["outputs"]], record=record)
         out_dir = default_out_dir(recipe, preview)
@@ -193,16 +193,18 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
 
 
 def _entry_in_worker(args) -> GalleryEntry:
-    path, gallery_dir, record, preview = args
-    return render_entry(path, gallery_dir, record, None, None, preview)
+    path, gallery_dir, record, preview, force = args
+    return render_entry(path, gallery_dir, record, None, None, preview, force=force)
 
 
 def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[str], object] | None = None,
-                  registry=None, preview: bool = False, jobs: int = 1, farm=None) -> list[GalleryEntry]:
+                  registry=None, preview: bool = False, jobs: int = 1, farm=None,
+                  force: bool = False) -> list[GalleryEntry]:
     """Render the recipes ``paths`` into ``gallery_dir`` (``jobs`` recipes at a time, each in its own
     process when more than one; with a ``farm``, every recipe at once, their frames rendered by the
     farm's workers), then write the manifest, page, README and contact sheet.  Returns one entry per
-    recipe, in order."""
+    recipe, in order.  ``force`` ignores the manifest (outputs are made again; stored frames whose
+    keys match are still reused)."""
     gallery_dir = Path(gallery_dir)
     gallery_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(gallery_dir)
@@ -214,15 +216,15 @@ def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[
         factory = farm_engine_factory(farm, preview)
         with ThreadPoolExecutor(max(1, len(paths))) as pool:
             entries = list(pool.map(lambda p: render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for,
-                                                           registry, preview, factory, farm), paths))
+                                                           registry, preview, factory, farm, force), paths))
     elif jobs > 1 and registry is None:
         import multiprocessing
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             entries = list(pool.map(_entry_in_worker,
-                                    [(Path(p), gallery_dir, records[Path(p).stem], preview) for p in paths]))
+                                    [(Path(p), gallery_dir, records[Path(p).stem], preview, force) for p in paths]))
     else:
-        entries = [render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for, registry, preview)
-                   for p in paths]
+        entries = [render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for, registry, preview,
+                                force=force) for p in paths]
     for entry in entries:
         if entry.record is not None:
             manifest[entry.record["name"]] = entry.record

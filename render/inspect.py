@@ -42,11 +42,11 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
                 raise OutputError(f"{path} carries no recipe")
             return recipe
         dpi = f"{info.dpi[0]:g} dpi" if info.dpi else "no dpi"
-        lines = [f"file      {path}", f"pixels    {info.width}x{info.height}, {info.bits}-bit, {dpi}, "
-                                      f"profile {info.icc_description or 'none'}"]
+        lines = [f"file        {path}", f"pixels      {info.width}x{info.height}, {info.bits}-bit, {dpi}, "
+                                        f"profile {info.icc_description or 'none'}"]
         for name in (RENDERER, "recipe_name", "kind", KEY, "print_size", "frame", "recipe_path"):
             if name in info.metadata:
-                lines.append(f"{name:<9} {info.metadata[name]}")
+                lines.append(f"{name:<11} {info.metadata[name]}")
         lines.append("" if recipe else "no recipe in this file")
         return "\n".join(lines) + "\n" + (recipe or "")
     tags = video_tags(path)
@@ -54,4 +54,4 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
         raise OutputError(f"{path}: videos carry the recipe's name and hash, not its text; inspect a frame")
     if not tags:
         return f"{path}: no container metadata\n"
-    return "\n".join(f"{k:<9} {v}" for k, v in tags.items()) + "\n"
+    return "\n".join(f"{k:<11} {v}" for k, v in tags.items()) + "\n"

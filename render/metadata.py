@@ -17,7 +17,8 @@ import tomli_w
 from . import __version__
 
 RECIPE = "recipe"            # the resolved recipe, TOML
-RECIPE_PATH = "recipe_path"  # where it was read from: relative assets resolve against its folder
+RECIPE_PATH = "recipe_path"  # where it was read from, as given: relative assets resolve against its folder
+RECIPE_ABSPATH = "recipe_abspath"
 RENDERER = "renderer"
 KEY = "key"
 
@@ -45,7 +46,8 @@ def recipe_hash(recipe) -> str:
 def picture_metadata(recipe, key: str = "") -> dict[str, str]:
     """Text metadata for a picture of ``recipe``; ``key`` the frame or print key (hex)."""
     data = {RENDERER: f"neural-render {__version__}", "kind": recipe.kind.name, "recipe_name": recipe.name,
-            RECIPE_PATH: str(Path(recipe.path).resolve()), RECIPE: recipe_toml(recipe)}
+            RECIPE_PATH: str(recipe.path), RECIPE_ABSPATH: str(Path(recipe.path).resolve()),
+            RECIPE: recipe_toml(recipe)}
     if key:
         data[KEY] = key
     return data
@@ -63,12 +65,14 @@ def read_picture_metadata(path: Path) -> dict[str, str]:
 def recipe_from_picture(path: Path) -> tuple[str, Path]:
     """(recipe TOML, the path it was rendered from) carried by a picture the renderer wrote.
 
-    The original folder is used when it still exists (relative assets resolve there), else the
-    picture's own folder.  ValueError when the picture carries no recipe."""
+    Relative assets resolve against the original recipe's folder: the path as it was given (relative
+    to the current folder, as in a clone of the same repository), else the absolute path it had, else
+    the picture's own folder.  ValueError when the picture carries no recipe."""
     data = read_picture_metadata(path)
     if RECIPE not in data:
         raise ValueError(f"{path} carries no recipe (it was not written by neural-render)")
-    origin = Path(data.get(RECIPE_PATH) or Path(path).with_suffix(".toml").name)
-    if not origin.parent.is_dir():
-        origin = Path(path).resolve().parent / origin.name
-    return data[RECIPE], origin
+    given = Path(data.get(RECIPE_PATH) or Path(path).with_suffix(".toml").name)
+    for origin in (given, Path(data.get(RECIPE_ABSPATH, given))):
+        if origin.parent.is_dir() and origin.parent != Path("."):
+            return data[RECIPE], origin
+    return data[RECIPE], Path(path).resolve().parent / given.name

@@ -153,3 +153,11 @@ def test_a_print_on_a_farm_worker_equals_the_local_print(farm, tmp_path):
     assert info["worker_pid"] in {i["pid"] for i in farm.info.values()}
     from tests.helpers import pixels
     assert (pixels(tmp_path / "farm.png") == pixels(local.path)).all()
+
+
+def test_farm_status_lists_each_worker_its_device_and_work(farm):
+    from render.farm.cluster import farm_status, format_status
+    rows = farm_status(ray)
+    assert len(rows) == 2 and all(r["pid"] in {i["pid"] for i in farm.info.values()} for r in rows)
+    text = format_status(ray, rows)
+    assert "workers: 2" in text and "CPU" in text and "idle" in text

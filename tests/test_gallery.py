@@ -93,6 +93,15 @@ def test_broken_recipe_is_reported_and_the_others_render(tmp_path, monkeypatch):
     assert only.exit_code == 0 and "1 recipes: 0 rendered, 1 reused, 0 failed" in only.output
 
 
+def test_jobs_render_recipes_in_parallel_processes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipes = write_gallery_recipes(tmp_path)
+    paths = sorted(recipes.glob("*.toml"))[:2]
+    entries = build_gallery(paths, tmp_path / "gallery", jobs=2)
+    assert statuses(entries) == {"alpha": "rendered", "beta": "rendered"}
+    assert statuses(build_gallery(paths, tmp_path / "gallery")) == {"alpha": "reused", "beta": "reused"}
+
+
 def test_leading_comment_is_the_description():
     text = "#:schema ../schemas/dream.json\n# First line\n# second line.\n#\n# Try: this.\nkind = \"dream\"\n# later\n"
     assert leading_comment(text) == "First line second line. Try: this."

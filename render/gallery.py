@@ -102,6 +102,7 @@ def _up_to_date(record: dict | None, print_: str, gallery_dir: Path) -> bool:
 def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple[Path, dict]:
     """Render the recipe's [print] into its run folder (on a farm worker when given); a downscaled JPEG
     preview into the gallery."""
+    import numpy as np
     from PIL import Image
 
     from .metadata import picture_metadata
@@ -117,13 +118,11 @@ def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple
         info, path = json.loads(result.info_path.read_text()), result.path
     if path.suffix == ".tif":
         import tifffile
-        pixels = (tifffile.imread(path) >> 8).astype("uint8")
+        picture = Image.fromarray((tifffile.imread(path) >> 8).astype(np.uint8))
     else:
-        with Image.open(path) as picture:
-            pixels = picture.convert("RGB")
-    picture = Image.fromarray(pixels) if not isinstance(pixels, Image.Image) else pixels
+        with Image.open(path) as opened:
+            picture = opened.convert("RGB")
     picture.thumbnail((PRINT_PREVIEW_SIDE, PRINT_PREVIEW_SIDE), Image.Resampling.LANCZOS)
-    import numpy as np
     preview = gallery_dir / f"{recipe.name}-print.jpg"
     metadata = dict(picture_metadata(recipe), print_size=plan.size.describe())
     write_print(preview, np.asarray(picture), "jpeg", max(30, round(plan.size.dpi * picture.width / plan.size.width)),

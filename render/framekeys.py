@@ -24,16 +24,13 @@ from typing import Any
 import numpy as np
 
 from .plan import Plan
+from .store import file_sha256
 
 
 @lru_cache(maxsize=64)
 def file_digest(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file; cached on (path, size, mtime) so large weights are hashed once per process."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(Path(path))
 
 
 def content_digest(path: Path | str) -> str:

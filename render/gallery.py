@@ -16,15 +16,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+from PIL import Image
+
 from .errors import RenderError
+from .framekeys import frame_keys
+from .gallery_page import contact_sheet, markdown_table, page_html
+from .metadata import picture_metadata
+from .plan import make_plan, preview_recipe
+from .prints.driver import make_print, options_for, plan_print
+from .prints.files import write_print
+from .provenance import device_name
 from .recipe import load_recipe
+from .runner import default_out_dir, render, tagged_png
+from .store import RunStore, atomic_write, file_sha256
 
 MANIFEST = "manifest.json"
 PRINT_PREVIEW_SIDE = 1200
@@ -43,20 +56,11 @@ class GalleryEntry:
     record: dict | None = None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fingerprint(recipe) -> str:
-    """Hash of everything that shapes a recipe's gallery outputs: frame keys, video and print settings."""
-    from .framekeys import frame_keys
-    from .plan import make_plan
+def fingerprint(recipe, keys: list[str]) -> str:
+    """Hash of everything that shapes a recipe's gallery outputs: its frame ``keys``, video and print
+    settings, title, description and text."""
     out = recipe.output
-    parts = {"keys": frame_keys(make_plan(recipe)), "video": [out.video, out.quality, out.fps, out.loop],
+    parts = {"keys": keys, "video": [out.video, out.quality, out.fps, out.loop],
              "print": asdict(recipe.print) if recipe.print else None, "title": recipe.title,
              "description": recipe.description, "text": recipe.text}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -83,18 +87,12 @@ def key_parameters(recipe) -> list[str]:
     return lines + [" ".join(line.split()) for line in recipe.kind.summary(recipe)]
 
 
-def _device(precision: str) -> str:
-    from .provenance import provenance
-    facts = provenance(precision)["device"]
-    return ", ".join(facts["gpus"]) if facts["gpus"] else f"CPU {facts['cpu']['model']}"
-
-
-def _up_to_date(record: dict | None, print_: str, gallery_dir: Path) -> bool:
-    if not record or record.get("fingerprint") != print_:
+def _up_to_date(record: dict | None, stamp: str, gallery_dir: Path) -> bool:
+    if not record or record.get("fingerprint") != stamp:
         return False
     for name, digest in record.get("outputs", {}).items():
         path = gallery_dir / name
-        if not path.exists() or _sha256(path) != digest:
+        if not path.exists() or file_sha256(path) != digest:
             return False
     return True
 
@@ -102,12 +100,6 @@ def _up_to_date(record: dict | None, print_: str, gallery_dir: Path) -> bool:
 def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple[Path, dict]:
     """Render the recipe's [print] into its run folder (on a farm worker when given); a downscaled JPEG
     preview into the gallery."""
-    import numpy as np
-    from PIL import Image
-
-    from .metadata import picture_metadata
-    from .prints.driver import make_print, options_for, plan_print
-    from .prints.files import write_print
     plan = plan_print(recipe, options_for(recipe))
     if farm is not None:
         from .farm.engine import print_on_farm
@@ -138,14 +130,13 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
     """Render one recipe for the gallery unless ``record`` shows it up to date; never raises for a
     recipe's own failure (the entry says ``failed`` and why).  ``progress_for(name)`` makes the
     recipe's progress callback; ``engine_factory`` builds its engine (the farm's, for instance)."""
-    from .runner import default_out_dir, render, tagged_png
     start = time.perf_counter()
     try:
         recipe = load_recipe(path, (), registry)
         if preview:
-            from .plan import preview_recipe
             recipe = preview_recipe(recipe)
-        stamp = fingerprint(recipe)
+        keys = frame_keys(make_plan(recipe))
+        stamp = fingerprint(recipe, keys)
         if not force and _up_to_date(record, stamp, gallery_dir):
             return GalleryEntry(Path(path), "reused", time.perf_counter() - start,
                                 outputs=[gallery_dir / n for n in record["outputs"]], record=record)
@@ -153,10 +144,6 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
         result = render(recipe, out_dir, progress=progress_for(recipe.name) if progress_for else None,
                         engine_factory=engine_factory)
         poster = gallery_dir / f"{recipe.name}.png"
-        from .framekeys import frame_keys
-        from .plan import make_plan
-        from .store import RunStore, atomic_write
-        keys = frame_keys(make_plan(recipe))
         last = recipe.output.frames - 1
         atomic_write(poster, tagged_png(RunStore(out_dir), recipe, last, keys[last]), durable=False)
         outputs = [poster]
@@ -181,8 +168,8 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
             "print": dict(print_summary, preview=outputs[-1].name) if print_summary else None,
             "seconds": round(seconds, 1) if result.rendered or not record else record.get("seconds"),
             "frames": recipe.output.frames, "frames_rendered": len(result.rendered),
-            "date": time.strftime("%Y-%m-%d %H:%M"), "device": _device(recipe.precision),
-            "outputs": {p.name: _sha256(p) for p in outputs},
+            "date": time.strftime("%Y-%m-%d %H:%M"), "device": device_name(),
+            "outputs": {p.name: file_sha256(p) for p in outputs},
         }
         return GalleryEntry(Path(path), "rendered", seconds,
                             len(result.rendered), outputs=outputs, record=new_record)
@@ -209,15 +196,12 @@ def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[
     manifest = read_manifest(gallery_dir)
     records = {Path(p).stem: manifest.get(Path(p).stem) for p in paths}
     if farm is not None:
-        from concurrent.futures import ThreadPoolExecutor
-
         from .farm.engine import farm_engine_factory
         factory = farm_engine_factory(farm, preview)
         with ThreadPoolExecutor(max(1, len(paths))) as pool:
             entries = list(pool.map(lambda p: render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for,
                                                            registry, preview, factory, farm, force), paths))
     elif jobs > 1 and registry is None:
-        import multiprocessing
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             entries = list(pool.map(_entry_in_worker,
                                     [(Path(p), gallery_dir, records[Path(p).stem], preview, force) for p in paths]))
@@ -240,14 +224,11 @@ def read_manifest(gallery_dir: Path) -> dict:
 
 
 def write_manifest(gallery_dir: Path, manifest: dict) -> None:
-    from .store import atomic_write
     atomic_write(Path(gallery_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode(), durable=False)
 
 
 def publish(gallery_dir: Path, manifest: dict) -> None:
     """index.html, README.md and contact-sheet.png from the manifest's entries whose poster exists."""
-    from .gallery_page import contact_sheet, markdown_table, page_html
-    from .store import atomic_write
     records = [r for _, r in sorted(manifest.items()) if (Path(gallery_dir) / r["poster"]).exists()]
     atomic_write(Path(gallery_dir) / "index.html", page_html(records).encode("utf-8"), durable=False)
     atomic_write(Path(gallery_dir) / "README.md", markdown_table(records).encode("utf-8"), durable=False)

@@ -3,29 +3,11 @@ itself: size, depth, dpi, colour profile, renderer version, recipe name and key,
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 from .errors import OutputError
 from .metadata import KEY, PICTURE_SUFFIXES, RECIPE, RENDERER
-
-
-def video_tags(path: Path) -> dict[str, str]:
-    """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file)."""
-    from .outputs.ffmpeg_tool import ffmpeg_exe
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    tags, inside = {}, False
-    for line in result.stderr.splitlines():
-        if re.match(r"^\s{2}Metadata:", line):
-            inside = True
-            continue
-        if inside:
-            match = re.match(r"^\s{4}(\w+)\s*:\s?(.*)$", line)
-            if not match:
-                break
-            tags[match.group(1)] = match.group(2)
-    return tags
+from .outputs.probe import video_tags
 
 
 def describe_file(path: Path, recipe_only: bool = False) -> str:

@@ -13,55 +13,55 @@ def format_seconds(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class ProgressBar:
-    """Callable taking :class:`render.runner.Progress`.  Redraws one line on a terminal; prints one
-    line per frame elsewhere (logs).  Seconds per frame is averaged over the frames after the first,
-    which includes start-up (compilation)."""
+class _OneLine:
+    """Redraws one line on a terminal; writes one line per update elsewhere (logs)."""
 
     def __init__(self, stream: TextIO = sys.stderr, width: int = 28):
         self.stream, self.width = stream, width
-        self.times: list[float] = []
         self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def bar(self, share: float) -> str:
+        filled = int(self.width * share)
+        return "#" * filled + "-" * (self.width - filled)
+
+    def emit(self, text: str, last: bool) -> None:
+        if self.tty:
+            # "\x1b[K" clears the rest of the line: a shorter text leaves no stray characters
+            self.stream.write("\r" + text + "\x1b[K" + ("\n" if last else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class ProgressBar(_OneLine):
+    """Callable taking :class:`render.runner.Progress`.  Seconds per frame is averaged over the frames
+    after the first, which includes start-up (compilation)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 28):
+        super().__init__(stream, width)
+        self.times: list[float] = []
 
     def __call__(self, event) -> None:
         self.times.append(event.seconds)
         steady = self.times[1:] or self.times
         per_frame = sum(steady) / len(steady)
         left = per_frame * (event.total - event.done)
-        filled = int(self.width * event.done / event.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        text = (f"frame {event.index:>5} [{bar}] {event.done}/{event.total}  "
+        text = (f"frame {event.index:>5} [{self.bar(event.done / event.total)}] {event.done}/{event.total}  "
                 f"{per_frame:6.2f} s/frame  {format_seconds(left)} left")
-        if self.tty:
-            # "\x1b[K" clears the rest of the line: a shorter text leaves no stray characters
-            self.stream.write("\r" + text + "\x1b[K" + ("\n" if event.done == event.total else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        self.emit(text, event.done == event.total)
 
 
-class PrintProgressBar:
+class PrintProgressBar(_OneLine):
     """Callable taking :class:`render.prints.driver.PrintProgress`: stage, step, tile, share done and
     time left (from the pixel-steps done so far, so larger octaves count for more)."""
-
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 28):
-        self.stream, self.width = stream, width
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
 
     def __call__(self, event) -> None:
         share = event.work_done / event.work_total if event.work_total else 1.0
         left = event.seconds * (1 - share) / share if share > 0 else 0.0
-        filled = int(self.width * share)
-        bar = "#" * filled + "-" * (self.width - filled)
         step = f" step {event.step + 1}/{event.steps}" if event.steps else ""
-        text = (f"stage {event.stage + 1}/{event.stages}{step} tile {event.tile} "
-                f"[{bar}] {share:4.0%}  {format_seconds(event.seconds)} elapsed, {format_seconds(left)} left")
-        last = event.stage + 1 == event.stages and event.step + 1 >= event.steps
-        if self.tty:
-            self.stream.write("\r" + text + "\x1b[K" + ("\n" if last else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        text = (f"stage {event.stage + 1}/{event.stages}{step} tile {event.tile} [{self.bar(share)}] {share:4.0%}  "
+                f"{format_seconds(event.seconds)} elapsed, {format_seconds(left)} left")
+        self.emit(text, event.stage + 1 == event.stages and event.step + 1 >= event.steps)
 
 
 class GalleryProgress:

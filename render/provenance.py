@@ -47,6 +47,12 @@ def gpu_names(driver_dir: Path = Path("/proc/driver/nvidia/gpus")) -> list[str]:
     return names
 
 
+def device_name() -> str:
+    """One line for people: the GPUs' names, or "CPU <model>"."""
+    gpus = gpu_names()
+    return ", ".join(gpus) if gpus else f"CPU {cpu_description()['model']}"
+
+
 def _version(package: str) -> str | None:
     try:
         return version(package)

@@ -23,6 +23,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -30,13 +31,25 @@ from PIL import Image, PngImagePlugin
 from .errors import OutputError
 
 
-def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename; ``durable``
-    flushes it to disk (fsync) before the rename."""
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (large prints are not loaded whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:
+    """Write ``data`` (bytes, or a function writing to the open file) to ``path`` via a temporary file
+    in the same folder and a rename; ``durable`` flushes it to disk (fsync) before the rename."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
@@ -127,8 +140,7 @@ class RunStore:
             if sidecar.get("key") != key:
                 return False
             unchanged = (sidecar.get("size"), sidecar.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
-            if not unchanged and (hashlib.sha256(self.frame_path(index).read_bytes()).hexdigest()
-                                  != sidecar.get("sha256")):
+            if not unchanged and file_sha256(self.frame_path(index)) != sidecar.get("sha256"):
                 return False
         except (OSError, ValueError):
             return False

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +125,7 @@ def test_videos_carry_the_recipe_name_and_hash(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     recipes = write_gallery_recipes(tmp_path, video="mp4")
     build_gallery([recipes / "alpha.toml"], tmp_path / "gallery")
-    from render.inspect import video_tags
+    from render.outputs.probe import video_tags
     tags = video_tags(tmp_path / "gallery" / "alpha.mp4")
     assert tags["title"] == "alpha" and tags["comment"].startswith("neural-render recipe ")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render.errors import RenderError
 from render.prints.driver import PrintError, make_print, options_for, plan_print
 from render.prints.files import encode_print, read_print_info, write_print
 from render.prints.paper import SizeError, parse_memory, parse_size
@@ -358,13 +357,13 @@ def test_print_command_with_proof_writes_a_small_tagged_png(write_recipe, tmp_pa
 def test_a_tiny_print_at_a_larger_size_keeps_memory_near_the_tiles(write_recipe, tmp_path):
     """1024x1024 with 128 px tiles: the network would need about 3 GiB for the whole image at once
     (block4 activations); tiled, the print's peak stays a few hundred MiB above the start-up peak."""
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import resource, sys
         from pathlib import Path
         from render.recipe import load_recipe
         from render.runner import render
         from render.prints.driver import make_print, options_for, plan_print
-        recipe = load_recipe(sys.argv[1], ["output.frames=1", "dream.layers={{block4_conv3=1.0}}", "dream.steps=1",
+        recipe = load_recipe(sys.argv[1], ["output.frames=1", "dream.layers={block4_conv3=1.0}", "dream.steps=1",
                                            "dream.octaves=1"])
         render(recipe, Path(sys.argv[2]))   # start-up: TensorFlow, the model, a first small step
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -13,7 +13,6 @@ coarse-to-fine scales, warm starts, colour preservation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np

@@ -30,6 +30,25 @@ def load_generator(model, precision: str):
     return build.with_compute_dtype(generator, precision)
 
 
+def truncated_latents(rows: Sequence, latent_size: int) -> np.ndarray:
+    """Plan rows (``walk.latent`` of ``cells * latent_size``, ``walk.truncation``) -> float32
+    ``(len(rows) * cells, latent_size)``."""
+    latents = [np.asarray(row["walk.latent"]) * row["walk.truncation"] for row in rows]
+    return np.stack(latents).reshape(-1, latent_size).astype(np.float32)
+
+
+def generated_rgb(generator, latents, output_range: tuple[float, float]):
+    """The generator's images for ``latents`` as float32 RGB ``(n, h, w, 3)`` with 0..1 spanning its
+    output range (graph code: works inside a ``tf.function`` and eagerly)."""
+    images = tf.cast(generator(latents, training=False), tf.float32)
+    if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
+        raise ModelError(f"the generator's output is not an image batch: shape {images.shape}")
+    if images.shape[-1] == 1:
+        images = tf.repeat(images, 3, axis=-1)
+    low, high = output_range
+    return (images - low) / (high - low)
+
+
 @dataclass
 class WalkEngine:
     generator: object
@@ -51,18 +70,12 @@ class WalkEngine:
 
     def _compile(self) -> None:
         cols, rows = self.grid
-        low, high = self.output_range
         h, w = (int(d) for d in self.generator.output_shape[1:3])
         resize = make_resizer((rows * h, cols * w), (self.height, self.width))
 
         @tf.function(input_signature=[tf.TensorSpec([None, self.latent_size], tf.float32)])
         def frames(latents):
-            images = tf.cast(self.generator(latents, training=False), tf.float32)
-            if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
-                raise ModelError(f"the generator's output is not an image batch: shape {images.shape}")
-            if images.shape[-1] == 1:
-                images = tf.repeat(images, 3, axis=-1)
-            images = (images - low) / (high - low)
+            images = generated_rgb(self.generator, latents, self.output_range)
             mosaic = tf.reshape(images, (-1, rows, cols, h, w, 3))
             mosaic = tf.reshape(tf.transpose(mosaic, (0, 1, 3, 2, 4, 5)), (-1, rows * h, cols * w, 3))
             resized = resize(mosaic)  # Lanczos-3, as tf.image.resize's, as two matmuls
@@ -72,8 +85,7 @@ class WalkEngine:
 
     def latents(self, jobs: Sequence[FrameJob]) -> np.ndarray:
         """float32 ``(len(jobs) * cells, latent_size)``: each job's cells, truncated."""
-        rows = [np.asarray(job.row["walk.latent"]) * job.row["walk.truncation"] for job in jobs]
-        return np.stack(rows).reshape(-1, self.latent_size).astype(np.float32)
+        return truncated_latents([job.row for job in jobs], self.latent_size)
 
     def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
         return list(self.frames(tf.constant(self.latents(jobs))).numpy())

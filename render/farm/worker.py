@@ -47,16 +47,14 @@ class RenderWorker:
         self.frames_done = 0
 
     def ready(self) -> dict:
-        from ..provenance import cpu_description, gpu_names
-        gpus = gpu_names()
+        from ..provenance import device_name
         try:
             import ray
             node = ray.util.get_node_ip_address()
             assigned = ray.get_gpu_ids()
         except Exception:  # noqa: BLE001 - outside Ray (tests of the class itself)
             node, assigned = "local", []
-        device = ", ".join(gpus) if gpus else f"CPU {cpu_description()['model']}"
-        return {"pid": os.getpid(), "node": node, "device": device, "gpu_ids": list(assigned)}
+        return {"pid": os.getpid(), "node": node, "device": device_name(), "gpu_ids": list(assigned)}
 
     def status(self) -> dict:
         return dict(self.ready(), rendering=self.current, frames_done=self.frames_done)

@@ -178,7 +178,8 @@ class StyleKind(Kind):
 
     def build_printer(self, recipe):
         from ..prints.style import StylePrinter
-        return StylePrinter(self.build_engine(recipe))
+        return StylePrinter(self.build_engine(recipe),
+                            {name: layer.channels for name, layer in recipe.model.layers.items()})
 
 
 KIND = StyleKind()

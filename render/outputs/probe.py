@@ -1,4 +1,5 @@
-"""Read a video's facts back (codec, size, fps, frame count) with ``ffmpeg -i``; there is no ffprobe."""
+"""Read a video's facts back (codec, size, fps, frame count, container tags) with ``ffmpeg -i``; there
+is no ffprobe."""
 
 from __future__ import annotations
 
@@ -38,3 +39,19 @@ def probe_video(path: Path) -> VideoFacts:
     fps = _FPS.search(line)
     return VideoFacts(stream.group(1), int(stream.group(2)), int(stream.group(3)),
                       float(fps.group(1)) if fps else 0.0, int(frames[-1]))
+
+
+def video_tags(path: Path) -> dict[str, str]:
+    """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file)."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    tags, inside = {}, False
+    for line in result.stderr.splitlines():
+        if re.match(r"^\s{2}Metadata:", line):
+            inside = True
+            continue
+        if inside:
+            match = re.match(r"^\s{4}(\w+)\s*:\s?(.*)$", line)
+            if not match:
+                break
+            tags[match.group(1)] = match.group(2)
+    return tags

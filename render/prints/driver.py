@@ -25,12 +25,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import OutputError, RenderError
+from ..errors import RenderError
 from ..framekeys import frame_keys
 from ..kinds.base import PrintRequest, PrintStage
 from ..metadata import picture_metadata
 from ..plan import make_plan
-from ..store import RunStore
+from ..store import RunStore, atomic_write, file_sha256
 from .files import FORMATS, write_print
 from .paper import PrintSize, SizeError, format_bytes, parse_size
 
@@ -184,15 +184,14 @@ def _finished(path: Path, info_path: Path, key: str) -> dict | None:
     """The info of an intact print made with ``key`` at ``path``, else None."""
     try:
         info = json.loads(info_path.read_text())
-        if info.get("key") == key and hashlib.sha256(path.read_bytes()).hexdigest() == info.get("sha256"):
+        if info.get("key") == key and file_sha256(path) == info.get("sha256"):
             return info
     except (OSError, ValueError):
         pass
     return None
 
 
-def _source_frame(recipe, run_dir: Path, frame: int, render_missing_still: bool) -> np.ndarray:
-    keys = frame_keys(make_plan(recipe))
+def _source_frame(recipe, keys: list[str], run_dir: Path, frame: int, render_missing_still: bool) -> np.ndarray:
     store = RunStore(run_dir)
     if not store.is_done(frame, keys[frame]):
         if recipe.output.frames == 1 and render_missing_still:
@@ -212,7 +211,10 @@ def _print_key(plan: PrintPlan, frame_key: str) -> str:
 
 
 class Checkpoints:
-    """``<folder>/state.json`` (key, last finished stage, tile) and ``state.npz`` (the arrays)."""
+    """``<folder>/state.npz``: the state arrays plus the print key, the last finished stage and its
+    tile, in one file written atomically (never a stage number beside another stage's arrays)."""
+
+    _INFO = ("__key__", "__stage__", "__tile__")
 
     def __init__(self, folder: Path, key: str):
         self.folder, self.key = Path(folder), key
@@ -220,24 +222,18 @@ class Checkpoints:
     def load(self) -> tuple[int, dict, int] | None:
         """(next stage, state, tile) of an interrupted print with the same key, else None."""
         try:
-            info = json.loads((self.folder / "state.json").read_text())
-            if info.get("key") != self.key:
-                return None
             with np.load(self.folder / "state.npz") as data:
-                state = {name: data[name] for name in data.files}
-            return info["stage"] + 1, state, info["tile"]
+                if str(data["__key__"]) != self.key:
+                    return None
+                state = {name: data[name] for name in data.files if name not in self._INFO}
+                return int(data["__stage__"]) + 1, state, int(data["__tile__"])
         except (OSError, ValueError, KeyError):
             return None
 
     def save(self, stage: int, state: dict, tile: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".state.npz.tmp{os.getpid()}"
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **state)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.folder / "state.npz")
-        (self.folder / "state.json").write_text(json.dumps({"key": self.key, "stage": stage, "tile": tile}))
+        info = dict(zip(self._INFO, (np.array(self.key), np.array(stage), np.array(tile))))
+        atomic_write(self.folder / "state.npz", lambda handle: np.savez(handle, **state, **info))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -257,17 +253,17 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
     recipe, kind = plan.recipe, plan.recipe.kind
     started = time.perf_counter()
     keys = frame_keys(make_plan(recipe))
-    source = _source_frame(recipe, run_dir, plan.frame, render_missing_still) if kind.print_from_frame else None
-    request = PrintRequest(recipe, plan.frame, plan.row, plan.size.width, plan.size.height, plan.stages, source)
     path = Path(out) if out is not None else default_print_path(run_dir, plan)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = _print_key(plan, keys[plan.frame])
-    checkpoints = Checkpoints(path.parent / f".{path.name}.state", key)
     info_path = path.with_name(path.name + ".json")
     done = _finished(path, info_path, key)
     if done is not None:  # this very print is already written: nothing to render
         return PrintResult(path, plan, done["seconds"], done["measured_peak"], len(plan.stages), done["tiles"],
                            info_path, reused=True)
+    source = _source_frame(recipe, keys, run_dir, plan.frame, render_missing_still) if kind.print_from_frame else None
+    request = PrintRequest(recipe, plan.frame, plan.row, plan.size.width, plan.size.height, plan.stages, source)
+    checkpoints = Checkpoints(path.parent / f".{path.name}.state", key)
     printer = (printer_factory or kind.build_printer)(recipe)
     resumed = checkpoints.load()
     if resumed is not None:
@@ -279,9 +275,8 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
     smaller = [t for t in kind.print_tiles if 2 * recipe.model.min_side <= t]
     for stage in range(first, len(plan.stages)):
         spec = plan.stages[stage]
-        stage_started = time.perf_counter()
 
-        def on_step(_stage, step, stage=stage, spec=spec, stage_started=stage_started):
+        def on_step(_stage, step, stage=stage, spec=spec):
             if progress:
                 done = sum(work[:stage]) + work[stage] * (step + 1) / max(1, spec.steps)
                 progress(PrintProgress(stage, len(plan.stages), step, spec.steps, tile, done - sum(work[:first]),
@@ -304,10 +299,7 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
     image = printer.finish(request, state)
     metadata = picture_metadata(recipe, key)
     metadata.update(print_size=plan.size.describe(), frame=str(plan.frame))
-    try:
-        write_print(path, image, plan.options.fmt, plan.size.dpi, metadata)
-    except OSError as err:
-        raise OutputError(f"cannot write {path}: {err}") from None
+    write_print(path, image, plan.options.fmt, plan.size.dpi, metadata)
     checkpoints.clear()
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -316,6 +308,6 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
             "format": plan.options.fmt, "bytes": path.stat().st_size, "seconds": round(seconds, 1),
             "stages": [s.label for s in plan.stages], "tiles": tiles_used, "estimated_peak": plan.estimate,
             "measured_peak": peak, "resumed_from_stage": first, "key": key,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            "sha256": file_sha256(path)}
     info_path.write_text(json.dumps(info, indent=2))
     return PrintResult(path, plan, seconds, peak, first, tiles_used, info_path)

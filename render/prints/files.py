@@ -30,19 +30,13 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def to_uint16(image: np.ndarray) -> np.ndarray:
-    """float ``(H, W, 3)`` 0..1 -> uint16, rounded; works in strips so no float64 copy of a poster."""
-    out = np.empty(image.shape, np.uint16)
+def quantize(image: np.ndarray, dtype=np.uint16) -> np.ndarray:
+    """float ``(H, W, 3)`` 0..1 -> ``dtype`` (uint16 or uint8), rounded; in strips of 512 rows, so a
+    poster-sized picture never has a full-size float temporary."""
+    top = float(np.iinfo(dtype).max)
+    out = np.empty(image.shape, dtype)
     for y in range(0, image.shape[0], 512):
-        strip = np.clip(image[y:y + 512], 0.0, 1.0, dtype=np.float32)
-        out[y:y + 512] = np.rint(strip * 65535.0)
-    return out
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    out = np.empty(image.shape, np.uint8)
-    for y in range(0, image.shape[0], 512):
-        out[y:y + 512] = np.rint(np.clip(image[y:y + 512], 0.0, 1.0, dtype=np.float32) * 255.0)
+        out[y:y + 512] = np.rint(np.clip(image[y:y + 512], 0.0, 1.0, dtype=np.float32) * top)
     return out
 
 
@@ -52,13 +46,13 @@ def encode_print(image: np.ndarray, fmt: str, dpi: int, metadata: dict[str, str]
     if fmt == "tiff":
         import tifffile
         icc = srgb_profile()
-        data = image if image.dtype == np.uint16 else to_uint16(image)
+        data = image if image.dtype == np.uint16 else quantize(image, np.uint16)
         tifffile.imwrite(buffer, data, photometric="rgb", resolution=(dpi, dpi), resolutionunit="INCH",
                          compression="zlib", predictor=True, description=json.dumps(metadata, sort_keys=True),
                          software=metadata.get("renderer", "neural-render"), metadata=None,
                          extratags=[(ICC_TAG, "B", len(icc), icc, True)])
         return buffer.getvalue()
-    picture = Image.fromarray(image if image.dtype == np.uint8 else to_uint8(image))
+    picture = Image.fromarray(image if image.dtype == np.uint8 else quantize(image, np.uint8))
     if fmt == "png":
         picture.save(buffer, format="PNG", dpi=(dpi, dpi), icc_profile=srgb_profile(),
                      pnginfo=png_text(metadata), compress_level=6)

@@ -15,7 +15,6 @@ from ..engines.style import keep_content_colours
 from ..engines.style_tiled import TiledStyle, adam_tiled, tile_windows, tiled_targets
 from ..kinds.base import PrintRequest
 from ..media import fit_image
-from ..tfsetup import tf
 
 MARGIN = 32  # context around each tile's core, pixels (a multiple of 16)
 
@@ -30,13 +29,12 @@ def resize_float(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class StylePrinter:
-    def __init__(self, engine):
+    """``channels``: layer name -> channel count (the model catalog's)."""
+
+    def __init__(self, engine, channels: dict[str, int]):
         self.engine = engine
-        objective = engine.objective
-        channels = {name: int(f.shape[-1]) for name, f in zip(objective.extractor.layers,
-                    objective.extractor(tf.zeros((1, 32, 32, 3))))}
         settings = engine.settings
-        self.tiled = TiledStyle(objective, [channels[n] for n in settings.style_layers],
+        self.tiled = TiledStyle(engine.objective, [channels[n] for n in settings.style_layers],
                                 [channels[n] for n in settings.content_layers])
 
     def begin(self, request: PrintRequest) -> dict:

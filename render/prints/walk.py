@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engines.resample import make_resizer
-from ..engines.walk import load_generator
+from ..engines.walk import generated_rgb, load_generator, truncated_latents
 from ..kinds.base import PrintRequest
 from ..tfsetup import tf
 
@@ -30,13 +30,9 @@ class WalkPrinter:
 
     def faces(self, request: PrintRequest) -> np.ndarray:
         """float32 ``(cells, h, w, 3)`` in 0..1, cells in row-major grid order."""
-        latents = (np.asarray(request.row["walk.latent"]) * request.row["walk.truncation"])
-        latents = latents.reshape(-1, self.settings.latent_size).astype(np.float32)
-        images = tf.cast(self.generator(tf.constant(latents), training=False), tf.float32).numpy()
-        if images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
-        low, high = self.settings.output_range
-        return np.clip((images - low) / (high - low), 0.0, 1.0)
+        latents = truncated_latents([request.row], self.settings.latent_size)
+        images = generated_rgb(self.generator, tf.constant(latents), self.settings.output_range)
+        return np.clip(images.numpy(), 0.0, 1.0)
 
     def run_stage(self, request, stage, state, tile, on_step):
         cols, rows = self.settings.grid

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..outputs.formats import VIDEO_FORMATS
 from ..prints.paper import DPI_RANGE, ORIENTATIONS, SizeError, length_px, parse_memory, parse_size
-from .fields import Choice, Duration, Field, FieldError, Number, ParseEnv, Size, Text
+from .fields import Choice, Duration, FieldError, Number, ParseEnv, Size, Text
 
 LOOP_MODES = ("forward", "pingpong")
 PRECISIONS = ("auto", "float32", "bfloat16")

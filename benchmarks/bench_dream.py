@@ -24,7 +24,7 @@ from render.engines.dream import DreamStepper, load_init_image, to_uint8  # noqa
 from render.engines.objectives import build_terms  # noqa: E402
 from render.engines.tiling import roll_offsets  # noqa: E402
 from render.models import build, catalog  # noqa: E402
-from render.models.precision import resolve_precision  # noqa: E402
+from render.backend.devices import resolve_precision  # noqa: E402
 from render.plan import make_plan  # noqa: E402
 from render.recipe import load_recipe  # noqa: E402
 from render.runner import render  # noqa: E402
@@ -50,7 +50,7 @@ def bench_steps(base, sizes, repeats, precision):
     terms = build_terms([Target(l) for l in LAYERS], fp32.layers)
     ours = {"float32": DreamStepper(fp32, terms), precision: DreamStepper(fast, terms)}
     reference = ReferenceDream(fp32, WEIGHTS)
-    weights = tf.constant(WEIGHTS, tf.float32)
+    weights = np.asarray(WEIGHTS, np.float32)
     peak = peak_flops()
     print(f"peak: {peak / 1e9:.0f} GFLOP/s (float32 4096^3 matmul, best of 5); "
           f"bfloat16 matmul: {peak_flops(dtype=tf.bfloat16) / 1e9:.0f} GFLOP/s")
@@ -62,8 +62,7 @@ def bench_steps(base, sizes, repeats, precision):
         image = load_init_image(REPO / "recipes/assets/chelsea.png", size, size)
         steps = 3
         shifts = roll_offsets(np.random.default_rng(0), steps, size, size, TILE)
-        times = {name: best_of(lambda: stepper.run(tf.constant(image), shifts, tf.constant(TILE), weights,
-                                                   tf.constant(0.01)).numpy(), repeats) / steps
+        times = {name: best_of(lambda: np.asarray(stepper.run(image, shifts, TILE, weights, 0.01)), repeats) / steps
                  for name, stepper in ours.items()}
 
         def reference_steps():
@@ -128,7 +127,7 @@ def bench_video(frames: int):
     print(f"zoom video {width}x{height}, {frames} frames, steps {steps[0]} then {steps[-1]}, {octaves} octaves "
           f"(model load and tracing included for both):")
     print(f"  reference loop {ref:.2f} s/frame")
-    print(f"  ours, precision auto ({resolve_precision('auto')}) {ours:.2f} s/frame   ratio {ref / ours:.2f}")
+    print(f"  ours, precision auto ({resolve_precision('auto')[0]}) {ours:.2f} s/frame   ratio {ref / ours:.2f}")
     print(f"  ours, precision float32 {ours32:.2f} s/frame   ratio {ref / ours32:.2f}")
 
 
@@ -142,7 +141,7 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([256] if args.quick else [256, 512, 1024])
     frames = args.frames or (4 if args.quick else 16)
     print(machine_line())
-    precision = resolve_precision("auto")
+    precision = resolve_precision("auto")[0]
     bench_steps(build.embedded_vgg16(), sizes, args.repeats, precision)
     bench_video(frames)
 

@@ -91,9 +91,9 @@ def main() -> None:
         print("RESULT " + json.dumps(child(*args.child)))
         return
     print(machine_line())
-    from render.models.precision import resolve_precision
+    from render.backend.devices import resolve_precision
     from render.tfsetup import tf
-    precision = resolve_precision("auto")
+    precision = resolve_precision("auto")[0]
     peak = peak_flops(dtype=getattr(tf, precision))
     print(f"prints compute in {precision} (precision = auto); {precision} matmul peak {peak / 1e9:.0f} GFLOP/s")
     print(f"{'mode':<6} {'paper':<5} {'pixels':>11} {'tile':>5} {'total s':>8} {'s/step':>7} {'s/Mpx':>6} "

@@ -65,6 +65,15 @@ def _load(recipe: Path, sets: tuple[str, ...]):
 
 recipe_argument = click.argument("recipe", type=click.Path(path_type=Path), metavar="RECIPE")
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+backend_option = click.option("--backend", type=click.Choice(["tensorflow", "jax"]), default=None,
+                              help="Keras backend to render on (overrides the recipe's model.backend; "
+                                   "default: the recipe's, auto = TensorFlow unless KERAS_BACKEND selects JAX).")
+
+
+def _with_backend(sets: tuple[str, ...], backend: str | None) -> tuple[str, ...]:
+    """``--backend X`` is ``--set model.backend="X"`` (recorded with the run's overrides)."""
+    return sets + (f'model.backend="{backend}"',) if backend else sets
+
 def farm_options(command):
     """--ray [ADDRESS], --workers, --gpus-per-worker: render on a Ray cluster (the optional extra)."""
     command = click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=None,
@@ -98,14 +107,16 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path, fi
               "<run folder>-preview.")
 @click.option("--no-encode", is_flag=True, help="Store frames only; encode later with `render encode`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (for scripts and CI).")
+@backend_option
 @farm_options
-def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ray_address, workers, gpus_per_worker):
+def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, backend, ray_address, workers,
+        gpus_per_worker):
     """Render RECIPE: only frames not already stored, then the video."""
     from .plan import preview_recipe
     from .progress import ProgressBar
     from .runner import default_out_dir, parse_frame_range, render
 
-    loaded = _load(recipe, sets)
+    loaded = _load(recipe, _with_backend(sets, backend))
     if preview:
         loaded = preview_recipe(loaded)
     if out_dir is None:
@@ -156,9 +167,10 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ra
               "and stop.")
 @click.option("--plan", "plan_only", is_flag=True, help="Show the print's size, tile and memory estimate only.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@backend_option
 @farm_options
 def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, frame, steps, max_memory, tile,
-                  file, proof, plan_only, quiet, ray_address, workers, gpus_per_worker):
+                  file, proof, plan_only, quiet, backend, ray_address, workers, gpus_per_worker):
     """Render a print-resolution picture of RECIPE: a still at SIZE, or frame N of a video re-rendered.
 
     \b
@@ -172,7 +184,7 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
     from .progress import PrintProgressBar
     from .runner import default_out_dir
 
-    loaded = _load(recipe, sets)
+    loaded = _load(recipe, _with_backend(sets, backend))
     try:
         memory = parse_memory(max_memory) if max_memory else None
     except SizeError as err:
@@ -205,10 +217,11 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
 @recipe_argument
 @set_option
 @click.option("--all", "show_all", is_flag=True, help="Print every frame (default: the first 24).")
-def plan(recipe, sets, show_all):
+@backend_option
+def plan(recipe, sets, show_all, backend):
     """Print the per-frame parameter table of RECIPE without rendering."""
     from .plan import format_plan, make_plan
-    loaded = _load(recipe, sets)
+    loaded = _load(recipe, _with_backend(sets, backend))
     click.echo(format_plan(make_plan(loaded), None if show_all else 24))
     if loaded.print is not None and loaded.print.size:
         from .prints.driver import options_for, plan_print
@@ -309,6 +322,14 @@ def train_pix2pix_command(pairs_dir, faces, size, steps, batch, seed, out_dir):
     """
     if (pairs_dir is None) == (faces is None):
         raise click.UsageError("give either --pairs DIR or --synthetic-faces N")
+    from .backend import activate, resolve_backend
+    backend, why = resolve_backend("auto")
+    if backend != "tensorflow":
+        error = click.ClickException(f"pix2pix training runs on TensorFlow only, and {why}: run it with "
+                                     "KERAS_BACKEND=tensorflow (the trained model then renders on either backend)")
+        error.exit_code = 2
+        raise error
+    activate("tensorflow")
     from .training.cli_support import run_training
     source = f"--pairs {pairs_dir}" if pairs_dir else f"--synthetic-faces {faces}"
     command = (f"render train pix2pix {source} --size {size} --steps {steps} --batch {batch} --seed {seed} "
@@ -343,8 +364,10 @@ def schema(kind):
 @click.option("--force", is_flag=True, help="Make every output again even when up to date (stored frames with "
               "matching keys are still reused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@backend_option
 @farm_options
-def gallery(sources, gallery_dir, old_dir, only, preview, jobs, force, quiet, ray_address, workers, gpus_per_worker):
+def gallery(sources, gallery_dir, old_dir, only, preview, jobs, force, quiet, backend, ray_address, workers,
+            gpus_per_worker):
     """Render every recipe of RECIPES_DIR (default recipes/) and publish the gallery: posters, videos,
     print previews, index.html, README.md and a contact sheet.
 
@@ -375,10 +398,19 @@ def gallery(sources, gallery_dir, old_dir, only, preview, jobs, force, quiet, ra
         progress = GalleryProgress().for_recipe
     else:
         progress = lambda name: ProgressBar()  # noqa: E731
-    entries = build_gallery(paths, target, progress, preview=preview, jobs=jobs, farm=farm, force=force)
+    entries = build_gallery(paths, target, progress, preview=preview, jobs=jobs, farm=farm, force=force,
+                            overrides=_with_backend((), backend))
     click.echo(format_summary(entries))
     if any(e.status == "failed" for e in entries):
         sys.exit(1)
+
+
+@main.command()
+def doctor():
+    """Show, without rendering: the backends installed, the devices each one sees, the precision
+    `auto` resolves to and why, and what is missing for a GPU run."""
+    from .doctor import report
+    click.echo("\n".join(report()))
 
 
 @main.group()

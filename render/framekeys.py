@@ -62,6 +62,7 @@ def static_key(recipe) -> str:
     parts = {
         "kind": recipe.kind.name, "engine": recipe.kind.engine_version, "seed": recipe.seed,
         "size": list(recipe.output.size), "model": model_identity(recipe), "precision": recipe.precision,
+        "backend": recipe.backend,
         "kind_parts": _plain(recipe.kind.key_parts(recipe)),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -126,13 +126,15 @@ def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple
 
 
 def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_for=None, registry=None,
-                 preview: bool = False, engine_factory=None, farm=None, force: bool = False) -> GalleryEntry:
+                 preview: bool = False, engine_factory=None, farm=None, force: bool = False,
+                 overrides: tuple[str, ...] = ()) -> GalleryEntry:
     """Render one recipe for the gallery unless ``record`` shows it up to date; never raises for a
     recipe's own failure (the entry says ``failed`` and why).  ``progress_for(name)`` makes the
-    recipe's progress callback; ``engine_factory`` builds its engine (the farm's, for instance)."""
+    recipe's progress callback; ``engine_factory`` builds its engine (the farm's, for instance);
+    ``overrides`` are ``--set`` strings applied to every recipe (``--backend`` is one)."""
     start = time.perf_counter()
     try:
-        recipe = load_recipe(path, (), registry)
+        recipe = load_recipe(path, overrides, registry)
         if preview:
             recipe = preview_recipe(recipe)
         keys = frame_keys(make_plan(recipe))
@@ -179,13 +181,13 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
 
 
 def _entry_in_worker(args) -> GalleryEntry:
-    path, gallery_dir, record, preview, force = args
-    return render_entry(path, gallery_dir, record, None, None, preview, force=force)
+    path, gallery_dir, record, preview, force, overrides = args
+    return render_entry(path, gallery_dir, record, None, None, preview, force=force, overrides=overrides)
 
 
 def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[str], object] | None = None,
                   registry=None, preview: bool = False, jobs: int = 1, farm=None,
-                  force: bool = False) -> list[GalleryEntry]:
+                  force: bool = False, overrides: tuple[str, ...] = ()) -> list[GalleryEntry]:
     """Render the recipes ``paths`` into ``gallery_dir`` (``jobs`` recipes at a time, each in its own
     process when more than one; with a ``farm``, every recipe at once, their frames rendered by the
     farm's workers), then write the manifest, page, README and contact sheet.  Returns one entry per
@@ -200,14 +202,16 @@ def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[
         factory = farm_engine_factory(farm, preview)
         with ThreadPoolExecutor(max(1, len(paths))) as pool:
             entries = list(pool.map(lambda p: render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for,
-                                                           registry, preview, factory, farm, force), paths))
+                                                           registry, preview, factory, farm, force, overrides),
+                                  paths))
     elif jobs > 1 and registry is None:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             entries = list(pool.map(_entry_in_worker,
-                                    [(Path(p), gallery_dir, records[Path(p).stem], preview, force) for p in paths]))
+                                    [(Path(p), gallery_dir, records[Path(p).stem], preview, force, overrides)
+                                     for p in paths]))
     else:
         entries = [render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for, registry, preview,
-                                force=force) for p in paths]
+                                force=force, overrides=overrides) for p in paths]
     for entry in entries:
         if entry.record is not None:
             manifest[entry.record["name"]] = entry.record

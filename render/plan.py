@@ -103,6 +103,8 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
              f"kind     {kind.name} ({'chained' if kind.chained else 'independent'} frames, "
              f"batch {kind.batch_size(recipe)})   model {recipe.model_name} ({recipe.model.role}, "
              f"{recipe.precision})   seed {recipe.seed}",
+             f"backend  {recipe.backend} ({recipe.backend_reason})   precision {recipe.precision} "
+             f"({recipe.precision_reason})",
              f"frames   {out.frames} at {out.fps:g} fps ({out.frames / out.fps:.2f} s)   size {width}x{height}",
              f"video    {out.video} (quality {out.quality}, loop {out.loop})"]
     lines += kind.summary(recipe)

@@ -35,19 +35,22 @@ class _OneLine:
 
 class ProgressBar(_OneLine):
     """Callable taking :class:`render.runner.Progress`.  Seconds per frame is averaged over the frames
-    after the first, which includes start-up (compilation)."""
+    after the first (which includes start-up) and leaves out time spent compiling graphs, which is
+    shown apart."""
 
     def __init__(self, stream: TextIO = sys.stderr, width: int = 28):
         super().__init__(stream, width)
         self.times: list[float] = []
 
     def __call__(self, event) -> None:
-        self.times.append(event.seconds)
+        self.times.append(event.seconds - getattr(event, "compile_seconds", 0.0))
         steady = self.times[1:] or self.times
         per_frame = sum(steady) / len(steady)
         left = per_frame * (event.total - event.done)
         text = (f"frame {event.index:>5} [{self.bar(event.done / event.total)}] {event.done}/{event.total}  "
                 f"{per_frame:6.2f} s/frame  {format_seconds(left)} left")
+        if getattr(event, "graphs", 0):
+            text += f"  (compiled {event.graphs} graphs in {event.compile_total:.1f} s)"
         self.emit(text, event.done == event.total)
 
 

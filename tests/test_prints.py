@@ -80,9 +80,7 @@ def style_parts():
     from render.models import build
     recipe = load_recipe(REPO / "recipes" / "style-still.toml", ["output.size=[224,160]", "model.precision='float32'"])
     engine = StyleEngine.from_recipe(recipe, base_model=build.embedded_vgg16())
-    channels = {n: layer.channels for n, layer in recipe.model.layers.items()}
-    tiled = TiledStyle(engine.objective, [channels[n] for n in recipe.settings.style_layers],
-                       [channels[n] for n in recipe.settings.content_layers])
+    tiled = TiledStyle(engine.objective)
     from render.plan import make_plan
     content = engine.source.read(0, 224, 160)
     return recipe, engine, tiled, make_plan(recipe).row(0), content
@@ -90,14 +88,13 @@ def style_parts():
 
 def test_gram_accumulated_over_overlapping_tiles_matches_the_whole_image_gram(style_parts):
     from render.engines.style_tiled import tile_windows
-    from render.tfsetup import tf
     recipe, engine, tiled, row, content = style_parts
     windows = tile_windows(160, 224, 128, 48)
     assert len(windows) > 2 and any(w.pad != w.core for w in windows)
     tiled_grams, counts = tiled.image_grams(content, windows)
-    whole = engine.objective.style_grams(tf.constant(content))
+    whole = engine.objective.style_grams(content)
     for layer, (a, b) in enumerate(zip(tiled_grams, whole)):
-        error = float(tf.norm(a - b) / tf.norm(b))
+        error = float(np.linalg.norm(a - b) / np.linalg.norm(b))
         assert error < (1e-4 if layer < 3 else 0.08), (layer, error)  # deep layers see the margins' edges
     # every feature position is counted once: block1 (stride 1) counts every pixel
     assert counts[0] == 160 * 224
@@ -105,18 +102,17 @@ def test_gram_accumulated_over_overlapping_tiles_matches_the_whole_image_gram(st
 
 def test_one_window_gives_exactly_the_untiled_loss_and_gradient(style_parts):
     from render.engines.style_tiled import tiled_losses_and_gradient, tiled_targets
-    from render.tfsetup import tf
     recipe, engine, tiled, row, content = style_parts
     image = np.clip(content + np.random.default_rng(1).normal(0, 0.1, content.shape), 0, 1).astype(np.float32)
-    targets, (term, style_w, content_w), _ = engine.prepare(content, row)
-    losses, gradient = engine.loop.value_and_gradient(tf.constant(image), targets.content, targets.style,
-                                                      targets.tv_reference, term, style_w, content_w)
-    whole = tiled_targets(tiled, content, list(targets.style), content_w.numpy(), 1024, 32)
-    tiled_losses, tiled_gradient = tiled_losses_and_gradient(tiled, image, whole, term.numpy(), style_w.numpy())
-    np.testing.assert_allclose(tiled_losses, losses.numpy(), rtol=1e-4)
+    targets, weights, _ = engine.prepare(content, row)
+    term, style_w, content_w = weights
+    losses, gradient = engine.loop.value_and_gradient(image, targets, weights)
+    whole = tiled_targets(tiled, content, list(targets.style), content_w, 1024, 32)
+    tiled_losses, tiled_gradient = tiled_losses_and_gradient(tiled, image, whole, term, style_w)
+    np.testing.assert_allclose(tiled_losses, losses, rtol=1e-4)
     assert np.linalg.norm(tiled_gradient - gradient) / np.linalg.norm(gradient) < 1e-4
-    split = tiled_targets(tiled, content, list(targets.style), content_w.numpy(), 128, 48)
-    _, split_gradient = tiled_losses_and_gradient(tiled, image, split, term.numpy(), style_w.numpy())
+    split = tiled_targets(tiled, content, list(targets.style), content_w, 128, 48)
+    _, split_gradient = tiled_losses_and_gradient(tiled, image, split, term, style_w)
     assert np.linalg.norm(split_gradient - gradient) / np.linalg.norm(gradient) < 0.05
 
 
@@ -124,27 +120,31 @@ def test_a_tiled_style_step_lowers_the_style_loss(style_parts):
     from render.engines.style_tiled import adam_tiled, tiled_targets
     recipe, engine, tiled, row, content = style_parts
     targets, (term, style_w, content_w), _ = engine.prepare(content, row)
-    split = tiled_targets(tiled, content, list(targets.style), content_w.numpy(), 128, 32)
-    _, losses = adam_tiled(tiled, content.copy(), split, term.numpy(), style_w.numpy(), 0.02, 4)
+    split = tiled_targets(tiled, content, list(targets.style), content_w, 128, 32)
+    _, losses = adam_tiled(tiled, content.copy(), split, term, style_w, 0.02, 4)
     assert losses[-1, 2] < losses[0, 2] * 0.97 and losses[-1, 0] < losses[0, 0]
 
 
 def test_a_tiled_dream_gradient_matches_the_untiled_one_away_from_tile_borders(vgg16, cat_image):
+    from render.backend import current
+    from render.backend.kerasops import ops
     from render.engines.dream import DreamStepper
     from render.engines.objectives import build_terms
-    from render.engines.tiling import make_tiled_gradient
+    from render.engines.tiling import tiled_gradient
     from render.kinds.dream import LayerTarget
     from render.models import build
     from render.models.catalog import BUILTIN
-    from render.tfsetup import tf
     extractor = build.feature_extractor(BUILTIN["vgg16"], ["block2_conv2"], base=vgg16)
     stepper = DreamStepper(extractor, build_terms([LayerTarget("block2_conv2", "block2_conv2", None, "w")],
                                                   extractor.layers))
-    gradient = tf.function(make_tiled_gradient(stepper.loss))
-    image = tf.image.resize(tf.constant(cat_image), (96, 128)).numpy()
-    args = (tf.constant([0, 0], tf.int32), tf.constant([1.0]))
-    whole = gradient(tf.constant(image), args[0], tf.constant(256), args[1]).numpy()
-    tiled = gradient(tf.constant(image), args[0], tf.constant(64), args[1]).numpy()  # 2 x 2 tiles
+    backend = current()
+    value_and_grad = backend.value_and_grad(lambda patch, share, weights: stepper.loss(patch[None], weights) * share)
+    tile_gradient = backend.compile(lambda patch, share, weights: value_and_grad(patch, share, weights)[1],
+                                    [extractor.model], name="test tile gradient")
+    image = np.asarray(ops.image.resize(cat_image, (96, 128)), np.float32)
+    shift, weights = np.zeros(2, np.int32), np.ones(1, np.float32)
+    whole = np.asarray(tiled_gradient(tile_gradient, image, shift, 256, weights))
+    tiled = np.asarray(tiled_gradient(tile_gradient, image, shift, 64, weights))  # 2 x 2 tiles
     away = np.ones((96, 128), bool)
     away[48 - 12:48 + 12, :] = False
     away[:, 64 - 12:64 + 12] = False
@@ -176,6 +176,20 @@ def test_dream_print_stages_are_the_frames_octaves_at_print_size():
 
 
 # --- rendering ---------------------------------------------------------------------------------------
+def backend_out_of_memory() -> Exception:
+    """The error the active backend raises when an accelerator runs out of memory."""
+    from render.backend import current
+    backend = current()
+    if backend.name == "tensorflow":
+        import tensorflow as tf
+        error = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    else:
+        from jax.errors import JaxRuntimeError
+        error = JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.00GiB.")
+    assert backend.is_out_of_memory(error) and not backend.is_out_of_memory(ValueError("shapes differ"))
+    return error
+
+
 class Interrupting:
     """Wraps a kind's printer; raises KeyboardInterrupt when asked for stage ``stop_at`` (a kill)."""
 
@@ -190,8 +204,7 @@ class Interrupting:
         if stage == self.stop_at:
             raise KeyboardInterrupt
         if self.oom_above is not None and tile > self.oom_above:
-            from render.tfsetup import tf
-            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+            raise backend_out_of_memory()
         self.stages_run.append((stage, tile))
         return self.inner.run_stage(request, stage, state, tile, on_step)
 
@@ -382,3 +395,21 @@ def test_a_tiny_print_at_a_larger_size_keeps_memory_near_the_tiles(write_recipe,
     # the whole estimate against whole-process peaks; start-up peaks here vary with the machine's state)
     from render.kinds.dream import PROCESS_BASELINE
     assert estimate - PROCESS_BASELINE >= after - before, (before, after, estimate)
+
+
+@pytest.mark.parametrize("features_hw", [(4, 3), (3, 2)])   # 'same' (ceil) and 'valid' (floor) pooling
+def test_window_masks_take_the_size_of_each_layers_own_map(features_hw):
+    """A 50x37 window's mask resized to a stride-16 map of either rounding: the map's shape, and the
+    share of the map it covers equals the share of the window's pixels it covered."""
+    from render.backend.kerasops import ops
+    from render.engines.style_tiled import area_resize, layer_mask
+    mask = np.zeros((50, 37), np.float32)
+    mask[:30, 5:] = 1.0
+    h, w = features_hw
+    resized = np.asarray(layer_mask(ops.convert_to_tensor(mask), np.zeros((1, h, w, 8), np.float32)))
+    assert resized.shape == (1, h, w, 1)
+    np.testing.assert_allclose(resized.mean(), mask.mean(), rtol=1e-5)
+    np.testing.assert_allclose(resized[0, :, :, 0], area_resize(mask, h, w), atol=1e-6)
+    # an exact 2x2 area is the plain mean of each block
+    np.testing.assert_allclose(area_resize(np.arange(16, dtype=np.float32).reshape(4, 4), 2, 2),
+                               [[2.5, 4.5], [10.5, 12.5]])

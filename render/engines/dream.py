@@ -14,49 +14,75 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..kinds.base import FrameJob
-from ..kinds.dream import octave_sizes
+from ..backend import current
+from ..backend.kerasops import ops
+from ..contracts import FrameJob
 from ..media import load_image as load_init_image
 from ..models import build
-from ..tfsetup import tf
 from .color import channel_stats, match_colors
+from .geometry import octave_sizes
 from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .objectives import Term, build_terms, objective
-from .tiling import make_tiled_gradient, roll_offsets
+from .tiling import roll_offsets, tiled_gradient
 
 
 class DreamStepper:
-    """The compiled part: ``steps`` normalised gradient-ascent steps on one octave image.
+    """The compiled part: normalised gradient-ascent steps on one octave image.
 
-    ``run(image (H, W, 3) float32, shifts (steps, 2) int32, tile, weights (terms,), step_size)``;
-    one ``tf.function`` with an unknown-size signature, so new octave sizes do not re-trace.
+    ``run(image (H, W, 3) float32, shifts (steps, 2) int32, tile, weights (terms,), step_size)`` runs
+    ``steps`` steps.  An image that fits in one tile runs each step (gradient, normalisation by its
+    standard deviation, update, clip) as one compiled graph; a larger one computes its gradient tile
+    by tile (:func:`render.engines.tiling.tiled_gradient`) and updates on the host.  Graphs are
+    compiled per image or tile shape, so a video reuses them every frame (octave sizes are bucketed:
+    :mod:`render.engines.geometry`).  ``value(image, weights)`` is the objective of an image.
     """
 
     def __init__(self, extractor: build.FeatureExtractor, terms: Sequence[Term]):
         self.extractor, self.terms = extractor, tuple(terms)
-        gradient = make_tiled_gradient(self.loss)
+        backend = current()
+        value_and_grad = backend.value_and_grad(lambda patch, share, weights: self.loss(patch[None], weights) * share)
 
-        @tf.function(input_signature=[
-            tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([None, 2], tf.int32),
-            tf.TensorSpec([], tf.int32), tf.TensorSpec([len(self.terms)], tf.float32),
-            tf.TensorSpec([], tf.float32)])
-        def run(image, shifts, tile, weights, step_size):
-            for i in tf.range(tf.shape(shifts)[0]):
-                grad = gradient(image, shifts[i], tile, weights)
-                grad /= tf.math.reduce_std(grad) + 1e-8
-                image = tf.clip_by_value(image + step_size * grad, 0.0, 1.0)
-            return image
+        def tile_gradient(patch, share, weights):
+            return value_and_grad(patch, share, weights)[1]
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32),
-                                      tf.TensorSpec([len(self.terms)], tf.float32)])
+        def step(image, weights, step_size):
+            grad = tile_gradient(image, np.float32(1.0), weights)
+            grad = grad / (ops.std(grad) + 1e-8)
+            return ops.clip(image + step_size * grad, 0.0, 1.0)
+
         def value(image, weights):
-            return self.loss(image[tf.newaxis], weights)
+            return self.loss(image[None], weights)
 
-        self.run, self.value = run, value
+        models = [extractor.model]
+        self._step = backend.compile(step, models, name="dream step")
+        self._tile_gradient = backend.compile(tile_gradient, models, name="dream tile gradient")
+        self._value = backend.compile(value, models, name="dream objective")
 
     def loss(self, batch, weights):
         return objective(self.extractor(batch), self.terms, weights)
+
+    def run(self, image, shifts, tile: int, weights, step_size):
+        """``len(shifts)`` steps from ``image``; returns float32 ``(H, W, 3)`` (numpy, or the backend's
+        array when the image fits in one tile)."""
+        weights = np.asarray(weights, np.float32)
+        step_size = np.float32(step_size)
+        height, width = image.shape[:2]
+        if height <= tile and width <= tile:
+            image = np.asarray(image, np.float32) if isinstance(image, np.ndarray) else image
+            for _ in shifts:
+                image = self._step(image, weights, step_size)
+            return image
+        image = np.array(image, np.float32)
+        for shift in np.asarray(shifts, np.int32):
+            grad = tiled_gradient(self._tile_gradient, image, shift, int(tile), weights)
+            grad *= step_size / (grad.std() + 1e-8)
+            image += grad
+            np.clip(image, 0.0, 1.0, out=image)
+        return image
+
+    def value(self, image, weights) -> float:
+        return float(self._value(np.asarray(image, np.float32), np.asarray(weights, np.float32)))
 
 
 @dataclass
@@ -111,28 +137,27 @@ class DreamEngine:
         steps one call each (same pixels as one call for all) so a long print can report progress."""
         steps = int(round(params["dream.steps"]))
         octaves = max(1, int(round(params["dream.octaves"])))
-        weights = tf.constant([params[name] for name in self.weight_columns], tf.float32)
-        step_size = tf.constant(params["dream.step_size"], tf.float32)
+        weights = np.array([params[name] for name in self.weight_columns], np.float32)
+        step_size = np.float32(params["dream.step_size"])
         tile = self.tile if tile is None else tile
-        tile_t = tf.constant(tile, tf.int32)
         height, width = base.shape[:2]
-        base_t = tf.constant(base)
-        detail = None if detail is None else tf.constant(detail)
         sizes = octave_sizes(height, width, octaves, params["dream.octave_scale"], self.min_side)
         for octave in range(first, len(sizes)):
             h, w = sizes[octave]
-            scaled = tf.image.resize(base_t, (h, w), antialias=True) if (h, w) != (height, width) else base_t
-            detail = tf.zeros_like(scaled) if detail is None else tf.image.resize(detail, (h, w))
+            scaled = base if (h, w) == (height, width) else np.asarray(
+                ops.image.resize(base, (h, w), interpolation="bilinear", antialias=True))
+            detail = np.zeros_like(scaled) if detail is None else np.asarray(
+                ops.image.resize(detail, (h, w), interpolation="bilinear"))
             rng = np.random.default_rng([self.seed, index, octave])
             shifts = roll_offsets(rng, steps, h, w, tile)
-            image = tf.clip_by_value(scaled + detail, 0.0, 1.0)
+            image = np.clip(scaled + detail, 0.0, 1.0)
             if on_step is None:
-                image = self.stepper.run(image, shifts, tile_t, weights, step_size)
+                image = self.stepper.run(image, shifts, tile, weights, step_size)
             else:
                 for step in range(steps):
-                    image = self.stepper.run(image, shifts[step:step + 1], tile_t, weights, step_size)
+                    image = self.stepper.run(image, shifts[step:step + 1], tile, weights, step_size)
                     on_step(octave, step)
-            detail = image - scaled
+            detail = np.asarray(image, np.float32) - scaled
             del image, scaled
             yield octave, detail
 
@@ -154,9 +179,8 @@ class DreamEngine:
             base = self.first_image()
         else:
             pan_x, pan_y = (float(v) for v in params["motion.pan"])
-            moved = apply_motion(tf.constant(job.previous.astype(np.float32) / 255.0), params["motion.zoom"],
-                                 params["motion.rotate"], pan_x, pan_y)
-            base = np.asarray(moved)
+            base = apply_motion(job.previous.astype(np.float32) / 255.0, params["motion.zoom"],
+                                params["motion.rotate"], pan_x, pan_y)
             strength = params["dream.color_coherence"]
             if strength > 0:
                 first = job.previous if job.index == 1 else self._frame_zero(job)

@@ -1,10 +1,39 @@
-"""Image helpers the engines share: seeded noise to start from, and float -> 8-bit frames."""
+"""Image helpers the engines share, in numpy: seeded noise to start from, float -> 8-bit frames, and
+resampling matrices (bilinear, area) for fixed sizes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..tfsetup import tf
+
+def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """float32 ``(out_size, in_size)``: linear interpolation with aligned pixel centres
+    (``(i + 0.5) * in / out - 0.5``), edges clamped; no antialiasing (for enlarging)."""
+    centres = np.clip((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0, in_size - 1)
+    low = np.floor(centres).astype(int)
+    high = np.minimum(low + 1, in_size - 1)
+    frac = (centres - low).astype(np.float32)
+    weights = np.zeros((out_size, in_size), np.float32)
+    np.add.at(weights, (np.arange(out_size), low), 1.0 - frac)
+    np.add.at(weights, (np.arange(out_size), high), frac)
+    return weights
+
+
+def area_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """float32 ``(out_size, in_size)``: each output pixel the average of the input span it covers
+    (fractional pixels weighted by their overlap), as an "area" resize."""
+    edges = np.arange(out_size + 1) * in_size / out_size
+    lo, hi = edges[:-1, None], edges[1:, None]
+    taps = np.arange(in_size)[None, :]
+    overlap = np.clip(np.minimum(hi, taps + 1) - np.maximum(lo, taps), 0.0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def resize_with(matrix_of, image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image (..., h, w, c)`` resized with the separable matrices ``matrix_of(in, out)``."""
+    wy = matrix_of(image.shape[-3], height)
+    wx = matrix_of(image.shape[-2], width)
+    return np.einsum("Yy,...yxc,Xx->...YXc", wy, image, wx, optimize=True).astype(np.float32)
 
 
 def noise_image(seed: int, width: int, height: int) -> np.ndarray:
@@ -13,8 +42,16 @@ def noise_image(seed: int, width: int, height: int) -> np.ndarray:
     image = np.full((height, width, 3), 0.5, np.float32)
     for cell, amplitude in ((32, 0.12), (8, 0.06), (2, 0.03)):
         small = rng.normal(0.0, amplitude, (max(2, height // cell), max(2, width // cell), 3)).astype(np.float32)
-        image += tf.image.resize(small[np.newaxis], (height, width), method="bilinear")[0].numpy()
+        image += resize_with(bilinear_matrix, small, height, width)
     return np.clip(image, 0.0, 1.0)
+
+
+def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
+    """``batch`` padded with zeros along its first axis to ``size`` rows: a last, shorter batch reuses
+    the graph compiled for full batches (the padding rows are dropped from the result)."""
+    if len(batch) >= size:
+        return batch
+    return np.concatenate([batch, np.zeros((size - len(batch),) + batch.shape[1:], batch.dtype)])
 
 
 def to_uint8(image) -> np.ndarray:

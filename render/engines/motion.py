@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 
-from ..tfsetup import tf
-
 
 def motion_matrix(width: int, height: int, zoom: float, rotate_deg: float,
                   pan_x: float, pan_y: float) -> np.ndarray:
-    """The 8 projective coefficients mapping output pixel -> input pixel (TensorFlow's convention).
+    """The 8 projective coefficients mapping output pixel -> input pixel (the convention of
+    ``keras.ops.image.affine_transform`` and TensorFlow's projective transforms).
 
     The content is scaled by ``zoom`` (>1 zooms in), rotated by ``rotate_deg`` counter-clockwise and
     moved by ``(pan_x, pan_y)`` pixels, all about the image centre.
@@ -32,14 +31,15 @@ def is_identity(zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> b
     return zoom == 1.0 and rotate_deg == 0.0 and pan_x == 0.0 and pan_y == 0.0
 
 
-def apply_motion(image: tf.Tensor, zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> tf.Tensor:
-    """Warp float image ``(H, W, 3)`` with bilinear sampling; uncovered edges mirror the image."""
+def apply_motion(image: np.ndarray, zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> np.ndarray:
+    """Warp float ``(H, W, 3)`` with bilinear sampling; uncovered edges mirror the image.  Returns
+    float32 numpy ``(H, W, 3)``."""
+    image = np.asarray(image, np.float32)
     if is_identity(zoom, rotate_deg, pan_x, pan_y):
         return image
-    height, width = int(image.shape[0]), int(image.shape[1])
+    from ..backend.kerasops import ops
+    height, width = image.shape[:2]
     matrix = motion_matrix(width, height, zoom, rotate_deg, pan_x, pan_y)
-    warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[tf.newaxis], transforms=matrix[np.newaxis],
-        output_shape=tf.constant([height, width], tf.int32), fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="REFLECT")
-    return warped[0]
+    warped = ops.image.affine_transform(image[np.newaxis], matrix[np.newaxis], interpolation="bilinear",
+                                        fill_mode="reflect", data_format="channels_last")
+    return np.asarray(warped[0], np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..tfsetup import tf
+from ..backend.kerasops import ops
 
 
 @dataclass(frozen=True)
@@ -22,15 +22,15 @@ def build_terms(targets, extractor_layers: Sequence[str]) -> tuple[Term, ...]:
     return tuple(Term(extractor_layers.index(t.layer), t.channel, t.key) for t in targets)
 
 
-def objective(activations: Sequence[tf.Tensor], terms: Sequence[Term], weights: tf.Tensor) -> tf.Tensor:
+def objective(activations: Sequence, terms: Sequence[Term], weights):
     """Scalar: ``sum_k weights[k] * mean(activation of term k)``.
 
     ``activations`` are ``(batch, h, w, c)`` tensors; ``weights`` is float32 ``(len(terms),)``.
     """
-    total = tf.constant(0.0)
+    total = 0.0
     for k, term in enumerate(terms):
         act = activations[term.output]
         if term.channel is not None:
             act = act[..., term.channel]
-        total += weights[k] * tf.reduce_mean(act)
+        total = total + weights[k] * ops.mean(act)
     return total

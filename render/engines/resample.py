@@ -3,14 +3,13 @@
 Resizing a batch of small images (a generator's 64x64 faces) to a large frame is, per axis, a fixed
 linear map: ``out = Wy @ image @ Wx.T`` with one row of Lanczos-3 weights per output pixel.  Built
 once per size pair, it runs as two batched matmuls, several times faster than TensorFlow's general
-``scale_and_translate`` kernel, with the same result (``tests/test_walk.py`` compares them).
+``scale_and_translate`` kernel, with the same result (``tests/test_walk.py`` compares them), and
+identical on every backend.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from ..tfsetup import tf
 
 
 def lanczos_weights(in_size: int, out_size: int, lobes: int = 3) -> np.ndarray:
@@ -32,13 +31,15 @@ def lanczos_weights(in_size: int, out_size: int, lobes: int = 3) -> np.ndarray:
 
 
 def make_resizer(in_hw: tuple[int, int], out_hw: tuple[int, int]):
-    """``resize(images (batch, h, w, c)) -> (batch, H, W, c)`` for fixed sizes (graph code)."""
-    wy = tf.constant(lanczos_weights(in_hw[0], out_hw[0]))
-    wx = tf.constant(lanczos_weights(in_hw[1], out_hw[1]))
+    """``resize(images (batch, h, w, c)) -> (batch, H, W, c)`` for fixed sizes (keras.ops: works
+    inside a compiled function and eagerly)."""
+    from ..backend.kerasops import ops
+    wy = lanczos_weights(in_hw[0], out_hw[0])
+    wxt = np.ascontiguousarray(lanczos_weights(in_hw[1], out_hw[1]).T)
 
     def resize(images):
-        planes = tf.transpose(images, (0, 3, 1, 2))          # (batch, c, h, w): rows and columns last
-        planes = tf.matmul(tf.matmul(wy, planes), wx, transpose_b=True)  # (batch, c, H, W)
-        return tf.transpose(planes, (0, 2, 3, 1))
+        planes = ops.transpose(images, (0, 3, 1, 2))          # (batch, c, h, w): rows and columns last
+        planes = ops.matmul(ops.matmul(wy, planes), wxt)       # (batch, c, H, W)
+        return ops.transpose(planes, (0, 2, 3, 1))
 
     return resize

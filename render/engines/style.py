@@ -17,11 +17,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..kinds.base import FrameJob
+from ..backend import current
+from ..backend.kerasops import ops
+from ..contracts import FrameJob
 from ..media import MediaSource, load_image
 from ..models import build
-from ..tfsetup import tf
 from .color import RGB_TO_YCBCR, YCBCR_TO_RGB
+from .geometry import scale_sizes
 from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .style_losses import blend_grams, content_loss, gram, image_variation, style_loss, total_variation
@@ -34,135 +36,137 @@ class Targets:
 
     content: tuple
     style: tuple
-    tv_reference: tf.Tensor
+    tv_reference: object
 
 
 class StyleObjective:
     """Loss terms of an image given :class:`Targets`.
 
     ``losses(image (H, W, 3), targets, term_weights (3,) [content, style, tv], style_layer_weights (m,),
-    content_layer_weights (k,))`` -> float32 ``(4,)``: total, content, style, tv (unweighted terms)."""
+    content_layer_weights (k,))`` -> float32 ``(4,)``: total, content, style, tv (unweighted terms).
+    Graph code: runs inside the compiled functions below."""
 
     def __init__(self, extractor: build.FeatureExtractor, style_layers: Sequence[str], content_layers: Sequence[str]):
         self.extractor = extractor
         self.style_index = [extractor.layers.index(name) for name in style_layers]
         self.content_index = [extractor.layers.index(name) for name in content_layers]
+        backend = current()
+        self._features = backend.compile(lambda image: self.features(image), [extractor.model],
+                                         name="style features")
 
-    def features(self, image: tf.Tensor) -> tuple[list, list]:
+    def features(self, image) -> tuple[list, list]:
         """(style layer activations, content layer activations) of ``(H, W, 3)``."""
-        outputs = self.extractor(image[tf.newaxis])
+        outputs = self.extractor(image[None])
         return [outputs[i] for i in self.style_index], [outputs[i] for i in self.content_index]
 
-    def style_grams(self, image: tf.Tensor) -> list:
-        return [gram(f) for f in self.features(image)[0]]
+    def compute_features(self, image: np.ndarray) -> tuple[list, list]:
+        """:meth:`features` of a numpy image, compiled."""
+        return self._features(np.asarray(image, np.float32))
 
-    def losses(self, image, targets: Targets, term_weights, style_weights, content_weights) -> tf.Tensor:
+    def style_grams(self, image: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(gram(np.asarray(f))) for f in self.compute_features(image)[0]]
+
+    def losses(self, image, targets: Targets, term_weights, style_weights, content_weights):
         style_features, content_features = self.features(image)
-        terms = tf.stack([content_loss(content_features, targets.content, content_weights),
-                          style_loss(style_features, targets.style, style_weights),
-                          total_variation(image, targets.tv_reference)])
-        return tf.concat([tf.reshape(tf.reduce_sum(terms * term_weights), [1]), terms], axis=0)
-
-
-def _target_specs(channels: Mapping[str, int], style_layers, content_layers):
-    content = tuple(tf.TensorSpec([1, None, None, channels[n]], tf.float32) for n in content_layers)
-    style = tuple(tf.TensorSpec([channels[n], channels[n]], tf.float32) for n in style_layers)
-    return content, style
+        terms = ops.stack([content_loss(content_features, targets.content, content_weights),
+                           style_loss(style_features, targets.style, style_weights),
+                           total_variation(image, targets.tv_reference)])
+        return ops.concatenate([ops.reshape(ops.sum(terms * term_weights), (1,)), terms], axis=0)
 
 
 class AdamLoop:
-    """``run(image, steps, learning_rate, content, style, tv_reference, term_weights, style_weights,
-    content_weights)`` -> (image ``(H, W, 3)``, losses ``(steps, 4)`` before each step).
+    """Adam on the pixels, clipped to 0..1 after each step (one compiled call a step), and the
+    compiled loss-and-gradient that L-BFGS uses.
 
-    Adam on the pixels, clipped to 0..1 after each step; every step of one call runs inside one
-    ``tf.function`` whose signature leaves the image size open, so scales and frames do not re-trace."""
+    ``run(image, steps, learning_rate, targets, weights)`` -> (image ``(H, W, 3)``, losses
+    ``(steps, 4)`` before each step); graphs are compiled per image size."""
 
-    def __init__(self, objective: StyleObjective, content_specs, style_specs, jit: bool = False):
+    BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
+
+    def __init__(self, objective: StyleObjective, jit: bool = False):
         self.objective = objective
-        m, k = len(style_specs), len(content_specs)
+        backend = current()
 
-        @tf.function(jit_compile=jit, input_signature=[
-            tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
-            content_specs, style_specs, tf.TensorSpec([], tf.float32), tf.TensorSpec([3], tf.float32),
-            tf.TensorSpec([m], tf.float32), tf.TensorSpec([k], tf.float32)])
-        def run(image, steps, learning_rate, content, style, tv_reference, term_weights, style_weights,
-                content_weights):
-            targets = Targets(content, style, tv_reference)
-            beta1, beta2, eps = 0.9, 0.999, 1e-8
-            first = tf.zeros_like(image)
-            second = tf.zeros_like(image)
-            history = tf.TensorArray(tf.float32, size=steps)
-            for step in tf.range(steps):
-                with tf.GradientTape() as tape:
-                    tape.watch(image)
-                    losses = objective.losses(image, targets, term_weights, style_weights, content_weights)
-                    total = losses[0]
-                grad = tape.gradient(total, image)
-                t = tf.cast(step + 1, tf.float32)
-                first = beta1 * first + (1.0 - beta1) * grad
-                second = beta2 * second + (1.0 - beta2) * tf.square(grad)
-                update = (first / (1.0 - beta1 ** t)) / (tf.sqrt(second / (1.0 - beta2 ** t)) + eps)
-                image = tf.clip_by_value(image - learning_rate * update, 0.0, 1.0)
-                history = history.write(step, losses)
-            return image, history.stack()
+        def total_and_losses(image, content, style, tv_reference, term_weights, style_weights, content_weights):
+            losses = objective.losses(image, Targets(content, style, tv_reference), term_weights, style_weights,
+                                      content_weights)
+            return losses[0], losses
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32), content_specs, style_specs,
-                                      tf.TensorSpec([], tf.float32), tf.TensorSpec([3], tf.float32),
-                                      tf.TensorSpec([m], tf.float32), tf.TensorSpec([k], tf.float32)])
-        def value_and_gradient(image, content, style, tv_reference, term_weights, style_weights, content_weights):
-            with tf.GradientTape() as tape:
-                tape.watch(image)
-                losses = objective.losses(image, Targets(content, style, tv_reference), term_weights,
-                                          style_weights, content_weights)
-                total = losses[0]
-            return losses, tape.gradient(total, image)
+        gradient = backend.value_and_grad(total_and_losses, has_aux=True)
+        b1, b2, eps = self.BETA1, self.BETA2, self.EPSILON
 
-        self.run, self.value_and_gradient = run, value_and_gradient
+        def step(image, first, second, t, learning_rate, *target_and_weights):
+            (_, losses), grad = gradient(image, *target_and_weights)
+            first = b1 * first + (1.0 - b1) * grad
+            second = b2 * second + (1.0 - b2) * ops.square(grad)
+            update = (first / (1.0 - b1 ** t)) / (ops.sqrt(second / (1.0 - b2 ** t)) + eps)
+            return ops.clip(image - learning_rate * update, 0.0, 1.0), first, second, losses
+
+        def value_and_gradient(image, *target_and_weights):
+            (_, losses), grad = gradient(image, *target_and_weights)
+            return losses, grad
+
+        models = [objective.extractor.model]
+        self._step = backend.compile(step, models, name="style step", jit=jit)
+        self._value_and_gradient = backend.compile(value_and_gradient, models, name="style gradient")
+
+    def run(self, image: np.ndarray, steps: int, learning_rate: float, targets: Targets, weights: tuple):
+        args = (targets.content, targets.style, targets.tv_reference) + tuple(weights)
+        image = np.asarray(image, np.float32)
+        first = np.zeros_like(image)
+        second = np.zeros_like(image)
+        rate = np.float32(learning_rate)
+        history = []
+        for step in range(steps):
+            image, first, second, losses = self._step(image, first, second, np.float32(step + 1), rate, *args)
+            history.append(losses)
+        losses = np.stack([np.asarray(h) for h in history]) if history else np.zeros((0, 4), np.float32)
+        return np.asarray(image, np.float32), losses
+
+    def value_and_gradient(self, image: np.ndarray, targets: Targets, weights: tuple):
+        """(losses ``(4,)``, gradient ``(H, W, 3)``) as numpy."""
+        losses, grad = self._value_and_gradient(np.asarray(image, np.float32), targets.content, targets.style,
+                                                targets.tv_reference, *weights)
+        return np.asarray(losses), np.asarray(grad)
 
 
-def lbfgs(value_and_gradient, image: tf.Tensor, steps: int, learning_rate: float, memory: int = 8):
-    """Projected L-BFGS on the pixels (kept in 0..1) with a backtracking line search.
+def lbfgs(value_and_gradient, image: np.ndarray, steps: int, memory: int = 8):
+    """L-BFGS-B on the pixels, kept in 0..1 by its bounds (SciPy's implementation of Byrd, Lu,
+    Nocedal and Zhu, 1995), at most ``steps`` iterations.
 
-    ``value_and_gradient(image)`` -> (losses ``(4,)``, gradient); returns (image, losses ``(steps, 4)``)."""
-    x = image
-    losses, g = value_and_gradient(x)
-    s_hist: list = []
-    y_hist: list = []
+    ``value_and_gradient(image)`` -> (losses ``(4,)`` total first, gradient); returns (image, losses
+    ``(iterations, 4)``, each row the losses before that iteration)."""
+    from scipy.optimize import Bounds, minimize
+
+    shape = image.shape
+    last: dict = {}
+
+    def evaluate(flat):
+        losses, grad = value_and_gradient(flat.reshape(shape).astype(np.float32))
+        last["x"], last["losses"] = flat.copy(), losses
+        return float(losses[0]), np.asarray(grad, np.float64).ravel()
+
     history = []
-    for _ in range(steps):
-        history.append(losses.numpy())
-        q = g
-        alphas = []
-        for s, y in reversed(list(zip(s_hist, y_hist))):
-            rho = 1.0 / (tf.reduce_sum(y * s) + 1e-12)
-            alpha = rho * tf.reduce_sum(s * q)
-            q = q - alpha * y
-            alphas.append((rho, alpha))
-        if s_hist:
-            s, y = s_hist[-1], y_hist[-1]
-            q = q * (tf.reduce_sum(s * y) / (tf.reduce_sum(y * y) + 1e-12))
-        else:  # first step: a pixel step of about learning_rate
-            q = q * (learning_rate / (tf.reduce_max(tf.abs(q)) + 1e-12))
-        for (s, y), (rho, alpha) in zip(zip(s_hist, y_hist), reversed(alphas)):
-            beta = rho * tf.reduce_sum(y * q)
-            q = q + s * (alpha - beta)
-        step = 1.0
-        for _ in range(10):
-            candidate = tf.clip_by_value(x - step * q, 0.0, 1.0)
-            new_losses, new_g = value_and_gradient(candidate)
-            if float(new_losses[0]) <= float(losses[0]) + 1e-4 * float(tf.reduce_sum(g * (candidate - x))):
-                break
-            step *= 0.5
-        else:
-            break  # no descent found: converged as far as this line search can tell
-        s_hist.append(candidate - x)
-        y_hist.append(new_g - g)
-        if tf.reduce_sum(s_hist[-1] * y_hist[-1]) <= 1e-12:
-            s_hist.pop(), y_hist.pop()
-        s_hist, y_hist = s_hist[-memory:], y_hist[-memory:]
-        x, losses, g = candidate, new_losses, new_g
-    history = np.array(history, np.float32).reshape(-1, 4)
-    return x, history
+
+    def record(xk):
+        if "x" not in last or not np.array_equal(last["x"], xk):
+            evaluate(xk)
+        history.append(last["losses"])
+
+    start = np.asarray(image, np.float64).ravel()
+    evaluate(start)
+    history.append(last["losses"])
+    result = minimize(evaluate, start, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 1.0), callback=record,
+                      options={"maxiter": steps, "maxcor": memory})
+    history = history[:steps]
+    final = np.clip(result.x.reshape(shape), 0.0, 1.0).astype(np.float32)
+    return final, np.array(history, np.float32).reshape(-1, 4)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of float ``(h, w, 3)`` with antialiasing when shrinking."""
+    return np.asarray(ops.image.resize(np.asarray(image, np.float32), (height, width), interpolation="bilinear",
+                                       antialias=True), np.float32)
 
 
 def keep_content_colours(styled: np.ndarray, content: np.ndarray) -> np.ndarray:
@@ -171,12 +175,6 @@ def keep_content_colours(styled: np.ndarray, content: np.ndarray) -> np.ndarray:
     chroma = (content.reshape(-1, 3) @ RGB_TO_YCBCR.T)[:, 1:]
     rgb = np.concatenate([y, chroma], axis=1) @ YCBCR_TO_RGB.T
     return np.clip(rgb, 0.0, 1.0).reshape(styled.shape).astype(np.float32)
-
-
-def scale_sizes(height: int, width: int, scales: Sequence[float], min_side: int) -> list[tuple[int, int]]:
-    """(h, w) of each optimisation scale, coarse to fine; none below ``min_side``; the last is full size
-    when the last scale is 1."""
-    return [(max(min_side, round(height * s)), max(min_side, round(width * s))) for s in scales]
 
 
 @dataclass
@@ -202,17 +200,14 @@ class StyleEngine:
 
     @classmethod
     def from_recipe(cls, recipe, base_model=None, jit: bool = False) -> "StyleEngine":
-        """``jit`` compiles the step loop with XLA: 3.5x slower on CPUs (oneDNN's kernels win), and
-        untried on GPUs so far, hence off."""
+        """``jit`` compiles TensorFlow's step with XLA: 3.5x slower on CPUs (oneDNN's kernels win),
+        hence off; JAX always compiles with XLA."""
         settings = recipe.settings
         layers = list(dict.fromkeys(settings.style_layers + settings.content_layers))
         extractor = build.feature_extractor(recipe.model, layers, base=base_model, precision=recipe.precision)
         objective = StyleObjective(extractor, settings.style_layers, settings.content_layers)
-        channels = {name: layer.channels for name, layer in recipe.model.layers.items()}
-        content_specs, style_specs = _target_specs(channels, settings.style_layers,
-                                                   settings.content_layers)
         width, height = recipe.output.size
-        return cls(objective, AdamLoop(objective, content_specs, style_specs, jit), settings, width, height,
+        return cls(objective, AdamLoop(objective, jit), settings, width, height,
                    recipe.seed, recipe.model.min_side, settings.content)
 
     # --- targets ---------------------------------------------------------------------------------
@@ -235,8 +230,8 @@ class StyleEngine:
         key = (name, h, w)
         if key not in self._grams:
             style_image = load_image(self.settings.images[name], w, h)
-            grams = grams_of(style_image) if grams_of else self.objective.style_grams(tf.constant(style_image))
-            self._grams[key] = [tf.constant(g) for g in grams]
+            grams = grams_of(style_image) if grams_of else self.objective.style_grams(style_image)
+            self._grams[key] = [np.asarray(g, np.float32) for g in grams]
         return self._grams[key]
 
     def blended_grams(self, row: Mapping[str, float], height: int, width: int, grams_of=None) -> list:
@@ -253,17 +248,17 @@ class StyleEngine:
 
     def targets(self, content: np.ndarray, row: Mapping[str, float]) -> Targets:
         height, width = content.shape[:2]
-        content_t = tf.constant(content)
-        _, content_features = self.objective.features(content_t)
+        _, content_features = self.objective.compute_features(content)
         blended = self.blended_grams(row, height, width)
-        return Targets(tuple(content_features), tuple(blended), image_variation(content_t))
+        return Targets(tuple(content_features), tuple(np.asarray(g, np.float32) for g in blended),
+                       np.float32(image_variation(np.asarray(content, np.float32))))
 
     def weights(self, row):
         """(term weights (3,) content/style/tv, style layer weights, content layer weights)."""
-        term = tf.constant([row["style.content_weight"], row["style.style_weight"], row["style.tv_weight"]],
-                           tf.float32)
-        style = tf.constant([row[c] for c in self.settings.style_columns], tf.float32)
-        content = tf.constant([row[c] for c in self.settings.content_columns], tf.float32)
+        term = np.array([row["style.content_weight"], row["style.style_weight"], row["style.tv_weight"]],
+                        np.float32)
+        style = np.array([row[c] for c in self.settings.style_columns], np.float32)
+        content = np.array([row[c] for c in self.settings.content_columns], np.float32)
         return term, style, content
 
     def prepare(self, content: np.ndarray, row: Mapping[str, float]) -> tuple:
@@ -273,17 +268,10 @@ class StyleEngine:
     def run_steps(self, start: np.ndarray, prepared: tuple, steps: int):
         """``steps`` optimiser steps from float ``start``: (image ``(h, w, 3)``, losses ``(steps, 4)``:
         total, content, style, tv, each before its step)."""
-        targets, (term, style_w, content_w), learning_rate = prepared
+        targets, weights, learning_rate = prepared
         if self.settings.optimizer == "lbfgs":
-            def value_and_gradient(image):
-                return self.loop.value_and_gradient(image, targets.content, targets.style, targets.tv_reference,
-                                                    term, style_w, content_w)
-            image, losses = lbfgs(value_and_gradient, tf.constant(start), steps, learning_rate)
-            return image.numpy(), losses
-        image, losses = self.loop.run(tf.constant(start), tf.constant(steps, tf.int32),
-                                      tf.constant(learning_rate, tf.float32), targets.content,
-                                      targets.style, targets.tv_reference, term, style_w, content_w)
-        return image.numpy(), losses.numpy()
+            return lbfgs(lambda image: self.loop.value_and_gradient(image, targets, weights), start, steps)
+        return self.loop.run(start, steps, learning_rate, targets, weights)
 
     def optimize(self, start: np.ndarray, content: np.ndarray, row: Mapping[str, float], steps: int):
         """Optimise float ``start`` toward ``content`` (same size) and the row's style mix."""
@@ -296,22 +284,20 @@ class StyleEngine:
         steps = int(round(row["style.steps"]))
         history = []
         for h, w in scale_sizes(self.height, self.width, self.settings.scales, self.min_side):
-            start = tf.image.resize(image, (h, w), method="bilinear", antialias=True).numpy() \
-                if image.shape[:2] != (h, w) else image
-            scaled_content = tf.image.resize(content, (h, w), antialias=True).numpy() \
-                if (h, w) != (self.height, self.width) else content
+            start = resize(image, h, w) if image.shape[:2] != (h, w) else image
+            scaled_content = resize(content, h, w) if (h, w) != (self.height, self.width) else content
             image, losses = self.optimize(np.clip(start, 0, 1), scaled_content, row, steps)
             history.append(losses)
         if image.shape[:2] != (self.height, self.width):
-            image = tf.image.resize(image, (self.height, self.width)).numpy()
+            image = resize(image, self.height, self.width)
         return image, np.concatenate(history)
 
     def next_frame(self, previous: np.ndarray, content: np.ndarray, row: Mapping[str, float]):
         """Frame n > 0: the previous result moved by the motion, blended with a new content frame by
         ``carry`` when the content is a sequence, optimised ``steps_per_frame`` steps at full size."""
         pan_x, pan_y = (float(v) for v in row["motion.pan"])
-        moved = np.asarray(apply_motion(tf.constant(previous.astype(np.float32) / 255.0), row["motion.zoom"],
-                                        row["motion.rotate"], pan_x, pan_y))
+        moved = apply_motion(previous.astype(np.float32) / 255.0, row["motion.zoom"], row["motion.rotate"],
+                             pan_x, pan_y)
         start = moved
         if self.source.is_sequence:
             carry = row["style.carry"]

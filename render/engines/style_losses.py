@@ -19,52 +19,56 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..tfsetup import tf
+import numpy as np
+
+from ..backend.kerasops import ops
 
 _EPS = 1e-8
 
 
-def gram(features: tf.Tensor) -> tf.Tensor:
+def gram(features):
     """``(1, h, w, c)`` activations -> ``(c, c)`` Gram matrix averaged over the ``h * w`` positions."""
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
-    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[0], features.dtype)
+    channels = int(features.shape[-1])
+    flat = ops.reshape(features, (-1, channels))
+    positions = int(np.prod(features.shape[:-1]))
+    return ops.matmul(ops.transpose(flat), flat) / float(positions)
 
 
-def blend_grams(grams: Sequence[Sequence[tf.Tensor]], weights: Sequence[float]) -> list[tf.Tensor]:
+def blend_grams(grams: Sequence[Sequence[np.ndarray]], weights: Sequence[float]) -> list[np.ndarray]:
     """Mix several styles: ``grams[s][l]`` is style ``s``'s Gram at layer ``l``; ``weights`` (one per
     style, non-negative) are normalised to sum 1.  Returns one target Gram per layer."""
     total = float(sum(weights))
     if total <= 0:
         raise ValueError("style mix weights sum to zero")
-    return [tf.add_n([w / total * style[layer] for style, w in zip(grams, weights) if w > 0])
+    return [sum(np.float32(w / total) * np.asarray(style[layer]) for style, w in zip(grams, weights) if w > 0)
             for layer in range(len(grams[0]))]
 
 
-def _weighted_mean(values: Sequence[tf.Tensor], weights: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_sum(tf.stack(values) * weights) / (tf.reduce_sum(weights) + _EPS)
+def _weighted_mean(values: Sequence, weights):
+    return ops.sum(ops.stack(values) * weights) / (ops.sum(weights) + _EPS)
 
 
-def style_loss(features: Sequence[tf.Tensor], targets: Sequence[tf.Tensor], weights: tf.Tensor) -> tf.Tensor:
+def style_loss(features: Sequence, targets: Sequence, weights):
     """Weighted mean over layers of ``|gram(F) - T|^2 / |T|^2``."""
-    terms = [tf.reduce_sum(tf.square(gram(f) - t)) / (tf.reduce_sum(tf.square(t)) + _EPS)
+    terms = [ops.sum(ops.square(gram(f) - t)) / (ops.sum(ops.square(t)) + _EPS)
              for f, t in zip(features, targets)]
     return _weighted_mean(terms, weights)
 
 
-def content_loss(features: Sequence[tf.Tensor], targets: Sequence[tf.Tensor], weights: tf.Tensor) -> tf.Tensor:
+def content_loss(features: Sequence, targets: Sequence, weights):
     """Weighted mean over layers of ``mean((F - P)^2) / mean(P^2)``."""
-    terms = [tf.reduce_mean(tf.square(f - p)) / (tf.reduce_mean(tf.square(p)) + _EPS)
+    terms = [ops.mean(ops.square(f - p)) / (ops.mean(ops.square(p)) + _EPS)
              for f, p in zip(features, targets)]
     return _weighted_mean(terms, weights)
 
 
-def image_variation(image: tf.Tensor) -> tf.Tensor:
+def image_variation(image):
     """Mean squared difference between neighbouring pixels of ``(H, W, 3)`` (both directions)."""
     dy = image[1:, :, :] - image[:-1, :, :]
     dx = image[:, 1:, :] - image[:, :-1, :]
-    return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))
+    return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))
 
 
-def total_variation(image: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+def total_variation(image, reference):
     """``image_variation(image)`` relative to ``reference`` (the content's, a scalar)."""
     return image_variation(image) / (reference + 1e-6)

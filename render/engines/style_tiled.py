@@ -27,7 +27,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..tfsetup import tf
+from ..backend import current
+from ..backend.kerasops import ops
+from .images import area_matrix
 
 ALIGN = 16   # window corners on multiples of the deepest pooling stride: masks resize exactly
 _EPS = 1e-8
@@ -70,78 +72,84 @@ def tile_windows(height: int, width: int, tile: int, margin: int) -> list[Window
     return windows
 
 
+def area_resize(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A window's float32 ``(h, w)`` mask area-resized to a feature map's ``height`` x ``width``."""
+    return (area_matrix(mask.shape[0], height) @ mask @ area_matrix(mask.shape[1], width).T).astype(np.float32)
+
+
+def layer_mask(mask, features):
+    """Graph code: the window mask ``(h, w)`` area-resized to the map of ``features`` ``(1, h_l, w_l, c)``
+    as ``(1, h_l, w_l, 1)``; the resizing matrices come from the static shapes, so every model's
+    pooling ('same' or 'valid') gets a mask of its own map's size."""
+    height, width = int(features.shape[1]), int(features.shape[2])
+    rows = area_matrix(int(mask.shape[0]), height)
+    columns = np.ascontiguousarray(area_matrix(int(mask.shape[1]), width).T)
+    return ops.reshape(ops.matmul(ops.matmul(rows, mask), columns), (1, height, width, 1))
+
+
 class TiledStyle:
     """Compiled per-window pieces for a :class:`render.engines.style.StyleObjective`.
 
     ``masked_grams(window (h, w, 3), mask (h, w))`` -> (Gram sums ``(c, c)`` per style layer, mask
     counts per style layer); ``content_features(window)`` -> content activations; ``window_gradient``
-    -> (gradient ``(h, w, 3)`` of the window's share of the loss, its content error sum).
+    -> (gradient ``(h, w, 3)`` of the window's share of the loss, its content error sum).  The mask is
+    area-resized to each layer's map inside (:func:`layer_mask`).
     """
 
-    def __init__(self, objective, style_channels: Sequence[int], content_channels: Sequence[int]):
+    def __init__(self, objective):
         self.objective = objective
-        window_spec = tf.TensorSpec([None, None, 3], tf.float32)
-        mask_spec = tf.TensorSpec([None, None], tf.float32)
-        grams_spec = tuple(tf.TensorSpec([c, c], tf.float32) for c in style_channels)
-        content_spec = tuple(tf.TensorSpec([1, None, None, c], tf.float32) for c in content_channels)
-        scalars = lambda n: tf.TensorSpec([n], tf.float32)  # noqa: E731
-
-        def layer_mask(mask, features):
-            size = tf.shape(features)[1:3]
-            return tf.image.resize(mask[tf.newaxis, :, :, tf.newaxis], size, method="area")
+        backend = current()
 
         def masked_sums(style_features, mask):
             sums, counts = [], []
             for f in style_features:
                 m = layer_mask(mask, f)
-                flat = tf.reshape(f, (-1, tf.shape(f)[-1]))
-                weights = tf.reshape(m, (-1, 1))
-                sums.append(tf.matmul(flat, flat * weights, transpose_a=True))
-                counts.append(tf.reduce_sum(m))
-            return sums, tf.stack(counts)
+                channels = int(f.shape[-1])
+                flat = ops.reshape(f, (-1, channels))
+                weights = ops.reshape(m, (-1, 1))
+                sums.append(ops.matmul(ops.transpose(flat), flat * weights))
+                counts.append(ops.sum(m))
+            return sums, ops.stack(counts)
 
-        @tf.function(input_signature=[window_spec, mask_spec])
         def masked_grams(window, mask):
             style_features, _ = objective.features(window)
             sums, counts = masked_sums(style_features, mask)
             return tuple(sums), counts
 
-        @tf.function(input_signature=[window_spec])
         def content_features(window):
             return tuple(objective.features(window)[1])
 
-        @tf.function(input_signature=[window_spec, mask_spec, grams_spec, scalars(len(style_channels)),
-                                      content_spec, scalars(len(content_channels)), scalars(2)])
-        def window_gradient(window, mask, style_slopes, style_scales, content_targets, content_scales,
-                            term_weights):
-            with tf.GradientTape() as tape:
-                tape.watch(window)
-                style_features, content_features_ = objective.features(window)
-                sums, _ = masked_sums(style_features, mask)
-                style_part = tf.add_n([tf.reduce_sum(slope * s) * scale for slope, s, scale
-                                       in zip(style_slopes, sums, tf.unstack(style_scales))])
-                errors = []
-                for f, p, scale in zip(content_features_, content_targets, tf.unstack(content_scales)):
-                    m = layer_mask(mask, f)
-                    errors.append(tf.reduce_sum(tf.square(f - p) * m) * scale)
-                content_part = tf.add_n(errors)
-                surrogate = term_weights[0] * content_part + term_weights[1] * style_part
-            return tape.gradient(surrogate, window), content_part
+        def surrogate(window, mask, style_slopes, style_scales, content_targets, content_scales, term_weights):
+            style_features, content_features_ = objective.features(window)
+            sums, _ = masked_sums(style_features, mask)
+            style_part = sum(ops.sum(slope * s) * style_scales[i]
+                             for i, (slope, s) in enumerate(zip(style_slopes, sums)))
+            content_part = sum(ops.sum(ops.square(f - p) * layer_mask(mask, f)) * content_scales[i]
+                               for i, (f, p) in enumerate(zip(content_features_, content_targets)))
+            return term_weights[0] * content_part + term_weights[1] * style_part, content_part
 
-        self.masked_grams, self.content_features = masked_grams, content_features
-        self.window_gradient = window_gradient
+        gradient = backend.value_and_grad(surrogate, has_aux=True)
+
+        def window_gradient(*args):
+            (_, content_part), grad = gradient(*args)
+            return grad, content_part
+
+        models = [objective.extractor.model]
+        self.masked_grams = backend.compile(masked_grams, models, name="tiled style grams")
+        self.content_features = backend.compile(content_features, models, name="tiled content features")
+        self.window_gradient = backend.compile(window_gradient, models, name="tiled style gradient")
 
     # --- whole-image quantities ------------------------------------------------------------------
-    def image_grams(self, image: np.ndarray, windows: Sequence[Window]) -> tuple[list[tf.Tensor], np.ndarray]:
+    def image_grams(self, image: np.ndarray, windows: Sequence[Window]) -> tuple[list[np.ndarray], np.ndarray]:
         """The whole image's style Grams ``(c, c)`` per style layer, accumulated over ``windows``, and
         the feature positions counted per layer."""
         sums, counts = None, None
         for win in windows:
             y0, y1, x0, x1 = win.pad
-            s, c = self.masked_grams(tf.constant(image[y0:y1, x0:x1]), tf.constant(win.mask()))
-            sums = list(s) if sums is None else [a + b for a, b in zip(sums, s)]
-            counts = c if counts is None else counts + c
-        counts = counts.numpy()
+            s, c = self.masked_grams(np.ascontiguousarray(image[y0:y1, x0:x1]), win.mask())
+            s = [np.asarray(x) for x in s]
+            sums = s if sums is None else [a + b for a, b in zip(sums, s)]
+            counts = np.asarray(c) if counts is None else counts + np.asarray(c)
         return [s / counts[i] for i, s in enumerate(sums)], counts
 
 
@@ -154,7 +162,7 @@ class TiledTargets:
     masks: list[np.ndarray]
     content: list[tuple]
     content_scales: np.ndarray
-    style: list[tf.Tensor]
+    style: list[np.ndarray]
     tv_reference: float
 
 
@@ -164,7 +172,7 @@ def variation_of(image: np.ndarray) -> float:
                for d in (np.diff(image, axis=0), np.diff(image, axis=1)))
 
 
-def tiled_targets(tiled: TiledStyle, content: np.ndarray, style_grams: Sequence[tf.Tensor],
+def tiled_targets(tiled: TiledStyle, content: np.ndarray, style_grams: Sequence[np.ndarray],
                   content_weights: np.ndarray, tile: int, margin: int) -> TiledTargets:
     height, width = content.shape[:2]
     windows = tile_windows(height, width, tile, margin)
@@ -172,13 +180,14 @@ def tiled_targets(tiled: TiledStyle, content: np.ndarray, style_grams: Sequence[
     features, square_sums, counts = [], None, None
     for win, mask in zip(windows, masks):
         y0, y1, x0, x1 = win.pad
-        f = tiled.content_features(tf.constant(content[y0:y1, x0:x1]))
+        f = tiled.content_features(np.ascontiguousarray(content[y0:y1, x0:x1]))
         features.append(f)
         sq, ct = [], []
         for layer in f:
-            m = tf.image.resize(tf.constant(mask)[tf.newaxis, :, :, tf.newaxis], tf.shape(layer)[1:3], method="area")
-            sq.append(float(tf.reduce_sum(tf.square(layer) * m)))
-            ct.append(float(tf.reduce_sum(m)) * int(layer.shape[-1]))
+            layer = np.asarray(layer)
+            m = area_resize(mask, layer.shape[1], layer.shape[2])[None, :, :, None]
+            sq.append(float(np.sum(np.square(layer) * m)))
+            ct.append(float(np.sum(m)) * int(layer.shape[-1]))
         square_sums = np.array(sq) if square_sums is None else square_sums + sq
         counts = np.array(ct) if counts is None else counts + ct
     mean_square = square_sums / counts
@@ -196,20 +205,22 @@ def tiled_losses_and_gradient(tiled: TiledStyle, image: np.ndarray, targets: Til
     norm = float(weights.sum()) + _EPS
     slopes, style_terms = [], []
     for g, t, w in zip(grams, targets.style, weights):
-        size = tf.reduce_sum(tf.square(t)) + _EPS
-        style_terms.append(float(tf.reduce_sum(tf.square(g - t)) / size))
+        t = np.asarray(t, np.float32)
+        size = float(np.sum(np.square(t))) + _EPS
+        style_terms.append(float(np.sum(np.square(g - t))) / size)
         slopes.append(2.0 * w / norm * (g - t) / size)
     style_value = float(np.dot(weights, style_terms) / norm)
     # the whole image's Gram divides by its total count per layer: the same for every window
-    scales = tf.constant(1.0 / counts, tf.float32)
+    scales = (1.0 / counts).astype(np.float32)
     gradient = np.zeros_like(image)
     content_value = 0.0
-    pair = tf.constant(np.asarray(term_weights[:2], np.float32))
+    pair = np.asarray(term_weights[:2], np.float32)
+    slopes = tuple(np.asarray(x, np.float32) for x in slopes)
     for win, mask, content in zip(targets.windows, targets.masks, targets.content):
         y0, y1, x0, x1 = win.pad
-        g, c = tiled.window_gradient(tf.constant(image[y0:y1, x0:x1]), tf.constant(mask), tuple(slopes), scales,
-                                     content, tf.constant(targets.content_scales), pair)
-        gradient[y0:y1, x0:x1] += g.numpy()
+        g, c = tiled.window_gradient(np.ascontiguousarray(image[y0:y1, x0:x1]), mask, slopes, scales, content,
+                                     targets.content_scales, pair)
+        gradient[y0:y1, x0:x1] += np.asarray(g)
         content_value += float(c)
     tv_value = add_variation_gradient(image, targets.tv_reference, float(term_weights[2]), gradient)
     total = term_weights[0] * content_value + term_weights[1] * style_value + term_weights[2] * tv_value

@@ -15,11 +15,13 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ModelError
-from ..kinds.base import FrameJob
+from ..contracts import FrameJob
 from ..models import build
 from ..models.pix2pix import unet_generator
-from ..tfsetup import tf
+from ..backend import current
+from ..backend.kerasops import ops
 from ..training.pairs import load_hed, sketch_from_drawing, sketch_from_photo
+from .images import pad_batch
 from .resample import make_resizer
 
 
@@ -54,12 +56,11 @@ class TranslateEngine:
         engine = cls(generator, s.source, s.size, s.edges, width, height, load_hed() if s.edges else None)
         resize = make_resizer((s.size, s.size), (height, width))
 
-        @tf.function(input_signature=[tf.TensorSpec([None, s.size, s.size, s.in_channels], tf.float32)])
         def translate(sketches):
-            pictures = (tf.cast(engine.generator(sketches * 2.0 - 1.0, training=False), tf.float32) + 1.0) / 2.0
-            return tf.cast(tf.round(tf.clip_by_value(resize(pictures), 0.0, 1.0) * 255.0), tf.uint8)
+            pictures = (ops.cast(engine.generator(sketches * 2.0 - 1.0, training=False), "float32") + 1.0) / 2.0
+            return ops.cast(ops.round(ops.clip(resize(pictures), 0.0, 1.0) * 255.0), "uint8")
 
-        engine.translate = translate
+        engine.translate = current().compile(translate, [engine.generator], name="translate")
         return engine
 
     def sketches(self, jobs: Sequence[FrameJob]) -> np.ndarray:
@@ -71,4 +72,6 @@ class TranslateEngine:
         return sketch_from_drawing(frames)
 
     def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
-        return list(self.translate(tf.constant(self.sketches(jobs))).numpy())
+        sketches = self.sketches(jobs)
+        self._rows = max(getattr(self, "_rows", 0), len(sketches))   # one graph for every batch size
+        return list(np.asarray(self.translate(pad_batch(sketches, self._rows)))[:len(jobs)])

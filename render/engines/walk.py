@@ -14,10 +14,12 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ModelError
-from ..kinds.base import FrameJob
+from ..contracts import FrameJob
 from ..models import build
 from ..models.generators import load_dcgan_faces
-from ..tfsetup import tf
+from ..backend import current
+from ..backend.kerasops import ops
+from .images import pad_batch
 from .resample import make_resizer
 
 
@@ -39,12 +41,12 @@ def truncated_latents(rows: Sequence, latent_size: int) -> np.ndarray:
 
 def generated_rgb(generator, latents, output_range: tuple[float, float]):
     """The generator's images for ``latents`` as float32 RGB ``(n, h, w, 3)`` with 0..1 spanning its
-    output range (graph code: works inside a ``tf.function`` and eagerly)."""
-    images = tf.cast(generator(latents, training=False), tf.float32)
-    if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
-        raise ModelError(f"the generator's output is not an image batch: shape {images.shape}")
+    output range (keras.ops: works inside a compiled function and eagerly)."""
+    images = ops.cast(generator(latents, training=False), "float32")
+    if len(images.shape) != 4 or images.shape[-1] not in (1, 3):
+        raise ModelError(f"the generator's output is not an image batch: shape {tuple(images.shape)}")
     if images.shape[-1] == 1:
-        images = tf.repeat(images, 3, axis=-1)
+        images = ops.repeat(images, 3, axis=-1)
     low, high = output_range
     return (images - low) / (high - low)
 
@@ -73,19 +75,20 @@ class WalkEngine:
         h, w = (int(d) for d in self.generator.output_shape[1:3])
         resize = make_resizer((rows * h, cols * w), (self.height, self.width))
 
-        @tf.function(input_signature=[tf.TensorSpec([None, self.latent_size], tf.float32)])
         def frames(latents):
             images = generated_rgb(self.generator, latents, self.output_range)
-            mosaic = tf.reshape(images, (-1, rows, cols, h, w, 3))
-            mosaic = tf.reshape(tf.transpose(mosaic, (0, 1, 3, 2, 4, 5)), (-1, rows * h, cols * w, 3))
-            resized = resize(mosaic)  # Lanczos-3, as tf.image.resize's, as two matmuls
-            return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 1.0) * 255.0), tf.uint8)
+            mosaic = ops.reshape(images, (-1, rows, cols, h, w, 3))
+            mosaic = ops.reshape(ops.transpose(mosaic, (0, 1, 3, 2, 4, 5)), (-1, rows * h, cols * w, 3))
+            resized = resize(mosaic)  # Lanczos-3 as two matmuls
+            return ops.cast(ops.round(ops.clip(resized, 0.0, 1.0) * 255.0), "uint8")
 
-        self.frames = frames
+        self.frames = current().compile(frames, [self.generator], name="walk frames")
 
     def latents(self, jobs: Sequence[FrameJob]) -> np.ndarray:
         """float32 ``(len(jobs) * cells, latent_size)``: each job's cells, truncated."""
         return truncated_latents([job.row for job in jobs], self.latent_size)
 
     def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
-        return list(self.frames(tf.constant(self.latents(jobs))).numpy())
+        latents = self.latents(jobs)
+        self._rows = max(getattr(self, "_rows", 0), len(latents))   # one graph for every batch size
+        return list(np.asarray(self.frames(pad_batch(latents, self._rows)))[:len(jobs)])

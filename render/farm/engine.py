@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..kinds.base import FrameJob
+from ..contracts import FrameJob
 from .cluster import Farm
 from .worker import RecipeSource
 

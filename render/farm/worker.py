@@ -27,7 +27,10 @@ class RecipeSource:
 
     @classmethod
     def of(cls, recipe, preview: bool = False) -> "RecipeSource":
-        return cls(str(recipe.path), recipe.text, tuple(recipe.overrides), preview)
+        # the worker renders on the backend the driver resolved (and keyed the frames with)
+        backend = getattr(recipe, "backend", None)
+        pinned = (f'model.backend="{backend}"',) if backend else ()
+        return cls(str(recipe.path), recipe.text, tuple(recipe.overrides) + pinned, preview)
 
     def load(self):
         from ..recipe import load_recipe
@@ -73,7 +76,7 @@ class RenderWorker:
     def render(self, source: RecipeSource, jobs: list[tuple], references: dict[int, np.ndarray]):
         """``jobs``: (index, row, previous uint8 image or None); ``references``: stored frames the
         engine may read (a dream's frame 0).  Returns (uint8 images, this worker's pid, seconds)."""
-        from ..kinds.base import FrameJob
+        from ..contracts import FrameJob
         started = time.perf_counter()
         recipe, engine = self._engine(source)
         self.current = f"{recipe.name}: frames {', '.join(str(j[0]) for j in jobs)}"

@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import ImagePath, Number, Vector, WeightTable, did_you_mean
+from ..engines.geometry import octave_sizes
+from ..backend import activate
 from .base import Kind, PrintStage
 
 DEFAULT_LAYERS = {"block4_conv3": 1.0}
@@ -43,17 +45,6 @@ MOTION = {
                                                        "keyframes per component)"),
 }
 
-def octave_sizes(height: int, width: int, octaves: int, scale: float,
-                 min_side: int = 32) -> list[tuple[int, int]]:
-    """(h, w) of each octave, smallest first, ending at the full size; no side below ``min_side``."""
-    sizes = []
-    for k in range(octaves - 1, -1, -1):
-        factor = scale ** -k
-        sizes.append((max(min_side, round(height * factor)), max(min_side, round(width * factor))))
-    sizes[-1] = (height, width)
-    return sizes
-
-
 # what frame 0 never uses: it is not moved and has no earlier frame to match colours to
 _FIRST_FRAME_UNUSED = ("motion.", "dream.color_coherence")
 
@@ -83,7 +74,7 @@ class DreamKind(Kind):
     name = "dream"
     description = "DeepDream: gradient ascent on a CNN's activations, with zoom/rotate/pan feedback"
     chained = True
-    engine_version = "dream-5"
+    engine_version = "dream-6"
     sections = {"dream": DREAM, "motion": MOTION}
     roles = (FEATURES,)
     default_model = "vgg16"
@@ -103,9 +94,16 @@ class DreamKind(Kind):
                 "targets": [[t.layer, t.channel] for t in settings.targets]}
 
     def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The row with the octave settings replaced by the octave sizes they give (bucketed, so two
+        scales can give the same octaves and the same pixels); frame 0 without what it never uses."""
+        width, height = recipe.output.size
+        octaves = max(1, int(round(row["dream.octaves"])))
+        sizes = octave_sizes(height, width, octaves, row["dream.octave_scale"], recipe.model.min_side)
+        keyed = {k: v for k, v in row.items() if k not in ("dream.octaves", "dream.octave_scale")}
+        keyed["dream.octave_sizes"] = [list(size) for size in sizes]
         if index > 0:
-            return row
-        return {k: v for k, v in row.items() if not k.startswith(_FIRST_FRAME_UNUSED)}
+            return keyed
+        return {k: v for k, v in keyed.items() if not k.startswith(_FIRST_FRAME_UNUSED)}
 
     def preview_sections(self, sections, factor):
         dream = dict(sections["dream"])
@@ -130,6 +128,7 @@ class DreamKind(Kind):
                 f"tile     {settings.tile}"]
 
     def build_engine(self, recipe):
+        activate(recipe.backend)   # Keras starts on the recipe's backend
         from ..engines.dream import DreamEngine
         return DreamEngine.from_recipe(recipe)
 
@@ -155,6 +154,7 @@ class DreamKind(Kind):
         return int(PROCESS_BASELINE + last.width * last.height * DREAM_BYTES_PER_PIXEL + values * 4 * 3)
 
     def build_printer(self, recipe):
+        activate(recipe.backend)
         from ..prints.dream import DreamPrinter
         return DreamPrinter(self.build_engine(recipe))
 

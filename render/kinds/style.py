@@ -19,6 +19,7 @@ import numpy as np
 from ..media import MediaSource
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
+from ..backend import activate
 from .base import Kind, PrintStage
 from .dream import MOTION, PROCESS_BASELINE
 
@@ -45,7 +46,8 @@ STYLE = {
     "steps_per_frame": Number(60, 0, 100_000, integer=True, keyframed=True,
                               help="steps of each later frame, warm-started from the previous one"),
     "scales": NumberList([0.5, 1.0], 0.0, 1.0, increasing=True, help="coarse-to-fine sizes of the first frame"),
-    "optimizer": Choice("adam", ("adam", "lbfgs"), help="adam, or lbfgs (fewer, costlier steps)"),
+    "optimizer": Choice("adam", ("adam", "lbfgs"), help="adam, or lbfgs (SciPy's L-BFGS-B: fewer, costlier "
+                                                        "steps; learning_rate is for adam)"),
     "learning_rate": Number(0.02, 0.0, 1.0, low_open=True, keyframed=True, help="step size in image units (0..1)"),
     "preserve_colors": Flag(False, help="transfer luminance only: keep the content's colours"),
     "style_scale": Number(1.0, 0.1, 4.0, keyframed=True, help="size of the style's features relative to the content"),
@@ -74,7 +76,7 @@ class StyleKind(Kind):
     name = "style"
     description = "Neural style transfer (Gatys et al.) with keyframed style mixes and warm-started morphs"
     chained = True
-    engine_version = "style-1"
+    engine_version = "style-2"
     sections = {"style": STYLE, "motion": MOTION}
     roles = (FEATURES,)
     default_model = "vgg16"
@@ -151,6 +153,7 @@ class StyleKind(Kind):
                 + (", colours kept" if s.preserve_colors else "")]
 
     def build_engine(self, recipe):
+        activate(recipe.backend)   # Keras starts on the recipe's backend
         from ..engines.style import StyleEngine
         return StyleEngine.from_recipe(recipe)
 
@@ -177,9 +180,9 @@ class StyleKind(Kind):
         return int(PROCESS_BASELINE + pixels * STYLE_BYTES_PER_PIXEL + cached + values * 4 * 3)
 
     def build_printer(self, recipe):
+        activate(recipe.backend)
         from ..prints.style import StylePrinter
-        return StylePrinter(self.build_engine(recipe),
-                            {name: layer.channels for name, layer in recipe.model.layers.items()})
+        return StylePrinter(self.build_engine(recipe))
 
 
 KIND = StyleKind()

@@ -16,6 +16,7 @@ from typing import Any
 from ..media import MediaSource
 from ..models.catalog import IMAGE_TO_IMAGE
 from ..recipe.fields import Flag, MediaPath, Number
+from ..backend import activate
 from .base import Kind
 
 TRANSLATE = {
@@ -74,6 +75,7 @@ class TranslateKind(Kind):
                 f"to {width}x{height}"]
 
     def build_engine(self, recipe):
+        activate(recipe.backend)   # Keras starts on the recipe's backend
         from ..engines.translate import TranslateEngine
         return TranslateEngine.from_recipe(recipe)
 

@@ -22,6 +22,8 @@ import numpy as np
 from ..models.catalog import GENERATOR
 from ..recipe.fields import Choice, Field, FieldError, Flag, Number, NumberList, ParseEnv, Size
 from ..schedule import VectorKeyframes, parse_key
+from ..engines.geometry import key_latent
+from ..backend import activate
 from .base import Kind, PrintStage
 
 
@@ -78,12 +80,6 @@ WALK = {
     "output_range": NumberList(None, -1e6, 1e6, increasing=True,
                                help="[low, high] pixel values of the generator's output (default: from the model)"),
 }
-
-
-def key_latent(seed: int, cell: int, size: int) -> np.ndarray:
-    """The latent of a key: ``N(0, I)`` of ``size`` values drawn from ``seed`` (and ``cell`` > 0)."""
-    rng = np.random.default_rng(seed if cell == 0 else [seed, cell])
-    return rng.standard_normal(size)
 
 
 @dataclass(frozen=True)
@@ -219,6 +215,7 @@ class WalkKind(Kind):
                                      f"batch {s.batch}"]
 
     def build_engine(self, recipe):
+        activate(recipe.backend)   # Keras starts on the recipe's backend
         from ..engines.walk import WalkEngine
         return WalkEngine.from_recipe(recipe)
 
@@ -238,6 +235,7 @@ class WalkKind(Kind):
         return int(GENERATOR_BASELINE + last.width * last.height * (3 * 4 + 3 * 2 + 3 * 4) + cell)
 
     def build_printer(self, recipe):
+        activate(recipe.backend)
         from ..prints.walk import WalkPrinter
         return WalkPrinter(recipe)
 

@@ -1,4 +1,4 @@
-"""Build models as feature extractors (imports TensorFlow).
+"""Build models as feature extractors (imports Keras on the active backend).
 
 A :class:`FeatureExtractor` takes RGB images in 0..1, shape ``(batch, H, W, 3)`` float32, applies the
 model's own preprocessing and returns the activations of the requested layers, each
@@ -13,10 +13,10 @@ from typing import Sequence
 
 import h5py
 import numpy as np
-from ..tfsetup import tf
-import keras
 
+from ..backend.kerasops import keras, ops
 from ..errors import ModelError
+
 from . import catalog
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -105,11 +105,11 @@ def build_base_model(info: catalog.ModelInfo) -> keras.Model:
     return keras_application(info.name)
 
 
-def preprocess(images01: tf.Tensor, convention: str) -> tf.Tensor:
+def preprocess(images01, convention: str):
     """RGB 0..1 ``(batch, H, W, 3)`` -> the model's input convention."""
     if convention == "caffe":
-        bgr = images01[..., ::-1] * 255.0
-        return bgr - tf.constant(_CAFFE_MEAN_BGR, dtype=images01.dtype)
+        bgr = ops.flip(images01, axis=-1) * 255.0
+        return bgr - ops.convert_to_tensor(np.array(_CAFFE_MEAN_BGR, np.float32), dtype=images01.dtype)
     if convention == "tf":
         return images01 * 2.0 - 1.0
     raise AssertionError(convention)
@@ -128,13 +128,13 @@ class FeatureExtractor:
     convention: str
     precision: str = "float32"
 
-    def __call__(self, images01: tf.Tensor) -> list[tf.Tensor]:
+    def __call__(self, images01) -> list:
         inputs = preprocess(images01, self.convention)
         if self.precision != "float32":
-            inputs = tf.cast(inputs, self.precision)
+            inputs = ops.cast(inputs, self.precision)
         outputs = self.model(inputs)
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        return [tf.cast(o, tf.float32) for o in outputs]
+        return [ops.cast(o, "float32") for o in outputs]
 
 
 def with_compute_dtype(model: keras.Model, dtype: str) -> keras.Model:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
+from ..backend.kerasops import keras
 
 from ..errors import ModelError
 

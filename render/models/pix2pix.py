@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 
-import keras
+from ..backend.kerasops import keras
 
 
 def _init(name: str, seed: int):

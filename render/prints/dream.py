@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..kinds.base import PrintRequest
+from ..contracts import PrintRequest
 from ..media import fit_image
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..framekeys import frame_keys
-from ..kinds.base import PrintRequest, PrintStage
+from ..contracts import PrintRequest, PrintStage
 from ..metadata import picture_metadata
 from ..plan import make_plan
 from ..store import RunStore, atomic_write, file_sha256
@@ -84,6 +84,7 @@ class PrintPlan:
     estimate: int          # peak bytes
     budget: int            # bytes allowed
     budget_given: bool
+    budget_source: str = "this machine"   # what the default budget is 80% of
 
     def describe(self) -> list[str]:
         lines = [f"print    {self.size.describe()}, {self.options.fmt}",
@@ -91,7 +92,7 @@ class PrintPlan:
                  "stages   " + ", ".join(f"{s.label} {s.width}x{s.height} x{s.steps}" for s in self.stages),
                  f"tile     {self.tile}",
                  f"memory   about {format_bytes(self.estimate)} at peak (allowed "
-                 f"{format_bytes(self.budget)}{'' if self.budget_given else ', 80% of this machine'})"]
+                 f"{format_bytes(self.budget)}{'' if self.budget_given else ', 80% of ' + self.budget_source})"]
         return lines
 
 
@@ -124,7 +125,8 @@ def plan_print(recipe, options: PrintOptions) -> PrintPlan:
         raise PrintError(f"{recipe.path}: frame {frame} is not in the recipe: it has frames 0..{frames - 1}")
     row = dict(make_plan(recipe).row(frame))
     stages = tuple(kind.print_stages(recipe, row, size.width, size.height, options.steps))
-    budget = options.max_memory or int(machine_memory() * 0.8)
+    budget, source = default_budget(recipe.backend)
+    budget = options.max_memory or budget
     smallest = 2 * recipe.model.min_side
     preferred = options.tile or kind.print_tile(recipe)
     candidates = [preferred] + [t for t in kind.print_tiles if smallest <= t < preferred]
@@ -138,7 +140,17 @@ def plan_print(recipe, options: PrintOptions) -> PrintPlan:
         raise PrintError(f"{recipe.path}: a {size.width}x{size.height} print needs about {format_bytes(estimate)} "
                          f"even with {candidates[-1]} px tiles, more than the {format_bytes(budget)} allowed; "
                          "choose a smaller size or dpi, or allow more with --max-memory")
-    return PrintPlan(recipe, options, size, frame, row, stages, tile, estimate, budget, options.max_memory is not None)
+    return PrintPlan(recipe, options, size, frame, row, stages, tile, estimate, budget, options.max_memory is not None,
+                     source)
+
+
+def default_budget(backend: str) -> tuple[int, str]:
+    """80% of the memory a print renders in: the GPU's when ``backend`` renders on one, else RAM."""
+    from ..backend.devices import memory_budget
+    gpu = memory_budget(backend)
+    if gpu is not None:
+        return int(gpu[0] * 0.8), f"the GPU's memory ({gpu[1]})"
+    return int(machine_memory() * 0.8), "this machine"
 
 
 def proof_options(options: PrintOptions, size: PrintSize) -> PrintOptions:
@@ -240,8 +252,12 @@ class Checkpoints:
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
-    from ..tfsetup import tf
-    return isinstance(err, (tf.errors.ResourceExhaustedError, MemoryError))
+    """The active backend's out-of-memory error (TensorFlow's ResourceExhaustedError, XLA's
+    RESOURCE_EXHAUSTED under JAX) or Python's MemoryError."""
+    if isinstance(err, MemoryError):
+        return True
+    from ..backend import current
+    return current().is_out_of_memory(err)
 
 
 def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,

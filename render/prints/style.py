@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..engines.style import keep_content_colours
 from ..engines.style_tiled import TiledStyle, adam_tiled, tile_windows, tiled_targets
-from ..kinds.base import PrintRequest
+from ..contracts import PrintRequest
 from ..media import fit_image
 
 MARGIN = 32  # context around each tile's core, pixels (a multiple of 16)
@@ -29,13 +29,9 @@ def resize_float(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class StylePrinter:
-    """``channels``: layer name -> channel count (the model catalog's)."""
-
-    def __init__(self, engine, channels: dict[str, int]):
+    def __init__(self, engine):
         self.engine = engine
-        settings = engine.settings
-        self.tiled = TiledStyle(engine.objective, [channels[n] for n in settings.style_layers],
-                                [channels[n] for n in settings.content_layers])
+        self.tiled = TiledStyle(engine.objective)
 
     def begin(self, request: PrintRequest) -> dict:
         first = request.stages[0]
@@ -55,7 +51,7 @@ class StylePrinter:
             h, w = style_image.shape[:2]
             return self.tiled.image_grams(style_image, tile_windows(h, w, tile, MARGIN))[0]
 
-        term, style_w, content_w = (t.numpy() for t in self.engine.weights(row))
+        term, style_w, content_w = self.engine.weights(row)
         style = self.engine.blended_grams(row, spec.height, spec.width, grams_of)
         targets = tiled_targets(self.tiled, content, style, content_w, tile, MARGIN)
         image, _ = adam_tiled(self.tiled, image, targets, term, style_w, float(row["style.learning_rate"]),

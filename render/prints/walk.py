@@ -11,8 +11,7 @@ import numpy as np
 
 from ..engines.resample import make_resizer
 from ..engines.walk import generated_rgb, load_generator, truncated_latents
-from ..kinds.base import PrintRequest
-from ..tfsetup import tf
+from ..contracts import PrintRequest
 
 
 def cell_bounds(length: int, count: int) -> list[tuple[int, int]]:
@@ -31,8 +30,8 @@ class WalkPrinter:
     def faces(self, request: PrintRequest) -> np.ndarray:
         """float32 ``(cells, h, w, 3)`` in 0..1, cells in row-major grid order."""
         latents = truncated_latents([request.row], self.settings.latent_size)
-        images = generated_rgb(self.generator, tf.constant(latents), self.settings.output_range)
-        return np.clip(images.numpy(), 0.0, 1.0)
+        images = generated_rgb(self.generator, latents, self.settings.output_range)
+        return np.clip(np.asarray(images), 0.0, 1.0)
 
     def run_stage(self, request, stage, state, tile, on_step):
         cols, rows = self.settings.grid
@@ -47,7 +46,7 @@ class WalkPrinter:
                 out = (max(ch, round(fh * scale)), max(cw, round(fw * scale)))
                 if out not in resizers:
                     resizers[out] = make_resizer((fh, fw), out)
-                big = resizers[out](tf.constant(faces[r * cols + c][np.newaxis]))[0].numpy()
+                big = np.asarray(resizers[out](faces[r * cols + c][np.newaxis]))[0]
                 top, left = (out[0] - ch) // 2, (out[1] - cw) // 2
                 canvas[y0:y1, x0:x1] = np.clip(big[top:top + ch, left:left + cw], 0.0, 1.0)
         on_step(stage, 0)

@@ -19,7 +19,8 @@ from typing import Any, Iterable
 
 from ..errors import ModelError, RecipeError
 from ..models import catalog
-from ..models.precision import resolve_precision
+from ..backend import BackendError, resolve_backend
+from ..backend.devices import resolve_precision
 from ..outputs.formats import CODECS
 from . import schema
 from .fields import FieldError, ParseEnv, did_you_mean
@@ -228,9 +229,15 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
     settings = kind.settings(sections, info, out, ctx.error)
     print_settings = _parse_print(data.get("print"), out, ctx) if "print" in data else None
     resolved = _resolved(data, out, model_raw["name"], seed)
+    try:
+        backend, backend_reason = resolve_backend(model_raw["backend"])
+    except BackendError as err:
+        raise ctx.error("model.backend", str(err)) from None
+    precision, precision_reason = resolve_precision(model_raw["precision"], backend)
     return Recipe(path=ctx.path, kind=kind, seed=seed, output=out, model=info,
-                  requested_precision=model_raw["precision"],
-                  precision=resolve_precision(model_raw["precision"]),
+                  requested_precision=model_raw["precision"], precision=precision,
+                  requested_backend=model_raw["backend"], backend=backend,
+                  backend_reason=backend_reason, precision_reason=precision_reason,
                   sections=sections, settings=settings, resolved=resolved, overrides=overrides,
                   print=print_settings, **texts)
 

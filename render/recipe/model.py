@@ -44,7 +44,9 @@ class Recipe:
     ``kind`` is the kind's plug-in (:class:`render.kinds.base.Kind`); ``sections`` holds the clean
     values of the kind's own tables (section -> key -> value, keyframed values as schedules) and
     ``settings`` the kind's typed view of them.  ``model`` is resolved once (role, layers, weights);
-    ``precision`` is the resolved compute type (``requested_precision`` is what the recipe said).
+    ``precision`` is the resolved compute type (``requested_precision`` is what the recipe said,
+    ``precision_reason`` why ``auto`` chose it) and ``backend`` the resolved Keras backend
+    (``requested_backend`` is what the recipe said, ``backend_reason`` why).
     ``resolved`` is the plain-data form (defaults filled in, overrides applied) written next to the
     outputs; ``overrides`` are the ``--set`` strings used.
     """
@@ -56,6 +58,8 @@ class Recipe:
     model: ModelInfo
     requested_precision: str
     precision: str
+    requested_backend: str
+    backend: str
     sections: dict[str, dict[str, Any]] = field(compare=False)
     settings: Any
     resolved: dict[str, Any] = field(compare=False)
@@ -64,6 +68,8 @@ class Recipe:
     description: str | None = None
     print: PrintSettings | None = None  # None when the recipe has no [print] table
     text: str = field(default="", compare=False, repr=False)  # the TOML as read (file or picture)
+    backend_reason: str = field(default="", compare=False)
+    precision_reason: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:

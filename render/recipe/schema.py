@@ -14,6 +14,7 @@ from .fields import Choice, Duration, FieldError, Number, ParseEnv, Size, Text
 
 LOOP_MODES = ("forward", "pingpong")
 PRECISIONS = ("auto", "float32", "bfloat16")
+BACKENDS = ("auto", "tensorflow", "jax")
 
 SEED = Number(0, 0, 2**31 - 1, integer=True, help="seed of every random choice")
 
@@ -33,7 +34,11 @@ def model_table(default_name: str, names_help: str) -> dict:
     return {
         "name": Text(default_name, help=names_help),
         "precision": Choice("auto", PRECISIONS,
-                            help="compute type; auto = bfloat16 where the hardware has it natively"),
+                            help="compute type; auto = bfloat16 where the device the backend renders on "
+                                 "runs it natively"),
+        "backend": Choice("auto", BACKENDS,
+                          help="Keras backend; auto = TensorFlow unless KERAS_BACKEND or keras.json "
+                               "selects JAX"),
     }
 
 

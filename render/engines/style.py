@@ -55,16 +55,18 @@ class StyleObjective:
                                          name="style features")
 
     def features(self, image) -> tuple[list, list]:
-        """(style layer activations, content layer activations) of ``(H, W, 3)``."""
-        outputs = self.extractor(image[None])
-        return [outputs[i] for i in self.style_index], [outputs[i] for i in self.content_index]
+        """(style layer activations in the compute type, for :func:`gram`; content layer activations in
+        float32) of ``(H, W, 3)``."""
+        outputs = self.extractor(image[None], keep_dtype=True)
+        return ([outputs[i] for i in self.style_index],
+                [ops.cast(outputs[i], "float32") for i in self.content_index])
 
     def compute_features(self, image: np.ndarray) -> tuple[list, list]:
         """:meth:`features` of a numpy image, compiled."""
         return self._features(np.asarray(image, np.float32))
 
     def style_grams(self, image: np.ndarray) -> list[np.ndarray]:
-        return [np.asarray(gram(np.asarray(f))) for f in self.compute_features(image)[0]]
+        return [np.asarray(gram(f)) for f in self.compute_features(image)[0]]
 
     def losses(self, image, targets: Targets, term_weights, style_weights, content_weights):
         style_features, content_features = self.features(image)

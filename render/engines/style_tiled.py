@@ -103,6 +103,7 @@ class TiledStyle:
         def masked_sums(style_features, mask):
             sums, counts = [], []
             for f in style_features:
+                f = ops.cast(f, "float32")   # masked sums stay float32: windows add up to the whole
                 m = layer_mask(mask, f)
                 channels = int(f.shape[-1])
                 flat = ops.reshape(f, (-1, channels))

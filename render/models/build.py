@@ -120,7 +120,8 @@ class FeatureExtractor:
     """Callable: RGB 0..1 ``(batch, H, W, 3)`` float32 -> list of float32 activations of ``layers``.
 
     ``precision`` is the compute type inside the model ("float32" or "bfloat16"); inputs and outputs
-    stay float32, so gradients with respect to the image are float32 too.
+    stay float32, so gradients with respect to the image are float32 too.  ``keep_dtype=True``
+    returns the activations in the compute type (for Gram matrices computed on bfloat16 units).
     """
 
     model: keras.Model
@@ -128,13 +129,13 @@ class FeatureExtractor:
     convention: str
     precision: str = "float32"
 
-    def __call__(self, images01) -> list:
+    def __call__(self, images01, keep_dtype: bool = False) -> list:
         inputs = preprocess(images01, self.convention)
         if self.precision != "float32":
             inputs = ops.cast(inputs, self.precision)
         outputs = self.model(inputs)
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        return [ops.cast(o, "float32") for o in outputs]
+        return outputs if keep_dtype else [ops.cast(o, "float32") for o in outputs]
 
 
 def with_compute_dtype(model: keras.Model, dtype: str) -> keras.Model:

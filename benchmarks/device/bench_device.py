@@ -131,19 +131,8 @@ def package_version(name: str) -> str | None:
 
 
 def vgg_conv_flops(height: int, width: int, deepest: str) -> float:
-    """FLOPs of VGG16's 3x3 convolutions (as direct convolutions, 2 per multiply-add) from the input up
-    to and including ``deepest`` for one ``height`` x ``width`` image; pooling rounds up ('same')."""
-    from render.models import catalog
-    flops, cin = 0.0, 3
-    for block, (count, channels) in enumerate(zip(catalog.VGG16_BLOCKS, catalog.VGG_WIDTHS), start=1):
-        stride = 2 ** (block - 1)
-        h, w = -(-height // stride), -(-width // stride)
-        for conv in range(1, count + 1):
-            flops += 2.0 * h * w * 9 * cin * channels
-            cin = channels
-            if f"block{block}_conv{conv}" == deepest:
-                return flops
-    raise ValueError(deepest)
+    from render.models.catalog import vgg16_conv_flops
+    return vgg16_conv_flops(height, width, deepest)
 
 
 def deepest_of(layers) -> str:

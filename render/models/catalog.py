@@ -289,3 +289,19 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
 
 def model_names() -> list[str]:
     return list(BUILTIN) + list(TRAINED) + list(ALIASES)
+
+
+def vgg16_conv_flops(height: int, width: int, deepest: str) -> float:
+    """FLOPs of VGG16's 3x3 convolutions (direct convolutions, 2 per multiply-add) from the input up to
+    and including layer ``deepest`` (``blockB_convC``) for one ``height`` x ``width`` image; pooling
+    rounds up ('same').  For benchmarks' fraction of peak."""
+    flops, cin = 0.0, 3
+    for block, (count, channels) in enumerate(zip(VGG16_BLOCKS, VGG_WIDTHS), start=1):
+        stride = 2 ** (block - 1)
+        h, w = -(-height // stride), -(-width // stride)
+        for conv in range(1, count + 1):
+            flops += 2.0 * h * w * 9 * cin * channels
+            cin = channels
+            if f"block{block}_conv{conv}" == deepest:
+                return flops
+    raise ValueError(f"{deepest} is not a VGG16 convolution")

@@ -65,9 +65,9 @@ def _load(recipe: Path, sets: tuple[str, ...]):
 
 recipe_argument = click.argument("recipe", type=click.Path(path_type=Path), metavar="RECIPE")
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-backend_option = click.option("--backend", type=click.Choice(["tensorflow", "jax"]), default=None,
-                              help="Keras backend to render on (overrides the recipe's model.backend; "
-                                   "default: the recipe's, auto = TensorFlow unless KERAS_BACKEND selects JAX).")
+backend_option = click.option("--backend", type=click.Choice(["auto", "tensorflow", "jax"]), default=None,
+                              help="Keras backend to render on, instead of the recipe's model.backend (auto: "
+                                   "TensorFlow unless KERAS_BACKEND or keras.json selects JAX).")
 
 
 def _with_backend(sets: tuple[str, ...], backend: str | None) -> tuple[str, ...]:
@@ -251,10 +251,11 @@ def validate(recipes, sets):
 @set_option
 @click.option("--video", type=click.Choice(VIDEO_FORMATS),
               help="Format instead of the recipe's output.video.")
-def encode(recipe, out_dir, sets, video):
+@backend_option
+def encode(recipe, out_dir, sets, video, backend):
     """Encode the stored frames of RECIPE's run again, without rendering."""
     from .runner import default_out_dir, encode_stored
-    loaded = _load(recipe, sets)
+    loaded = _load(recipe, _with_backend(sets, backend))
     path = encode_stored(loaded, out_dir or default_out_dir(loaded), video)
     click.echo(f"video: {path}")
 
@@ -325,7 +326,8 @@ def train_pix2pix_command(pairs_dir, faces, size, steps, batch, seed, out_dir):
     from .backend import activate, resolve_backend
     backend, why = resolve_backend("auto")
     if backend != "tensorflow":
-        error = click.ClickException(f"pix2pix training runs on TensorFlow only, and {why}: run it with "
+        error = click.ClickException(f"pix2pix training runs on TensorFlow only, but this environment selects "
+                                     f"{backend} ({why.removeprefix('auto: ')}): run it with "
                                      "KERAS_BACKEND=tensorflow (the trained model then renders on either backend)")
         error.exit_code = 2
         raise error

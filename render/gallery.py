@@ -185,6 +185,17 @@ def _entry_in_worker(args) -> GalleryEntry:
     return render_entry(path, gallery_dir, record, None, None, preview, force=force, overrides=overrides)
 
 
+def _backends(paths: list[Path], overrides: tuple[str, ...]) -> set[str]:
+    """The backends the recipes resolve to (a recipe that does not load is reported when rendered)."""
+    found = set()
+    for path in paths:
+        try:
+            found.add(load_recipe(path, overrides).backend)
+        except RenderError:
+            pass
+    return found
+
+
 def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[str], object] | None = None,
                   registry=None, preview: bool = False, jobs: int = 1, farm=None,
                   force: bool = False, overrides: tuple[str, ...] = ()) -> list[GalleryEntry]:
@@ -197,6 +208,7 @@ def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[
     gallery_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(gallery_dir)
     records = {Path(p).stem: manifest.get(Path(p).stem) for p in paths}
+    mixed = farm is None and len(_backends(paths, overrides)) > 1
     if farm is not None:
         from .farm.engine import farm_engine_factory
         factory = farm_engine_factory(farm, preview)
@@ -204,8 +216,10 @@ def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[
             entries = list(pool.map(lambda p: render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for,
                                                            registry, preview, factory, farm, force, overrides),
                                   paths))
-    elif jobs > 1 and registry is None:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    elif (jobs > 1 or mixed) and registry is None:
+        # a process runs Keras on one backend: with recipes of both, each recipe gets a fresh process
+        fresh = {"max_tasks_per_child": 1} if mixed else {}
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), **fresh) as pool:
             entries = list(pool.map(_entry_in_worker,
                                     [(Path(p), gallery_dir, records[Path(p).stem], preview, force, overrides)
                                      for p in paths]))

@@ -50,7 +50,7 @@ class ProgressBar(_OneLine):
         text = (f"frame {event.index:>5} [{self.bar(event.done / event.total)}] {event.done}/{event.total}  "
                 f"{per_frame:6.2f} s/frame  {format_seconds(left)} left")
         if getattr(event, "graphs", 0):
-            text += f"  (compiled {event.graphs} graphs in {event.compile_total:.1f} s)"
+            text += f"  (compiled {event.graphs} graph{'s' if event.graphs != 1 else ''} in {event.compile_total:.1f} s)"
         self.emit(text, event.done == event.total)
 
 

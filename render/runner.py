@@ -33,8 +33,8 @@ from .store import RunStore, atomic_write, encode_png
 class Progress:
     """Reported after each rendered frame: ``done`` of ``total`` frames to render this run;
     ``seconds`` the frame's share of its batch's time, of which ``compile_seconds`` went to compiling
-    graphs (new octave or tile shapes); ``graphs`` and ``compile_total`` count this process's
-    compiles so far."""
+    graphs (new octave or tile shapes); ``graphs`` and ``compile_total`` count this run's compiles so
+    far (a farm's workers compile on their own machines: not counted)."""
 
     index: int
     done: int
@@ -186,10 +186,11 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
         pending: list[Future] = []
         try:
             done = 0
-            compiled = COMPILES.snapshot()
+            start = compiled = COMPILES.snapshot()
             for indices, images, seconds in _results(plan, store, todo, engine, batch):
                 now = COMPILES.snapshot()
                 compile_seconds, compiled = (now[1] - compiled[1]) / len(indices), now
+                so_far = (now[0] - start[0], now[1] - start[1])
                 if len(images) != len(indices):
                     raise RenderError(f"engine returned {len(images)} images for {len(indices)} frames")
                 for index, image in zip(indices, images):
@@ -204,7 +205,7 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
                     done += 1
                     if progress:
                         progress(Progress(index, done, len(todo), seconds, min(seconds, compile_seconds),
-                                          *compiled))
+                                          *so_far))
         finally:
             for future in pending:
                 future.result()  # surface write errors; frames already queued are kept

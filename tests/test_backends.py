@@ -335,3 +335,84 @@ def test_keyframed_octave_scales_compile_a_bounded_number_of_shapes():
     for s in scales[::17]:
         for k, (h, w) in zip((2, 1), octave_sizes(1080, 1920, 3, s)[:-1]):
             assert abs(h - 1080 / s ** k) <= OCTAVE_BUCKET / 2 and abs(w - 1920 / s ** k) <= OCTAVE_BUCKET / 2
+
+
+def test_a_backend_that_is_not_installed_is_one_line_naming_the_key(tmp_path, monkeypatch):
+    import importlib.util
+    from render.errors import RecipeError
+    write_recipes(tmp_path, "jax")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(tmp_path / "walk.toml")
+    message = str(caught.value)
+    assert "model.backend" in message and "not installed" in message and ".[jax]" in message
+    assert "\n" not in message
+
+
+def test_pictures_carry_the_resolved_backend(tmp_path, monkeypatch):
+    """`render run PICTURE` must render on the backend the picture was made with, even when that came
+    from the environment (auto + KERAS_BACKEND)."""
+    write_recipes(tmp_path, "auto")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    recipe = load_recipe(tmp_path / "walk.toml")
+    assert recipe.resolved["model"]["backend"] == "jax"
+
+
+def test_keras_settings_of_the_user_cannot_change_pixels(tmp_path):
+    (tmp_path / "keras.json").write_text('{"backend": "jax", "floatx": "float16", '
+                                         '"image_data_format": "channels_first"}')
+    env = dict(os.environ, KERAS_HOME=str(tmp_path), PYTHONPATH=str(REPO))
+    env.pop("KERAS_BACKEND", None)
+    code = ("from render.backend.kerasops import keras; "
+            "print(keras.backend.backend(), keras.config.floatx(), keras.config.image_data_format())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["jax", "float32", "channels_last"], done.stderr
+
+
+def test_farm_workers_keep_one_backend_each():
+    """Leasing: a fresh worker takes the recipe's backend; a recipe of the other backend never gets a
+    worker whose Keras already runs the first one, but a fresh worker in its place."""
+    import queue
+    import threading
+    from render.farm.cluster import Farm
+    farm = Farm.__new__(Farm)
+    farm.idle, farm.lock = queue.Queue(), threading.Lock()
+    farm.workers, farm.info, farm.backends, farm._next = {}, {}, {}, 0
+    started, retired = [], []
+
+    def start(enqueue=True):
+        number = farm._next
+        farm._next += 1
+        farm.workers[number], farm.backends[number] = object(), None
+        started.append(number)
+        if enqueue:
+            farm.idle.put(number)
+        return number
+
+    farm._start_worker = start
+    farm._retire = lambda number: (retired.append(number), farm.workers.pop(number), farm.backends.pop(number))
+    start()
+    first = farm.lease("tensorflow")
+    farm.release(first)
+    assert farm.lease("tensorflow") == first        # the same backend reuses the worker
+    farm.release(first)
+    other = farm.lease("jax")
+    assert other != first and retired == [first] and farm.backends[other] == "jax"
+    farm.release(other)
+    assert farm.lease("jax") == other
+
+
+def test_a_gallery_of_both_backends_renders_each_recipe_in_its_own_process(tmp_path):
+    from render.gallery import build_gallery
+    write_recipes(tmp_path, "jax")
+    text = (tmp_path / "walk.toml").read_text().replace("frames = 7", "frames = 2")
+    (tmp_path / "wjax.toml").write_text(text)
+    (tmp_path / "wtf.toml").write_text(text.replace('backend = "jax"', 'backend = "tensorflow"'))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)   # run folders go to renders/ under the working directory
+    try:
+        entries = build_gallery([tmp_path / "wjax.toml", tmp_path / "wtf.toml"], tmp_path / "g")
+    finally:
+        os.chdir(cwd)
+    assert [e.status for e in entries] == ["rendered", "rendered"], [e.reason for e in entries]

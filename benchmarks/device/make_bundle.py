@@ -19,7 +19,7 @@ bundle holds:
   device lacks (namex, optree and optree's typing-extensions), for CPython 3.12 manylinux x86_64,
   installed there with ``pip install --no-index --target``.
 
-The directory is kept out of git by ``/.devicebundle/`` in ``.git/info/exclude``.
+The directory is kept out of git by ``/.devicebundle/`` in ``.gitignore``.
 """
 
 from __future__ import annotations

@@ -61,6 +61,18 @@ def resolve_backend(requested: str) -> tuple[str, str]:
     return DEFAULT, f"auto: {source} selects {chosen}, which this renderer does not run on"
 
 
+_INSTALL = {"tensorflow": 'pip install -e .  (TensorFlow is a default dependency)',
+            "jax": 'pip install -e ".[jax]", or ".[jax-cuda]" for NVIDIA GPUs'}
+
+
+def require_backend(name: str) -> None:
+    """Raise :class:`BackendError` (one line, with the install command) when ``name``'s framework is
+    not installed.  Looks the package up without importing it."""
+    import importlib.util
+    if importlib.util.find_spec(name) is None:
+        raise BackendError(f"backend {name} is not installed: {_INSTALL[name]}")
+
+
 def keras_backend_in_use() -> str | None:
     """The backend of the Keras already imported in this process, or None before Keras is imported."""
     keras = sys.modules.get("keras")
@@ -81,6 +93,7 @@ def activate(name: str) -> None:
         raise BackendError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
     in_use = keras_backend_in_use()
     if in_use is None:
+        require_backend(name)
         os.environ["KERAS_BACKEND"] = name
         if name == "jax":
             # several renders (gallery --jobs, farm workers) can share a GPU: allocate as needed

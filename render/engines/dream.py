@@ -24,6 +24,7 @@ from .geometry import octave_sizes
 from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .objectives import Term, build_terms, objective
+from .resample import resize_bilinear
 from .tiling import roll_offsets, tiled_gradient
 
 
@@ -144,10 +145,8 @@ class DreamEngine:
         sizes = octave_sizes(height, width, octaves, params["dream.octave_scale"], self.min_side)
         for octave in range(first, len(sizes)):
             h, w = sizes[octave]
-            scaled = base if (h, w) == (height, width) else np.asarray(
-                ops.image.resize(base, (h, w), interpolation="bilinear", antialias=True))
-            detail = np.zeros_like(scaled) if detail is None else np.asarray(
-                ops.image.resize(detail, (h, w), interpolation="bilinear"))
+            scaled = base if (h, w) == (height, width) else resize_bilinear(base, h, w)
+            detail = np.zeros_like(scaled) if detail is None else resize_bilinear(detail, h, w, antialias=False)
             rng = np.random.default_rng([self.seed, index, octave])
             shifts = roll_offsets(rng, steps, h, w, tile)
             image = np.clip(scaled + detail, 0.0, 1.0)

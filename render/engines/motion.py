@@ -31,15 +31,24 @@ def is_identity(zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> b
     return zoom == 1.0 and rotate_deg == 0.0 and pan_x == 0.0 and pan_y == 0.0
 
 
+_WARP = {}
+
+
 def apply_motion(image: np.ndarray, zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> np.ndarray:
     """Warp float ``(H, W, 3)`` with bilinear sampling; uncovered edges mirror the image.  Returns
-    float32 numpy ``(H, W, 3)``."""
+    float32 numpy ``(H, W, 3)``.  The warp (``keras.ops.image.affine_transform``) is compiled once
+    per frame size on the active backend, the matrix being an input."""
     image = np.asarray(image, np.float32)
     if is_identity(zoom, rotate_deg, pan_x, pan_y):
         return image
+    from ..backend import current
     from ..backend.kerasops import ops
+    backend = current()
+    if backend.name not in _WARP:
+        def warp(images, matrices):
+            return ops.image.affine_transform(images, matrices, interpolation="bilinear", fill_mode="reflect",
+                                              data_format="channels_last")
+        _WARP[backend.name] = backend.compile(warp, name="motion")
     height, width = image.shape[:2]
     matrix = motion_matrix(width, height, zoom, rotate_deg, pan_x, pan_y)
-    warped = ops.image.affine_transform(image[np.newaxis], matrix[np.newaxis], interpolation="bilinear",
-                                        fill_mode="reflect", data_format="channels_last")
-    return np.asarray(warped[0], np.float32)
+    return np.asarray(_WARP[backend.name](image[np.newaxis], matrix[np.newaxis])[0], np.float32)

@@ -26,6 +26,7 @@ from .color import RGB_TO_YCBCR, YCBCR_TO_RGB
 from .geometry import scale_sizes
 from .images import noise_image, to_uint8
 from .motion import apply_motion
+from .resample import resize_bilinear
 from .style_losses import blend_grams, content_loss, gram, image_variation, style_loss, total_variation
 
 
@@ -165,12 +166,6 @@ def lbfgs(value_and_gradient, image: np.ndarray, steps: int, memory: int = 8):
     return final, np.array(history, np.float32).reshape(-1, 4)
 
 
-def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of float ``(h, w, 3)`` with antialiasing when shrinking."""
-    return np.asarray(ops.image.resize(np.asarray(image, np.float32), (height, width), interpolation="bilinear",
-                                       antialias=True), np.float32)
-
-
 def keep_content_colours(styled: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Luminance of ``styled`` with the chroma (Cb, Cr) of ``content``; float RGB ``(H, W, 3)``."""
     y = (styled.reshape(-1, 3) @ RGB_TO_YCBCR.T)[:, :1]
@@ -286,12 +281,12 @@ class StyleEngine:
         steps = int(round(row["style.steps"]))
         history = []
         for h, w in scale_sizes(self.height, self.width, self.settings.scales, self.min_side):
-            start = resize(image, h, w) if image.shape[:2] != (h, w) else image
-            scaled_content = resize(content, h, w) if (h, w) != (self.height, self.width) else content
+            start = resize_bilinear(image, h, w) if image.shape[:2] != (h, w) else image
+            scaled_content = resize_bilinear(content, h, w) if (h, w) != (self.height, self.width) else content
             image, losses = self.optimize(np.clip(start, 0, 1), scaled_content, row, steps)
             history.append(losses)
         if image.shape[:2] != (self.height, self.width):
-            image = resize(image, self.height, self.width)
+            image = resize_bilinear(image, self.height, self.width)
         return image, np.concatenate(history)
 
     def next_frame(self, previous: np.ndarray, content: np.ndarray, row: Mapping[str, float]):

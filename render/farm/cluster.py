@@ -6,7 +6,9 @@ cluster has GPUs, else one per node, or ``workers`` of them; ``gpus_per_worker``
 explicitly.  A request no node can meet is refused at once with one line, never left pending.
 
 Workers are leased: a chained recipe holds one for its whole chain; an independent batch holds one
-for the batch.  A worker that dies is replaced and the caller resubmits its work.
+for the batch.  A worker that dies is replaced and the caller resubmits its work.  A worker process
+runs Keras on one backend, the backend of the first recipe it renders; a recipe of the other backend
+that finds only such workers idle retires one and starts a fresh worker in its place.
 """
 
 from __future__ import annotations
@@ -77,11 +79,12 @@ class Farm:
         self.lock = threading.Lock()
         self.workers: dict[int, Any] = {}
         self.info: dict[int, dict] = {}
+        self.backends: dict[int, str | None] = {}   # worker -> the backend its Keras runs on (None: not yet)
         self._next = 0
         for _ in range(workers):
             self._start_worker()
 
-    def _start_worker(self):
+    def _start_worker(self, enqueue: bool = True):
         with self.lock:
             number = self._next
             self._next += 1
@@ -96,11 +99,27 @@ class Farm:
         with self.lock:
             self.workers[number] = actor
             self.info[number] = info
-        self.idle.put(number)
+            self.backends[number] = None
+        if enqueue:
+            self.idle.put(number)
         return number
 
-    def lease(self) -> int:
-        return self.idle.get()
+    def lease(self, backend: str | None = None) -> int:
+        """An idle worker for a recipe of ``backend`` (waits for one): a worker already running that
+        backend or a fresh one; else an idle worker of the other backend is retired for a fresh one."""
+        number = self.idle.get()
+        with self.lock:
+            current = self.backends.get(number)
+        if backend is None or current in (None, backend):
+            with self.lock:
+                if backend is not None:
+                    self.backends[number] = backend
+            return number
+        self._retire(number)
+        fresh = self._start_worker(enqueue=False)
+        with self.lock:
+            self.backends[fresh] = backend
+        return fresh
 
     def release(self, number: int) -> None:
         if number in self.workers:
@@ -111,15 +130,19 @@ class Farm:
 
     def replace(self, number: int) -> None:
         """Forget dead worker ``number`` and start a new one in its place (it joins the idle pool)."""
+        self._retire(number)
+        self._start_worker()
+
+    def _retire(self, number: int) -> None:
         with self.lock:
             actor = self.workers.pop(number, None)
             self.info.pop(number, None)
+            self.backends.pop(number, None)
         if actor is not None:
             try:
                 self.ray.kill(actor, no_restart=True)
             except Exception:  # noqa: BLE001 - already gone
                 pass
-        self._start_worker()
 
     def status(self) -> list[dict]:
         return farm_status(self.ray)

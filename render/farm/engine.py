@@ -24,6 +24,7 @@ class FarmEngine:
     def __init__(self, farm: Farm, recipe, preview: bool = False):
         self.farm, self.ray = farm, farm.ray
         self.source = RecipeSource.of(recipe, preview)
+        self.backend = recipe.backend
         self.chained = recipe.kind.chained
         self.sticky: int | None = None      # the worker a chained recipe holds
         self.pids: list[int] = []           # worker process of every batch, in order (for tests and logs)
@@ -38,7 +39,7 @@ class FarmEngine:
             references[0] = jobs[0].load_frame(0)
         while True:
             if self.sticky is None:
-                self.sticky = self.farm.lease()
+                self.sticky = self.farm.lease(self.backend)
             actor = self.farm.actor(self.sticky)
             try:
                 images, pid, _ = self.ray.get(actor.render.remote(self.source, payload, references))
@@ -56,7 +57,7 @@ class FarmEngine:
         try:
             while waiting or flying:
                 while waiting and (not flying or not self.farm.idle.empty()):
-                    number = self.farm.lease()
+                    number = self.farm.lease(self.backend)
                     jobs = waiting.pop(0)
                     payload = [(j.index, dict(j.row), None) for j in jobs]
                     ref = self.farm.actor(number).render.remote(self.source, payload, {})
@@ -100,7 +101,7 @@ def print_on_farm(farm: Farm, recipe, options, run_dir, out=None) -> dict:
     """Render one print on a free worker (its own memory plan there); returns the print's info."""
     source = RecipeSource.of(recipe)
     while True:
-        number = farm.lease()
+        number = farm.lease(recipe.backend)
         try:
             return farm.ray.get(farm.actor(number).print.remote(source, options, str(run_dir),
                                                                str(out) if out else None))

@@ -88,6 +88,7 @@ class PrintPlan:
 
     def describe(self) -> list[str]:
         lines = [f"print    {self.size.describe()}, {self.options.fmt}",
+                 f"backend  {self.recipe.backend}, precision {self.recipe.precision}",
                  f"frame    {self.frame} of {self.recipe.output.frames}",
                  "stages   " + ", ".join(f"{s.label} {s.width}x{s.height} x{s.steps}" for s in self.stages),
                  f"tile     {self.tile}",

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from ..errors import ModelError, RecipeError
 from ..models import catalog
-from ..backend import BackendError, resolve_backend
+from ..backend import BackendError, require_backend, resolve_backend
 from ..backend.devices import resolve_precision
 from ..outputs.formats import CODECS
 from . import schema
@@ -228,11 +228,12 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
     _check_cycles(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)
     print_settings = _parse_print(data.get("print"), out, ctx) if "print" in data else None
-    resolved = _resolved(data, out, model_raw["name"], seed)
     try:
         backend, backend_reason = resolve_backend(model_raw["backend"])
+        require_backend(backend)
     except BackendError as err:
         raise ctx.error("model.backend", str(err)) from None
+    resolved = _resolved(data, out, model_raw["name"], seed, backend)
     precision, precision_reason = resolve_precision(model_raw["precision"], backend)
     return Recipe(path=ctx.path, kind=kind, seed=seed, output=out, model=info,
                   requested_precision=model_raw["precision"], precision=precision,
@@ -292,11 +293,13 @@ def _parse_output(raw: Any, ctx: _Context) -> OutputSettings:
                           quality=clean["quality"], loop=clean["loop"])
 
 
-def _resolved(data: dict, out: OutputSettings, model_name: str, seed: int) -> dict:
-    """Plain-data copy of the recipe with output defaults filled in (written next to the frames)."""
+def _resolved(data: dict, out: OutputSettings, model_name: str, seed: int, backend: str) -> dict:
+    """Plain-data copy of the recipe with output defaults filled in and the backend resolved (written
+    next to the frames and into every picture, so `render run PICTURE` renders on the same backend)."""
     resolved = copy.deepcopy(data)
     resolved["seed"] = seed
     resolved.setdefault("model", {})["name"] = model_name
+    resolved["model"]["backend"] = backend
     output = resolved.setdefault("output", {})
     output.update(size=list(out.size), frames=out.frames, fps=out.fps, video=out.video,
                   quality=out.quality, loop=out.loop)

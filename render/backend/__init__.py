@@ -56,6 +56,8 @@ def resolve_backend(requested: str) -> tuple[str, str]:
     if found is None:
         return DEFAULT, "auto: the default"
     chosen, source = found
+    if chosen == DEFAULT and source != "KERAS_BACKEND":
+        return DEFAULT, f"auto: the default, as {source} says (Keras writes its default there)"
     if chosen in BACKENDS:
         return chosen, f"auto: {source} selects {chosen}"
     return DEFAULT, f"auto: {source} selects {chosen}, which this renderer does not run on"

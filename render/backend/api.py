@@ -11,8 +11,7 @@ A backend module (:mod:`render.backend.tensorflow`, :mod:`render.backend.jax`) e
   positional arguments listed in ``static`` are Python values (tile sides, step counts) that select a
   graph; every other argument is an array or a (nested) tuple of arrays;
 - ``devices()``: the :class:`render.backend.devices.Device` list the framework sees;
-- ``is_out_of_memory(error)``: whether an exception is the framework's out-of-memory error;
-- ``memory_in_use()``: bytes the framework holds on its accelerator (0 on CPUs).
+- ``is_out_of_memory(error)``: whether an exception is the framework's out-of-memory error.
 
 Arrays go back to numpy with ``numpy.asarray``.
 """

@@ -96,12 +96,3 @@ def is_out_of_memory(error: BaseException) -> bool:
     text = str(error)
     return type(error).__name__ in ("XlaRuntimeError", "JaxRuntimeError") and (
         "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text)
-
-
-def memory_in_use() -> int:
-    total = 0
-    for device in jax.local_devices():
-        stats = device.memory_stats() if device.platform != "cpu" else None
-        if stats:
-            total += stats.get("bytes_in_use", 0)
-    return total

@@ -65,10 +65,3 @@ def devices() -> list[Device]:
 
 def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError))
-
-
-def memory_in_use() -> int:
-    total = 0
-    for index, _ in enumerate(tf.config.list_logical_devices("GPU")):
-        total += tf.config.experimental.get_memory_info(f"GPU:{index}")["current"]
-    return total

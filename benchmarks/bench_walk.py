@@ -23,7 +23,7 @@ from common import REPO, best_of, machine_line  # noqa: E402
 
 from render.engines.walk import WalkEngine, load_generator  # noqa: E402
 from render.framekeys import frame_keys  # noqa: E402
-from render.kinds.base import FrameJob  # noqa: E402
+from render.contracts import FrameJob  # noqa: E402
 from render.plan import make_plan  # noqa: E402
 from render.recipe import load_recipe  # noqa: E402
 from render.runner import render  # noqa: E402

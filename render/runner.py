@@ -20,7 +20,7 @@ from typing import Callable
 from .backend.api import STATS as COMPILES
 from .errors import OutputError, RenderError
 from .framekeys import frame_keys
-from .kinds.base import Engine, FrameJob
+from .contracts import Engine, FrameJob
 from .metadata import picture_metadata, recipe_hash
 from .outputs.video import encode_video, loop_order, video_path
 from .plan import Plan, make_plan

@@ -14,10 +14,7 @@ An engine renders a batch of :class:`FrameJob` and returns one uint8 ``(H, W, 3)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence
-
-import numpy as np
+from typing import Any, Mapping, Protocol, Sequence
 
 from ..contracts import Engine, FrameJob, PrintRequest, PrintStage, Printer  # noqa: F401 (re-exported)
 from ..recipe.fields import Field

@@ -43,13 +43,13 @@ class ProgressBar(_OneLine):
         self.times: list[float] = []
 
     def __call__(self, event) -> None:
-        self.times.append(event.seconds - getattr(event, "compile_seconds", 0.0))
+        self.times.append(event.seconds - event.compile_seconds)
         steady = self.times[1:] or self.times
         per_frame = sum(steady) / len(steady)
         left = per_frame * (event.total - event.done)
         text = (f"frame {event.index:>5} [{self.bar(event.done / event.total)}] {event.done}/{event.total}  "
                 f"{per_frame:6.2f} s/frame  {format_seconds(left)} left")
-        if getattr(event, "graphs", 0):
+        if event.graphs:
             text += f"  (compiled {event.graphs} graph{'s' if event.graphs != 1 else ''} in {event.compile_total:.1f} s)"
         self.emit(text, event.done == event.total)
 

@@ -106,6 +106,20 @@ def activate(name: str) -> None:
                            f"process (render it alone, or pass --backend {in_use})")
 
 
+_SHARED: dict = {}
+
+
+def compiled(name: str, fn, static=()):
+    """``fn`` (a stateless helper such as a resize or a warp) compiled on the active backend once per
+    process and kept under ``name``, so every caller shares its graphs and their compile time is
+    counted with the engines'."""
+    backend = current()
+    key = (backend.name, name)
+    if key not in _SHARED:
+        _SHARED[key] = backend.compile(fn, static=static, name=name)
+    return _SHARED[key]
+
+
 def current():
     """The active backend's module (:mod:`render.backend.tensorflow` or :mod:`render.backend.jax`),
     activating the default when Keras has not been imported yet."""

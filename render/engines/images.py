@@ -46,12 +46,19 @@ def noise_image(seed: int, width: int, height: int) -> np.ndarray:
     return np.clip(image, 0.0, 1.0)
 
 
-def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
-    """``batch`` padded with zeros along its first axis to ``size`` rows: a last, shorter batch reuses
-    the graph compiled for full batches (the padding rows are dropped from the result)."""
-    if len(batch) >= size:
-        return batch
-    return np.concatenate([batch, np.zeros((size - len(batch),) + batch.shape[1:], batch.dtype)])
+class PaddedBatches:
+    """Calls a compiled ``fn`` on batches padded with zero rows to the largest batch seen, so a last,
+    shorter batch reuses the graph compiled for full batches; ``call(batch, keep)`` returns the first
+    ``keep`` outputs as numpy."""
+
+    def __init__(self, fn):
+        self.fn, self.rows = fn, 0
+
+    def __call__(self, batch: np.ndarray, keep: int) -> np.ndarray:
+        self.rows = max(self.rows, len(batch))
+        if len(batch) < self.rows:
+            batch = np.concatenate([batch, np.zeros((self.rows - len(batch),) + batch.shape[1:], batch.dtype)])
+        return np.asarray(self.fn(batch))[:keep]
 
 
 def to_uint8(image) -> np.ndarray:

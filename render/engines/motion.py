@@ -31,9 +31,6 @@ def is_identity(zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> b
     return zoom == 1.0 and rotate_deg == 0.0 and pan_x == 0.0 and pan_y == 0.0
 
 
-_WARP = {}
-
-
 def apply_motion(image: np.ndarray, zoom: float, rotate_deg: float, pan_x: float, pan_y: float) -> np.ndarray:
     """Warp float ``(H, W, 3)`` with bilinear sampling; uncovered edges mirror the image.  Returns
     float32 numpy ``(H, W, 3)``.  The warp (``keras.ops.image.affine_transform``) is compiled once
@@ -41,14 +38,13 @@ def apply_motion(image: np.ndarray, zoom: float, rotate_deg: float, pan_x: float
     image = np.asarray(image, np.float32)
     if is_identity(zoom, rotate_deg, pan_x, pan_y):
         return image
-    from ..backend import current
+    from ..backend import compiled
     from ..backend.kerasops import ops
-    backend = current()
-    if backend.name not in _WARP:
-        def warp(images, matrices):
-            return ops.image.affine_transform(images, matrices, interpolation="bilinear", fill_mode="reflect",
-                                              data_format="channels_last")
-        _WARP[backend.name] = backend.compile(warp, name="motion")
+
+    def warp(images, matrices):
+        return ops.image.affine_transform(images, matrices, interpolation="bilinear", fill_mode="reflect",
+                                          data_format="channels_last")
+
     height, width = image.shape[:2]
     matrix = motion_matrix(width, height, zoom, rotate_deg, pan_x, pan_y)
-    return np.asarray(_WARP[backend.name](image[np.newaxis], matrix[np.newaxis])[0], np.float32)
+    return np.asarray(compiled("motion", warp)(image[np.newaxis], matrix[np.newaxis])[0], np.float32)

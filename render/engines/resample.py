@@ -30,22 +30,19 @@ def lanczos_weights(in_size: int, out_size: int, lobes: int = 3) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-_BILINEAR = {}
-
-
 def resize_bilinear(image: np.ndarray, height: int, width: int, antialias: bool = True) -> np.ndarray:
     """Float ``(h, w, c)`` resized to ``height`` x ``width`` bilinearly (``keras.ops.image.resize``;
     antialiased when shrinking), as float32 numpy; compiled once per shape pair on the active backend,
     so its compile time is counted with the engines' (JAX compiles even eager ops on first use)."""
-    from ..backend import current
+    from ..backend import compiled
     from ..backend.kerasops import ops
-    backend = current()
-    if backend.name not in _BILINEAR:
-        def resize(image, height, width, antialias):
-            return ops.image.resize(image, (height, width), interpolation="bilinear", antialias=antialias)
-        _BILINEAR[backend.name] = backend.compile(resize, static=(1, 2, 3), name="resize")
-    return np.asarray(_BILINEAR[backend.name](np.asarray(image, np.float32), int(height), int(width),
-                                              bool(antialias)), np.float32)
+
+    def resize(image, height, width, antialias):
+        return ops.image.resize(image, (height, width), interpolation="bilinear", antialias=antialias)
+
+    resized = compiled("resize", resize, static=(1, 2, 3))(np.asarray(image, np.float32), int(height), int(width),
+                                                           bool(antialias))
+    return np.asarray(resized, np.float32)
 
 
 def make_resizer(in_hw: tuple[int, int], out_hw: tuple[int, int]):

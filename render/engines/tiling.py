@@ -2,9 +2,9 @@
 
 The image is rolled by a random offset, cut into a grid of near-equal pieces no larger than ``tile`` on
 a side (520 px with tile 512 gives two 260 px pieces, not 512 + 8), and each piece's gradient is
-computed on its own, so memory is bounded by one tile; the pieces' gradients are joined row by row
-into the frame (no full-size temporary per tile), and rolling moves the tile borders every step so no
-seam builds up (the DeepDream tutorial's rolled tiles).  When one tile covers the image there is no
+computed on its own, so memory is bounded by one tile; each piece's gradient is written into its
+place in one frame-sized array (no full-size temporary per tile), and rolling moves the tile borders
+every step so no seam builds up (the DeepDream tutorial's rolled tiles).  When one tile covers the image there is no
 roll and the result is exactly the untiled gradient.  Each tile's objective is scaled by its share of
 the image area, so the tile gradients add up to the gradient of the whole image's mean objective (up
 to border effects).

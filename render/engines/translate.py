@@ -21,7 +21,7 @@ from ..models.pix2pix import unet_generator
 from ..backend import current
 from ..backend.kerasops import ops
 from ..training.pairs import load_hed, sketch_from_drawing, sketch_from_photo
-from .images import pad_batch
+from .images import PaddedBatches
 from .resample import make_resizer
 
 
@@ -60,7 +60,7 @@ class TranslateEngine:
             pictures = (ops.cast(engine.generator(sketches * 2.0 - 1.0, training=False), "float32") + 1.0) / 2.0
             return ops.cast(ops.round(ops.clip(resize(pictures), 0.0, 1.0) * 255.0), "uint8")
 
-        engine.translate = current().compile(translate, [engine.generator], name="translate")
+        engine.translate = PaddedBatches(current().compile(translate, [engine.generator], name="translate"))
         return engine
 
     def sketches(self, jobs: Sequence[FrameJob]) -> np.ndarray:
@@ -72,6 +72,4 @@ class TranslateEngine:
         return sketch_from_drawing(frames)
 
     def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
-        sketches = self.sketches(jobs)
-        self._rows = max(getattr(self, "_rows", 0), len(sketches))   # one graph for every batch size
-        return list(np.asarray(self.translate(pad_batch(sketches, self._rows)))[:len(jobs)])
+        return list(self.translate(self.sketches(jobs), len(jobs)))

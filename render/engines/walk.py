@@ -19,7 +19,7 @@ from ..models import build
 from ..models.generators import load_dcgan_faces
 from ..backend import current
 from ..backend.kerasops import ops
-from .images import pad_batch
+from .images import PaddedBatches
 from .resample import make_resizer
 
 
@@ -83,12 +83,11 @@ class WalkEngine:
             return ops.cast(ops.round(ops.clip(resized, 0.0, 1.0) * 255.0), "uint8")
 
         self.frames = current().compile(frames, [self.generator], name="walk frames")
+        self._padded = PaddedBatches(self.frames)
 
     def latents(self, jobs: Sequence[FrameJob]) -> np.ndarray:
         """float32 ``(len(jobs) * cells, latent_size)``: each job's cells, truncated."""
         return truncated_latents([job.row for job in jobs], self.latent_size)
 
     def render_batch(self, jobs: Sequence[FrameJob]) -> list[np.ndarray]:
-        latents = self.latents(jobs)
-        self._rows = max(getattr(self, "_rows", 0), len(latents))   # one graph for every batch size
-        return list(np.asarray(self.frames(pad_batch(latents, self._rows)))[:len(jobs)])
+        return list(self._padded(self.latents(jobs), len(jobs)))

@@ -28,9 +28,8 @@ class RecipeSource:
     @classmethod
     def of(cls, recipe, preview: bool = False) -> "RecipeSource":
         # the worker renders on the backend the driver resolved (and keyed the frames with)
-        backend = getattr(recipe, "backend", None)
-        pinned = (f'model.backend="{backend}"',) if backend else ()
-        return cls(str(recipe.path), recipe.text, tuple(recipe.overrides) + pinned, preview)
+        pinned = f'model.backend="{recipe.backend}"'
+        return cls(str(recipe.path), recipe.text, tuple(recipe.overrides) + (pinned,), preview)
 
     def load(self):
         from ..recipe import load_recipe

@@ -4,7 +4,8 @@ TensorFlow).
 
 The VGG16 trunk gives five side outputs (the last convolution of each block), each a 1x1 convolution
 to one channel, enlarged bilinearly to the input size; a 1x1 convolution fuses the five and a sigmoid
-gives the edge probability.  ``HED()(images)``: RGB 0..1 ``(n, H, W, 3)`` -> ``(n, H, W, 1)`` in 0..1.
+gives the edge probability.  ``HED()(images)``: RGB 0..1 ``(n, H, W, 3)`` -> ``(n, H, W, 1)`` in 0..1
+(graph code); ``HED().detect(images)`` the same compiled, for numpy batches.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..backend import current
 from ..backend.kerasops import keras, ops
 from . import catalog
 from .build import load_hed_vgg16_weights, preprocess, vgg_conv_stack
@@ -32,10 +34,7 @@ class HED:
                 return (np.asarray(h5[f"{name}/vars/0"], np.float32)[0, 0], np.asarray(h5[f"{name}/vars/1"], np.float32))
             self.sides = [conv(f"dsn{i}") for i in range(1, 6)]
             self.fuse = conv("fuse")
-
-    @property
-    def models(self) -> list:
-        return [self.trunk]
+        self.detect = current().compile(self.__call__, [self.trunk], name="hed edges")
 
     def __call__(self, images01):
         height, width = int(images01.shape[1]), int(images01.shape[2])

@@ -39,19 +39,15 @@ def sketch_from_photo(hed, photos: np.ndarray, size: int, detect_at: int = 128) 
     """float RGB ``(n, h, w, 3)`` in 0..1 -> sketches ``(n, size, size, 1)``: HED edges found at
     ``detect_at`` px (HED needs some resolution), resized, kept where stronger than
     :data:`EDGE_THRESHOLD`, drawn black on white."""
-    from ..backend import current
     from ..backend.kerasops import ops
     from ..engines.images import area_matrix, resize_with
-    detect = getattr(hed, "_compiled", None)
-    if detect is None:
-        detect = hed._compiled = current().compile(hed, hed.models, name="hed edges")
     out = []
     for start in range(0, len(photos), 32):
         batch = np.asarray(photos[start:start + 32], np.float32)
         if batch.shape[1:3] != (detect_at, detect_at):
             batch = np.asarray(ops.image.resize(batch, (detect_at, detect_at), interpolation="bicubic",
                                                 antialias=True))
-        edges = np.asarray(detect(np.clip(batch, 0.0, 1.0)))
+        edges = np.asarray(hed.detect(np.clip(batch, 0.0, 1.0)))
         out.append(resize_with(area_matrix, edges, size, size))
     return np.where(np.concatenate(out) > EDGE_THRESHOLD, 0.0, 1.0).astype(np.float32)
 

@@ -48,6 +48,8 @@ def main():
       render models
       render schema dream > schemas/dream.json
     """
+    from .notices import show_notes
+    show_notes(quiet=False)
 
 
 def _load(recipe: Path, sets: tuple[str, ...]):
@@ -68,6 +70,13 @@ set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", h
 backend_option = click.option("--backend", type=click.Choice(["auto", "tensorflow", "jax"]), default=None,
                               help="Keras backend to render on, instead of the recipe's model.backend (auto: "
                                    "TensorFlow unless KERAS_BACKEND or keras.json selects JAX).")
+
+
+def _quiet(quiet: bool) -> None:
+    """--quiet: no notes and no third-party warnings either."""
+    if quiet:
+        from .notices import show_notes
+        show_notes(quiet=True)
 
 
 def _with_backend(sets: tuple[str, ...], backend: str | None) -> tuple[str, ...]:
@@ -112,6 +121,7 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path, fi
 def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, backend, ray_address, workers,
         gpus_per_worker):
     """Render RECIPE: only frames not already stored, then the video."""
+    _quiet(quiet)
     from .plan import preview_recipe
     from .progress import ProgressBar
     from .runner import default_out_dir, parse_frame_range, render
@@ -179,6 +189,7 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
       render print recipes/style-still.toml --size 60x40cm --dpi 150 --max-memory 4GiB
       render print recipes/zoom.toml --size A4 --proof
     """
+    _quiet(quiet)
     from .prints.driver import default_print_path, make_print, options_for, plan_print, proof_options
     from .prints.paper import SizeError, parse_memory
     from .progress import PrintProgressBar
@@ -382,6 +393,7 @@ def gallery(sources, gallery_dir, old_dir, only, preview, jobs, force, quiet, ba
       render gallery recipes/ --only zoom --only style-still
       render gallery --preview --jobs 2
     """
+    _quiet(quiet)
     from .gallery import build_gallery, format_summary
     from .progress import GalleryProgress, ProgressBar
     paths: list[Path] = []

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .media import DEFAULT_BACKGROUND
 from .plan import Plan
 from .store import file_sha256
 
@@ -65,6 +66,8 @@ def static_key(recipe) -> str:
         "backend": recipe.backend,
         "kind_parts": _plain(recipe.kind.key_parts(recipe)),
     }
+    if tuple(recipe.background) != DEFAULT_BACKGROUND:  # keys of recipes that keep the default stay as they were
+        parts["background"] = [repr(float(v)) for v in recipe.background]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

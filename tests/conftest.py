@@ -33,5 +33,5 @@ def vgg16():
 @pytest.fixture
 def cat_image():
     """Chelsea as float32 (48, 64, 3) in 0..1 (a single-tile image for the stepper tests)."""
-    from render.engines.dream import load_init_image
-    return load_init_image(CHELSEA, 64, 48)
+    from render.media import load_image
+    return load_image(CHELSEA, 64, 48)

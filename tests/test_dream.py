@@ -215,7 +215,7 @@ def test_steps_compile_once_per_image_and_tile_shape(vgg16):
 
 def test_init_image_covers_the_frame_and_honours_exif_rotation(tmp_path):
     from PIL import Image
-    from render.engines.dream import load_init_image
+    from render.media import load_image as load_init_image
     image = np.zeros((20, 40, 3), np.uint8)
     image[:, :20] = (255, 0, 0)  # left half red, right half blue
     image[:, 20:] = (0, 0, 255)

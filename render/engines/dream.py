@@ -17,7 +17,7 @@ import numpy as np
 from ..backend import current
 from ..backend.kerasops import ops
 from ..contracts import FrameJob
-from ..media import load_image as load_init_image
+from ..media import DEFAULT_BACKGROUND, load_image
 from ..models import build
 from .color import channel_stats, match_colors
 from .geometry import octave_sizes
@@ -103,6 +103,7 @@ class DreamEngine:
     init: Path | None
     weight_columns: tuple[str, ...]
     min_side: int
+    background: tuple[float, float, float] = DEFAULT_BACKGROUND
     _first_stats: tuple | None = field(default=None, init=False, repr=False)  # (frame 0, its stats)
 
     @classmethod
@@ -115,12 +116,12 @@ class DreamEngine:
         stepper = DreamStepper(extractor, build_terms(targets, extractor.layers))
         width, height = recipe.output.size
         return cls(stepper, width, height, recipe.seed, settings.tile, settings.init,
-                   tuple(t.column for t in targets), recipe.model.min_side)
+                   tuple(t.column for t in targets), recipe.model.min_side, recipe.background)
 
     def first_image(self) -> np.ndarray:
         if self.init is None:
             return noise_image(self.seed, self.width, self.height)
-        return load_init_image(self.init, self.width, self.height)
+        return load_image(self.init, self.width, self.height, self.background)
 
     def dream(self, base: np.ndarray, params: Mapping[str, float], index: int) -> np.ndarray:
         """Multi-octave dream of float ``(H, W, 3)`` keeping the base's own detail: each octave dreams

@@ -20,7 +20,7 @@ import numpy as np
 from ..backend import current
 from ..backend.kerasops import ops
 from ..contracts import FrameJob
-from ..media import MediaSource, load_image
+from ..media import MediaSource, load_image, picture_info
 from ..models import build
 from .color import RGB_TO_YCBCR, YCBCR_TO_RGB
 from .geometry import scale_sizes
@@ -211,10 +211,9 @@ class StyleEngine:
     def style_size(self, name: str, height: int, width: int, style_scale: float) -> tuple[int, int]:
         """(h, w) at which style image ``name`` gives features the size they would have next to a
         ``height`` x ``width`` content, times ``style_scale``: the same area, the style's own aspect."""
-        if name not in self._aspects:  # read once, not every frame
-            from PIL import Image
-            with Image.open(self.settings.images[name]) as image:
-                self._aspects[name] = image.width / image.height
+        if name not in self._aspects:  # read once, not every frame; as seen (EXIF orientation applied)
+            info = picture_info(self.settings.images[name])
+            self._aspects[name] = info.width / info.height
         aspect = self._aspects[name]
         area = height * width * style_scale ** 2
         h = max(self.min_side, round((area / aspect) ** 0.5))
@@ -226,7 +225,7 @@ class StyleEngine:
         h, w = self.style_size(name, height, width, style_scale)
         key = (name, h, w)
         if key not in self._grams:
-            style_image = load_image(self.settings.images[name], w, h)
+            style_image = load_image(self.settings.images[name], w, h, self.source.background)
             grams = grams_of(style_image) if grams_of else self.objective.style_grams(style_image)
             self._grams[key] = [np.asarray(g, np.float32) for g in grams]
         return self._grams[key]

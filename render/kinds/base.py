@@ -47,10 +47,18 @@ class Kind:
         lacks, for instance) raise ``error(key_path, message)``.  Default: the sections themselves."""
         return sections
 
+    def sequence_source(self, sections: dict[str, dict[str, Any]]):
+        """The :class:`render.media.MediaSource` the frames follow (a style's content, a translate
+        input), or None.  A video or animation sets the frame rate when the recipe gives none."""
+        return None
+
     def frame_count(self, sections: dict[str, dict[str, Any]], output) -> int | None:
         """Frames implied by the kind's own tables, used when the recipe gives neither
-        ``output.frames`` nor ``output.duration`` (default: none, so one frame)."""
-        return None
+        ``output.frames`` nor ``output.duration``.  Default: as many as :meth:`sequence_source`
+        lasts when it is a sequence (a folder's files, a video's duration times the fps), else
+        none (one frame)."""
+        source = self.sequence_source(sections)
+        return source.count if source is not None and source.is_sequence else None
 
     def extra_columns(self, recipe) -> dict[str, Any]:
         """Plan columns computed from the settings rather than read from one field (name -> schedule

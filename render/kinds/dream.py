@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..media import describe_still
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import ImagePath, Number, Vector, WeightTable, did_you_mean
 from ..engines.geometry import octave_sizes
@@ -123,7 +124,7 @@ class DreamKind(Kind):
 
     def summary(self, recipe) -> list[str]:
         settings: DreamSettings = recipe.settings
-        return [f"init     {settings.init or 'noise'}",
+        return [f"init     {describe_still(settings.init) if settings.init else 'noise'}",
                 "layers   " + ", ".join(t.key for t in settings.targets),
                 f"tile     {settings.tile}"]
 

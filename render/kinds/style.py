@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..media import MediaSource
+from ..media import MediaSource, describe_still
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
 from ..backend import activate
@@ -82,6 +82,9 @@ class StyleKind(Kind):
     default_model = "vgg16"
     model_help = "vgg16 (embedded), vgg16-imagenet, vgg19-imagenet, or a path to a .keras file"
 
+    def sequence_source(self, sections):
+        return sections["style"]["content"]
+
     def settings(self, sections, model, output, error) -> StyleSettings:
         style = sections["style"]
         if style["content"] is None:
@@ -146,8 +149,9 @@ class StyleKind(Kind):
 
     def summary(self, recipe) -> list[str]:
         s: StyleSettings = recipe.settings
-        return [f"content  {s.content.path} ({s.content.kind}, {s.content.count} frame(s))",
-                "styles   " + ", ".join(f"{n}={p.name}" for n, p in s.images.items()),
+        return [f"content  {s.content.path}: " + (s.content.describe() if s.content.is_sequence
+                                                       else describe_still(s.content.path)),
+                "styles   " + ", ".join(f"{n}={describe_still(p)}" for n, p in s.images.items()),
                 f"layers   style {', '.join(s.style_layers)}; content {', '.join(s.content_layers)}",
                 f"optimise {s.optimizer}, scales {', '.join(f'{v:g}' for v in s.scales)}, init {s.init}"
                 + (", colours kept" if s.preserve_colors else "")]

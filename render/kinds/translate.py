@@ -46,9 +46,8 @@ class TranslateKind(Kind):
     model_help = "edges2faces (trained here), or a model folder made by `render train pix2pix`"
     default_batch = 8
 
-    def frame_count(self, sections, output) -> int | None:
-        source = sections["translate"]["input"]
-        return source.count if source is not None else None
+    def sequence_source(self, sections):
+        return sections["translate"]["input"]
 
     def settings(self, sections, model, output, error) -> TranslateSettings:
         translate = sections["translate"]
@@ -69,7 +68,7 @@ class TranslateKind(Kind):
     def summary(self, recipe) -> list[str]:
         s: TranslateSettings = recipe.settings
         width, height = recipe.output.size
-        return [f"input    {s.source.path} ({s.source.kind}, {s.source.count} frame(s))"
+        return [f"input    {s.source.path}: {s.source.describe()}"
                 + (", HED edges first" if s.edges else ""),
                 f"note     each input frame is fitted to the model's {s.size}x{s.size} and the result resized "
                 f"to {width}x{height}"]

@@ -9,21 +9,39 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Codec:
+    """``even_width``/``even_height``: frames of an odd size are padded by one pixel (see
+    :func:`padded_size`), because chroma subsampling makes the encoder refuse them (libx264, libx265)
+    or encode the last column or row in wrong colours (libvpx-vp9 at 4:2:0, prores_ks at 4:2:2 across)."""
     extension: str
     options: dict
     uses_crf: bool
-    even_size: bool = True  # chroma subsampling (or the encoder) needs an even width and height
+    label: str
+    even_width: bool = True
+    even_height: bool = True
+
+    def padded_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size ``width`` x ``height`` frames are encoded at: one more on each odd side the codec
+        needs even."""
+        return width + (width % 2 if self.even_width else 0), height + (height % 2 if self.even_height else 0)
+
+    @property
+    def needs(self) -> str:
+        """What the codec needs, in words (for the note about padding)."""
+        sides = [name for name, even in (("width", self.even_width), ("height", self.even_height)) if even]
+        return "an even " + " and ".join(sides) if sides else "no particular size"
 
 
 CODECS: dict[str, Codec] = {
     "mp4": Codec("mp4", {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "medium",
-                         "movflags": "+faststart"}, True),
+                         "movflags": "+faststart"}, True, "H.264"),
     "hevc": Codec("mp4", {"vcodec": "libx265", "pix_fmt": "yuv420p", "preset": "medium", "tag:v": "hvc1",
-                          "x265-params": "log-level=error", "movflags": "+faststart"}, True),
-    "prores": Codec("mov", {"vcodec": "prores_ks", "profile:v": 3, "pix_fmt": "yuv422p10le"}, False),
-    "prores4444": Codec("mov", {"vcodec": "prores_ks", "profile:v": 4, "pix_fmt": "yuv444p10le"}, False),
-    "webm": Codec("webm", {"vcodec": "libvpx-vp9", "pix_fmt": "yuv420p", "b:v": 0, "row-mt": 1}, True),
-    "gif": Codec("gif", {}, False, even_size=False),
+                          "x265-params": "log-level=error", "movflags": "+faststart"}, True, "H.265"),
+    "prores": Codec("mov", {"vcodec": "prores_ks", "profile:v": 3, "pix_fmt": "yuv422p10le"}, False,
+                    "ProRes 422", even_height=False),
+    "prores4444": Codec("mov", {"vcodec": "prores_ks", "profile:v": 4, "pix_fmt": "yuv444p10le"}, False,
+                        "ProRes 4444", even_width=False, even_height=False),
+    "webm": Codec("webm", {"vcodec": "libvpx-vp9", "pix_fmt": "yuv420p", "b:v": 0, "row-mt": 1}, True, "VP9"),
+    "gif": Codec("gif", {}, False, "GIF", even_width=False, even_height=False),
 }
 
 

@@ -42,7 +42,8 @@ def probe_video(path: Path) -> VideoFacts:
 
 
 def video_tags(path: Path) -> dict[str, str]:
-    """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file)."""
+    """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file), keys in lower case
+    (Matroska/WebM stores ``COMMENT``, MP4 ``comment``)."""
     result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
     tags, inside = {}, False
     for line in result.stderr.splitlines():
@@ -53,5 +54,5 @@ def video_tags(path: Path) -> dict[str, str]:
             match = re.match(r"^\s{4}(\w+)\s*:\s?(.*)$", line)
             if not match:
                 break
-            tags[match.group(1)] = match.group(2)
+            tags[match.group(1).lower()] = match.group(2)
     return tags

@@ -1,7 +1,9 @@
 """Encode stored frames into a video with ffmpeg-python, streaming raw RGB frames to ffmpeg's stdin.
 
 Frames are read one at a time (memory stays at one frame), which also makes loop modes a matter of
-frame order.  ffmpeg's own error text is reported when it fails.
+frame order.  Frames of an odd size that the codec needs even are padded by one pixel on the right
+and/or bottom, repeating the edge pixels; a note says so and the video's ``padded`` tag records it.
+ffmpeg's own error text is reported when it fails.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ffmpeg
 import numpy as np
 
 from ..errors import OutputError
+from ..notices import note
 from .ffmpeg_tool import ffmpeg_exe
 from .formats import CODECS, video_path  # noqa: F401  (video_path is part of this module's API)
 
@@ -40,18 +43,27 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
     """Encode frames ``read_frame(i)`` (uint8 ``(H, W, 3)``) in ``order`` into ``out_path``.
 
     ``size`` is (width, height); ``tags`` container metadata (``title``, ``comment``...; GIF has none).
+    An odd side the codec needs even is padded by repeating the edge pixels (tag ``padded``).
     Written to a temporary name and renamed when ffmpeg succeeds.
     """
     codec = CODECS[video]
     width, height = size
     out_path = Path(out_path)
     tmp = out_path.with_name(f".{out_path.stem}.partial.{codec.extension}")
-    source = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)
+    coded = codec.padded_size(width, height)
+    padded = coded != (width, height)
+    pad = ((0, coded[1] - height), (0, coded[0] - width), (0, 0))
+    tags = dict(tags or {})
     options = dict(codec.options)
+    if padded:
+        tags["padded"] = f"{width}x{height} -> {coded[0]}x{coded[1]}"
+        if codec.extension in ("mp4", "mov"):  # without it their muxer drops keys it has no atom for
+            options["movflags"] = options.get("movflags", "") + "+use_metadata_tags"
+    source = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{coded[0]}x{coded[1]}", framerate=fps)
     if codec.uses_crf:
         options["crf"] = quality
     if video != "gif":
-        for number, (name, value) in enumerate((tags or {}).items()):
+        for number, (name, value) in enumerate(tags.items()):
             options[f"metadata:g:{number}"] = f"{name}={value}"
     if video == "gif":
         split = source.split()
@@ -69,6 +81,8 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
             frame = read_frame(index)
             if frame.shape != (height, width, 3):
                 raise OutputError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, expected {width}x{height}")
+            if padded:
+                frame = np.pad(frame, pad, mode="edge")
             process.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
         process.stdin.close()
     except BrokenPipeError:
@@ -85,4 +99,7 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
         raise OutputError(f"ffmpeg failed encoding {out_path.name} ({video}): "
                           + (_first_lines(b"".join(errors)) or f"exit status {code}"))
     os.replace(tmp, out_path)
+    if padded:
+        note(f"{width}x{height} frames padded to {coded[0]}x{coded[1]} for the {video} video {out_path.name} "
+             f"({codec.label} needs {codec.needs}; edge pixels repeated)", once=False)
     return out_path

@@ -7,15 +7,13 @@ State between octaves: ``{"detail": float32 (h, w, 3)}``, the dream detail at th
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
-
 from ..contracts import PrintRequest
-from ..media import fit_image
+from ..media import fit_array
 
 
 def upscaled_frame(request: PrintRequest) -> np.ndarray:
     """The stored frame covering the print (scaled, centre-cropped): float32 ``(H, W, 3)``."""
-    return fit_image(Image.fromarray(request.source), request.width, request.height)
+    return fit_array(request.source, request.width, request.height)
 
 
 class DreamPrinter:

@@ -14,7 +14,7 @@ from PIL import Image
 from ..engines.style import keep_content_colours
 from ..engines.style_tiled import TiledStyle, adam_tiled, tile_windows, tiled_targets
 from ..contracts import PrintRequest
-from ..media import fit_image
+from ..media import fit_array
 
 MARGIN = 32  # context around each tile's core, pixels (a multiple of 16)
 
@@ -35,7 +35,7 @@ class StylePrinter:
 
     def begin(self, request: PrintRequest) -> dict:
         first = request.stages[0]
-        return {"image": fit_image(Image.fromarray(request.source), first.width, first.height)}
+        return {"image": fit_array(request.source, first.width, first.height)}
 
     def run_stage(self, request, stage, state, tile, on_step):
         spec = request.stages[stage]

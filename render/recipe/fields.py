@@ -29,11 +29,12 @@ class FieldError(ValueError):
 
 @dataclass(frozen=True)
 class ParseEnv:
-    """What a field may need besides its value: the frame rate (time keys) and the recipe's folder
-    (relative paths)."""
+    """What a field may need besides its value: the frame rate (time keys, sequences), the recipe's
+    folder (relative paths) and its background (what transparent input pixels are laid on)."""
 
     fps: float = 1.0
     base_dir: Path = Path(".")
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def did_you_mean(word: str, options) -> str:
@@ -188,6 +189,26 @@ class Text(Field):
 
 
 @dataclass(frozen=True)
+class Colour(Field):
+    """A colour: ``"#rrggbb"``, ``"#rgb"`` or a CSS name; returns (r, g, b) in 0..1."""
+
+    default: Any
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv) -> tuple[float, float, float]:
+        from ..media import ColourError, parse_colour
+        if not isinstance(raw, str):
+            raise FieldError(f'expected a colour such as "#ffffff" or "white", got {_type_name(raw)} ({raw!r})')
+        try:
+            return parse_colour(raw)
+        except ColourError as err:
+            raise FieldError(str(err)) from None
+
+    def json_schema(self) -> dict:
+        return self._described({"type": "string", "minLength": 1})
+
+
+@dataclass(frozen=True)
 class ImagePath(Field):
     """An image file relative to the recipe (checked readable), or one of the ``words`` (e.g.
     ``"noise"``), which are returned as they are.  Returns a :class:`Path` or the word."""
@@ -215,12 +236,11 @@ def check_image(raw: str, base_dir: Path, words: tuple[str, ...] = ()) -> Path:
     alternative = " or " + ", ".join(f'"{w}"' for w in words) if words else ""
     if not path.is_file():
         raise FieldError(f"image not found: {path} (paths are relative to the recipe{alternative})")
+    from ..media import PictureError, picture_info
     try:
-        from PIL import Image
-        with Image.open(path) as image:
-            image.verify()
-    except Exception as err:  # PIL raises many types for unreadable files
-        raise FieldError(f"cannot read image {path}: {err}") from None
+        picture_info(path)
+    except PictureError as err:
+        raise FieldError(str(err)) from None
     return path
 
 
@@ -486,7 +506,7 @@ class MediaPath(Field):
             raise FieldError(f"expected a path, got {_type_name(raw)} ({raw!r})")
         path = Path(raw)
         try:
-            return open_source(path if path.is_absolute() else env.base_dir / path)
+            return open_source(path if path.is_absolute() else env.base_dir / path).bound(env.fps, env.background)
         except MediaError as err:
             raise FieldError(str(err)) from None
 

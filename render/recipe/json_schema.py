@@ -22,6 +22,7 @@ def recipe_json_schema(kind) -> dict:
     properties = {
         "kind": {"const": kind.name, "description": kind.description},
         "seed": schema.SEED.json_schema(),
+        "background": schema.BACKGROUND.json_schema(),
         **{key: field.json_schema() for key, field in schema.TOP_TEXT.items()},
         "output": _table(schema.OUTPUT, "frame size, length and video"),
         "model": _table(schema.model_table(kind.default_model, kind.model_help), "the network"),

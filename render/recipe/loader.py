@@ -21,7 +21,6 @@ from ..errors import ModelError, RecipeError
 from ..models import catalog
 from ..backend import BackendError, require_backend, resolve_backend
 from ..backend.devices import resolve_precision
-from ..outputs.formats import CODECS
 from . import schema
 from .fields import FieldError, ParseEnv, did_you_mean
 from .model import OutputSettings, PrintSettings, Recipe
@@ -205,12 +204,13 @@ def _check_cycles(sections: dict, spec: dict, frames: int, ctx: _Context) -> Non
 
 def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -> Recipe:
     kind = _kind_of(data, ctx, registry)
-    _check_keys(data, ["kind", "seed", "title", "description", "output", "model", "print"] + list(kind.sections),
-                "", ctx)
+    _check_keys(data, ["kind", "seed", "background", "title", "description", "output", "model", "print"]
+                + list(kind.sections), "", ctx)
     seed = _parse_top_seed(data, ctx)
+    background = _parse_background(data, ctx)
     texts = {key: _parse_top_text(data, key, ctx) for key in schema.TOP_TEXT}
     out = _parse_output(data.get("output"), ctx)
-    env = ParseEnv(out.fps, ctx.path.parent)
+    env = ParseEnv(out.fps, ctx.path.parent, background)
     model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
                               "model", ctx, env)
     info = _resolve_model(model_raw["name"], kind, ctx)
@@ -221,6 +221,14 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
     sections = {name: parse_section(data.get(name), spec, name, ctx, env)
                 for name, spec in kind.sections.items()}
     given = data.get("output") if isinstance(data.get("output"), dict) else {}
+    source = kind.sequence_source(sections)
+    if source is not None and source.native_fps and "fps" not in given:
+        # a video or animation without a recipe fps plays at its own rate: sections are read again
+        # at that rate (keyframes given in seconds, and the source's frame count, depend on it)
+        out = dataclasses.replace(out, fps=source.native_fps)
+        env = dataclasses.replace(env, fps=out.fps)
+        sections = {name: parse_section(data.get(name), spec, name, ctx, env)
+                    for name, spec in kind.sections.items()}
     if "frames" not in given and "duration" not in given:
         implied = kind.frame_count(sections, out)
         if implied is not None:
@@ -240,7 +248,7 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
                   requested_backend=model_raw["backend"], backend=backend,
                   backend_reason=backend_reason, precision_reason=precision_reason,
                   sections=sections, settings=settings, resolved=resolved, overrides=overrides,
-                  print=print_settings, **texts)
+                  print=print_settings, background=background, **texts)
 
 
 def _parse_top_text(data: dict, key: str, ctx: _Context) -> str | None:
@@ -269,6 +277,13 @@ def _parse_print(raw: Any, out: OutputSettings, ctx: _Context) -> PrintSettings:
                          clean["frame"], clean["steps"], memory)
 
 
+def _parse_background(data: dict, ctx: _Context) -> tuple[float, float, float]:
+    try:
+        return schema.BACKGROUND.parse(data.get("background", schema.BACKGROUND.default), ParseEnv())
+    except FieldError as err:
+        raise ctx.error("background", str(err)) from None
+
+
 def _parse_top_seed(data: dict, ctx: _Context) -> int:
     try:
         return schema.SEED.parse(data.get("seed", 0), ParseEnv())
@@ -284,11 +299,6 @@ def _parse_output(raw: Any, ctx: _Context) -> OutputSettings:
     frames = clean["frames"]
     if frames is None:
         frames = max(1, round(clean["duration"] * clean["fps"])) if clean["duration"] else 1
-    width, height = clean["size"]
-    codec = CODECS.get(clean["video"])
-    if codec is not None and codec.even_size and (width % 2 or height % 2):
-        raise ctx.error("output.size", f"{clean['video']} video needs an even width and height "
-                                       f"(chroma subsampling); got {width}x{height}")
     return OutputSettings(size=clean["size"], frames=frames, fps=clean["fps"], video=clean["video"],
                           quality=clean["quality"], loop=clean["loop"])
 

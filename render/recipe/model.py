@@ -70,6 +70,7 @@ class Recipe:
     text: str = field(default="", compare=False, repr=False)  # the TOML as read (file or picture)
     backend_reason: str = field(default="", compare=False)
     precision_reason: str = field(default="", compare=False)
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)  # under transparent input pixels
 
     @property
     def name(self) -> str:

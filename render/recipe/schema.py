@@ -10,13 +10,15 @@ from typing import Any
 
 from ..outputs.formats import VIDEO_FORMATS
 from ..prints.paper import DPI_RANGE, ORIENTATIONS, SizeError, length_px, parse_memory, parse_size
-from .fields import Choice, Duration, FieldError, Number, ParseEnv, Size, Text
+from .fields import Choice, Colour, Duration, FieldError, Number, ParseEnv, Size, Text
 
 LOOP_MODES = ("forward", "pingpong")
 PRECISIONS = ("auto", "float32", "bfloat16")
 BACKENDS = ("auto", "tensorflow", "jax")
 
 SEED = Number(0, 0, 2**31 - 1, integer=True, help="seed of every random choice")
+BACKGROUND = Colour("white", help="colour laid under transparent pixels of input pictures (cut-outs, "
+                                  'logos): "#rrggbb" or a name; white by default')
 
 OUTPUT = {
     "size": Size([640, 360], help="[width, height] in pixels"),

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RenderError
-from ..media import IMAGE_SUFFIXES, load_image
+from ..media import IMAGE_SUFFIXES, PictureError, is_clutter, load_image, natural_key, picture_info
 
 
 class PairsError(RenderError):
@@ -82,7 +82,7 @@ def folder_pairs(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     for sub in (a_dir, b_dir):
         if not sub.is_dir():
             raise PairsError(f"{folder}: expected sub-folders A/ (drawings) and B/ (pictures); {sub} is missing")
-    names = lambda d: {p.name: p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    names = lambda d: {p.name: p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not is_clutter(p)}
     a_files, b_files = names(a_dir), names(b_dir)
     unmatched = sorted(set(a_files) ^ set(b_files))
     if unmatched:
@@ -90,16 +90,19 @@ def folder_pairs(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
                          + (" ..." if len(unmatched) > 8 else ""))
     if not a_files:
         raise PairsError(f"{folder}: A/ and B/ hold no images")
-    from PIL import Image
     sizes = {}
-    for name in sorted(a_files):
-        with Image.open(a_files[name]) as a, Image.open(b_files[name]) as b:
-            if a.size != b.size:
-                raise PairsError(f"{folder}: {name} is {a.size[0]}x{a.size[1]} in A/ but {b.size[0]}x{b.size[1]} in B/")
-            sizes.setdefault(a.size, name)
+    order = sorted(a_files, key=natural_key)
+    for name in order:
+        try:
+            a, b = picture_info(a_files[name]), picture_info(b_files[name])
+        except PictureError as err:
+            raise PairsError(f"{folder}: {err}") from None
+        if (a.width, a.height) != (b.width, b.height):
+            raise PairsError(f"{folder}: {name} is {a.width}x{a.height} in A/ but {b.width}x{b.height} in B/")
+        sizes.setdefault((a.width, a.height), name)
     if len(sizes) > 1:
         (s1, n1), (s2, n2) = list(sizes.items())[:2]
         raise PairsError(f"{folder}: mixed sizes: {n1} is {s1[0]}x{s1[1]}, {n2} is {s2[0]}x{s2[1]}")
-    sketches = np.stack([load_image(a_files[n], size, size) for n in sorted(a_files)])
-    pictures = np.stack([load_image(b_files[n], size, size) for n in sorted(a_files)])
+    sketches = np.stack([load_image(a_files[n], size, size) for n in order])
+    pictures = np.stack([load_image(b_files[n], size, size) for n in order])
     return sketch_from_drawing(sketches), pictures

@@ -1,0 +1,116 @@
+"""Video files, read with the ffmpeg of the imageio-ffmpeg wheel (there is no ffprobe).
+
+:func:`probe_video` decodes the first video stream once with ffmpeg's ``showinfo`` filter: each
+frame's presentation time and the size of the frames *as shown* (ffmpeg applies a clip's rotation
+flag, so a phone clip shot upright is upright).  :class:`VideoCursor` then decodes the same frames, in
+the same order (``-fps_mode passthrough``: no frame duplicated or dropped to reach a constant rate),
+forward only.  ffmpeg's messages never reach the terminal; a failure is one line.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .timing import Timeline
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".3gp", ".flv", ".wmv", ".ogv")
+_SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:(-?[\d.e+-]+).*?\bs:(\d+)x(\d+)")
+_DURATION = re.compile(r"\bduration_time:([\d.e+-]+)")
+
+
+class VideoError(ValueError):
+    """A video ffmpeg cannot decode; one line saying why."""
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _decode_args(path: Path) -> list[str]:
+    return [_ffmpeg(), "-hide_banner", "-nostdin", "-i", f"file:{path}", "-map", "0:v:0", "-fps_mode", "passthrough"]
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """``width`` x ``height`` of the frames as shown (rotation applied); ``timeline`` their times."""
+
+    path: Path
+    width: int
+    height: int
+    timeline: Timeline
+
+
+def probe_video(path: Path) -> VideoFacts:
+    """Facts of ``path`` (cached per file size and time); raises :class:`VideoError`."""
+    stat = Path(path).stat()
+    return _probe(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _probe(name: str, size: int, mtime_ns: int) -> VideoFacts:
+    path = Path(name)
+    result = subprocess.run(_decode_args(path) + ["-vf", "showinfo", "-f", "null", "-"],
+                            capture_output=True, text=True, errors="replace")
+    frames = [(m.group(3), m.group(4), m.group(5), line) for line in result.stderr.splitlines()
+              for m in [_SHOWINFO.search(line)] if m]
+    if result.returncode != 0 or not frames:
+        reason = _last_error(result.stderr) or ("no video frames" if result.returncode == 0 else "ffmpeg failed")
+        raise VideoError(f"cannot read video {path}: {reason}")
+    stamps = [float(t) for t, _, _, _ in frames]
+    last = _DURATION.search(frames[-1][3])
+    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
+    median = gaps[len(gaps) // 2] if gaps else None
+    last_duration = float(last.group(1)) if last else None
+    # a container's last-frame duration is trusted only when it is close to the typical interval
+    if last_duration is not None and median is not None and not 0.5 * median <= last_duration <= 2 * median:
+        last_duration = None
+    width, height = int(frames[0][1]), int(frames[0][2])
+    return VideoFacts(path, width, height, Timeline.from_stamps(stamps, last_duration))
+
+
+def _last_error(stderr: str) -> str:
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("Input #", "Stream", "Duration", "Metadata"))]
+    return lines[-1] if lines else ""
+
+
+class VideoCursor:
+    """Decodes a video's frames in order as uint8 ``(height, width, 3)``: ``position`` frames read so
+    far, ``last`` the latest.  Forward only (read an earlier frame with a new cursor)."""
+
+    def __init__(self, facts: VideoFacts):
+        self.facts = facts
+        self.shape = (facts.height, facts.width, 3)
+        self.process = subprocess.Popen(_decode_args(facts.path) + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.position, self.last = 0, None
+
+    def advance(self) -> None:
+        size = int(np.prod(self.shape))
+        data = self.process.stdout.read(size)
+        if len(data) < size:
+            self.close()
+            raise VideoError(f"video {self.facts.path} ended after {self.position} of "
+                             f"{self.facts.timeline.frames} frames (changed since it was read?)")
+        self.last = np.frombuffer(data, np.uint8).reshape(self.shape)
+        self.position += 1
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001  interpreter shutdown
+            pass

@@ -8,6 +8,16 @@ Otherwise the recipe is rendered into its run folder (stored frames whose keys m
 its outputs are copied again.  A failing recipe does not stop the others; each outcome is collected
 (rendered, reused, or failed with its one-line reason).
 
+Browsers play H.264, VP9 and GIF.  A recipe whose video is a master codec (ProRes 422 / 4444, HEVC)
+keeps its master in the run folder; the gallery publishes a browser-safe rendition instead (H.264,
+yuv420p, encoded from the run's stored frames the way ``render encode --video mp4`` does) as
+``web/<name>.mp4``: a recipe name is a file stem, never a folder, so no recipe's own file can land
+there.  The manifest records the rendition as the entry's ``video`` and the master's path and format
+under ``master``.
+
+Output names in the manifest are paths relative to the gallery, as written on disk (recipe names keep
+their spaces, accents and punctuation); the page and the README URL-encode them.
+
 The page and the README are written from the manifest, so recipes reused from an earlier run keep
 their render time, date and device.
 """
@@ -36,11 +46,14 @@ from .prints.driver import make_print, options_for, plan_print
 from .prints.files import write_print
 from .provenance import device_name
 from .recipe import load_recipe
-from .runner import default_out_dir, render, tagged_png
+from .runner import default_out_dir, encode_stored, render, tagged_png
 from .store import RunStore, atomic_write, file_sha256
 
 MANIFEST = "manifest.json"
 PRINT_PREVIEW_SIDE = 1200
+BROWSER_VIDEO = ("mp4", "webm", "gif")   # published as rendered; any other format is a master
+RENDITION = "mp4"                        # what a master is published as (H.264, yuv420p)
+RENDITIONS = "web"                       # the gallery's folder of renditions
 
 
 @dataclass
@@ -58,12 +71,25 @@ class GalleryEntry:
 
 def fingerprint(recipe, keys: list[str]) -> str:
     """Hash of everything that shapes a recipe's gallery outputs: its frame ``keys``, video and print
-    settings, title, description and text."""
+    settings (and the rendition a master is published as), title, description and text."""
     out = recipe.output
     parts = {"keys": keys, "video": [out.video, out.quality, out.fps, out.loop],
              "print": asdict(recipe.print) if recipe.print else None, "title": recipe.title,
              "description": recipe.description, "text": recipe.text}
+    if is_master(out.video):
+        parts["rendition"] = [RENDITIONS, RENDITION]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_master(video: str) -> bool:
+    """A format browsers do not play everywhere (ProRes, HEVC): kept in the run folder, published as a
+    rendition."""
+    return video != "none" and video not in BROWSER_VIDEO
+
+
+def rendition_path(gallery_dir: Path, name: str) -> Path:
+    """Where the gallery publishes the browser-safe copy of recipe ``name``'s master."""
+    return Path(gallery_dir) / RENDITIONS / f"{name}.{RENDITION}"
 
 
 def leading_comment(text: str) -> str:
@@ -95,6 +121,21 @@ def _up_to_date(record: dict | None, stamp: str, gallery_dir: Path) -> bool:
         if not path.exists() or file_sha256(path) != digest:
             return False
     return True
+
+
+def _published(path: Path, gallery_dir: Path) -> str:
+    """A gallery file's name in the manifest: its path relative to the gallery, with ``/``."""
+    return Path(path).relative_to(gallery_dir).as_posix()
+
+
+def _remove_stale(old: dict | None, new: dict, gallery_dir: Path) -> None:
+    """Delete the files the recipe's previous record published and the new one does not (the mp4 of a
+    recipe that is now a ProRes master, for instance), so the gallery holds no orphans."""
+    root = Path(gallery_dir).resolve()
+    for name in set((old or {}).get("outputs", {})) - set(new["outputs"]):
+        path = (root / name).resolve()
+        if path.is_relative_to(root):   # a hand-edited manifest names nothing outside the gallery
+            path.unlink(missing_ok=True)
 
 
 def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple[Path, dict]:
@@ -149,8 +190,14 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
         last = recipe.output.frames - 1
         atomic_write(poster, tagged_png(RunStore(out_dir), recipe, last, keys[last]), durable=False)
         outputs = [poster]
-        video = None
-        if result.video:
+        video = master = None
+        if result.video and is_master(recipe.output.video):
+            master = {"path": result.video.as_posix(), "format": recipe.output.video}
+            video = rendition_path(gallery_dir, recipe.name)
+            video.parent.mkdir(exist_ok=True)
+            shutil.copyfile(encode_stored(recipe, out_dir, RENDITION), video)
+            outputs.append(video)
+        elif result.video:
             video = gallery_dir / result.video.name
             shutil.copyfile(result.video, video)
             outputs.append(video)
@@ -166,13 +213,15 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
             "description": recipe.description or leading_comment(text), "text": text,
             "parameters": key_parameters(recipe), "fingerprint": stamp,
             "frame_key": keys[-1][:16],
-            "poster": poster.name, "video": video.name if video else None,
-            "print": dict(print_summary, preview=outputs[-1].name) if print_summary else None,
+            "poster": _published(poster, gallery_dir), "video": _published(video, gallery_dir) if video else None,
+            "master": master,
+            "print": dict(print_summary, preview=_published(outputs[-1], gallery_dir)) if print_summary else None,
             "seconds": round(seconds, 1) if result.rendered or not record else record.get("seconds"),
             "frames": recipe.output.frames, "frames_rendered": len(result.rendered),
             "date": time.strftime("%Y-%m-%d %H:%M"), "device": device_name(),
-            "outputs": {p.name: file_sha256(p) for p in outputs},
+            "outputs": {_published(p, gallery_dir): file_sha256(p) for p in outputs},
         }
+        _remove_stale(record, new_record, gallery_dir)
         return GalleryEntry(Path(path), "rendered", seconds,
                             len(result.rendered), outputs=outputs, record=new_record)
     except (RenderError, OSError) as err:

@@ -31,7 +31,7 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
                 lines.append(f"{name:<11} {info.metadata[name]}")
         lines.append("" if recipe else "no recipe in this file")
         return "\n".join(lines) + "\n" + (recipe or "")
-    tags = video_tags(path)
+    tags = video_tags(path.absolute())  # ffmpeg takes a relative name with a colon (take:2.mp4) for a protocol
     if recipe_only:
         raise OutputError(f"{path}: videos carry the recipe's name and hash, not its text; inspect a frame")
     if not tags:

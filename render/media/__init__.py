@@ -21,12 +21,12 @@ from .pictures import (IMAGE_SUFFIXES, PictureError, PictureInfo, fit, fit_array
 from .pixels import DEFAULT_BACKGROUND, ColourError, parse_colour
 from .source import MediaError, MediaSource, open_source
 from .timing import Timeline
-from .video import VIDEO_SUFFIXES, VideoError, probe_video
+from .video import VIDEO_SUFFIXES, VideoError, probe_clip
 
 __all__ = ["DEFAULT_BACKGROUND", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "ColourError", "MediaError", "MediaSource",
            "PictureError", "PictureInfo", "Timeline", "VideoError", "describe_still", "fit", "fit_array", "folder_frames",
            "is_clutter", "load_image", "load_picture", "natural_key", "open_source", "parse_colour",
-           "picture_info", "probe_video", "read_picture"]
+           "picture_info", "probe_clip", "read_picture"]
 
 
 def load_image(path: Path, width: int, height: int, background=DEFAULT_BACKGROUND) -> np.ndarray:

@@ -157,14 +157,40 @@ def open_upright(info: PictureInfo, frame: int = 0) -> Image.Image:
     with Image.open(info.path) as image:
         if frame:
             image.seek(min(frame, info.frames - 1))
-        image.load()
-        if image.mode == "P" and "transparency" in image.info:
-            picture = image.convert("RGBA")
-        else:
-            picture = image.copy()
+        return _upright(image, info)
+
+
+def _upright(image: Image.Image, info: PictureInfo) -> Image.Image:
+    """The open image's current frame, decoded, upright, in sRGB (a new image)."""
+    image.load()
+    picture = image.convert("RGBA") if image.mode == "P" and "transparency" in image.info else image.copy()
     for step in _UPRIGHT.get(info.orientation, ()):
         picture = picture.transpose(step)
     return to_srgb(picture)
+
+
+class AnimationReader:
+    """Frames of an animated picture read in order without decoding from the start each time (Pillow
+    decodes forward from the current frame; an earlier frame reopens the file)."""
+
+    def __init__(self, info: PictureInfo):
+        self.info, self.image, self.position = info, None, -1
+
+    @_quietly
+    def read(self, frame: int, width: int, height: int, background=DEFAULT_BACKGROUND) -> np.ndarray:
+        """Frame ``frame`` fitted like :func:`load_picture`."""
+        frame = min(frame, self.info.frames - 1)
+        if self.image is None or frame < self.position:
+            self.close()
+            self.image = Image.open(self.info.path)
+        self.image.seek(frame)
+        self.position = frame
+        return _fit_upright(_upright(self.image, self.info), self.info, width, height, background)
+
+    def close(self) -> None:
+        if self.image is not None:
+            self.image.close()
+            self.image = None
 
 
 def _read_tiff(info: PictureInfo, background) -> np.ndarray:
@@ -209,13 +235,16 @@ def load_picture(path: Path, width: int, height: int, background=DEFAULT_BACKGRO
     """Frame ``frame`` of ``path`` fitted to ``width`` x ``height``: float32 ``(height, width, 3)``."""
     info = picture_info(path)
     if info.format != "TIFF" or info.mode in _PILLOW_MODES:
-        image = open_upright(info, frame)
-        if image.mode in EIGHT_BIT_MODES and not has_alpha(image):
-            return fit(image, width, height)
-        if has_alpha(image):
-            _note_transparency(info, background)
-        return fit(image_to_rgb(image, background), width, height)
+        return _fit_upright(open_upright(info, frame), info, width, height, background)
     return fit(_read_tiff(info, background), width, height)
+
+
+def _fit_upright(image: Image.Image, info: PictureInfo, width: int, height: int, background) -> np.ndarray:
+    if image.mode in EIGHT_BIT_MODES and not has_alpha(image):
+        return fit(image, width, height)
+    if has_alpha(image):
+        _note_transparency(info, background)
+    return fit(image_to_rgb(image, background), width, height)
 
 
 def _note_transparency(info: PictureInfo, background) -> None:

@@ -45,7 +45,6 @@ def scale_integers(values: np.ndarray) -> np.ndarray:
         return values.astype(np.float32)
     if np.issubdtype(values.dtype, np.floating):
         return np.clip(values.astype(np.float32), 0.0, 1.0)
-    return np.clip(values.astype(np.float32), 0, 255) / 255  # PLANTED
     info = np.iinfo(values.dtype)
     if info.max == np.iinfo(np.int32).max and values.max(initial=0) <= 65535:
         top = 65535.0  # Pillow's "I" of a 16-bit file

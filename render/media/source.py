@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from .folders import folder_frames
-from .pictures import IMAGE_SUFFIXES, PictureError, fit_array, load_picture, picture_info
+from .pictures import IMAGE_SUFFIXES, AnimationReader, PictureError, fit_array, load_picture, picture_info
 from .pixels import DEFAULT_BACKGROUND
 from .timing import Timeline
-from .video import VIDEO_SUFFIXES, VideoCursor, VideoError, probe_video
+from .video import VIDEO_SUFFIXES, VideoCursor, VideoError, probe_clip
 
 
 class MediaError(ValueError):
@@ -49,6 +49,7 @@ class MediaSource:
     fps: float = 30.0
     background: tuple[float, float, float] = DEFAULT_BACKGROUND
     _video: VideoCursor | None = field(default=None, repr=False, compare=False)
+    _animation: AnimationReader | None = field(default=None, repr=False, compare=False)
     _last: tuple = field(default=(), repr=False, compare=False)      # (what, width, height, frame)
 
     @property
@@ -66,12 +67,14 @@ class MediaSource:
             return None
         if self.kind == "animation":
             return round(1.0 / self.timeline.shortest, 3)
-        return round(self.timeline.rate, 3)
+        return round(self.timeline.rate, 6)
 
     @property
     def _clock(self) -> float:
-        """Output frames per source second: the recipe's fps for a video, the animation's own rate."""
-        return self.native_fps if self.kind == "animation" else self.fps
+        """Output frames per source second: the recipe's fps for a video, the animation's own rate
+        (exactly one per shortest delay: :attr:`native_fps` is rounded for display, and a rate rounded
+        up, 1 / 70 ms -> 14.286, would put output frame n just before source frame n starts)."""
+        return 1.0 / self.timeline.shortest if self.kind == "animation" else self.fps
 
     @property
     def count(self) -> int:
@@ -82,7 +85,8 @@ class MediaSource:
 
     def bound(self, fps: float, background=DEFAULT_BACKGROUND) -> "MediaSource":
         """This source read at ``fps`` with ``background`` (a new object; decoders are not shared)."""
-        return dataclasses.replace(self, fps=float(fps), background=tuple(background), _video=None, _last=())
+        return dataclasses.replace(self, fps=float(fps), background=tuple(background), _video=None,
+                                   _animation=None, _last=())
 
     def source_index(self, index: int) -> int:
         """Which source frame (file of a folder, frame of a video) output frame ``index`` shows."""
@@ -105,7 +109,9 @@ class MediaSource:
         if self.kind == "video":
             frame = fit_array(self._video_frame(source), width, height)
         elif self.kind == "animation":
-            frame = load_picture(self.path, width, height, self.background, frame=source)
+            if self._animation is None:
+                self._animation = AnimationReader(picture_info(self.path))
+            frame = self._animation.read(source, width, height, self.background)
         else:
             frame = load_picture(self.files[source], width, height, self.background)
         self._last = (source, width, height, frame)
@@ -118,7 +124,7 @@ class MediaSource:
         if cursor is None or cursor.position > index + 1:
             if cursor is not None:
                 cursor.close()
-            cursor = self._video = VideoCursor(probe_video(self.path))
+            cursor = self._video = VideoCursor(probe_clip(self.path))
         while cursor.position <= index:
             cursor.advance()
         return cursor.last
@@ -161,7 +167,7 @@ def open_source(path: Path) -> MediaSource:
         raise MediaError(f"not found: {path} (paths are relative to the recipe)")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         try:
-            facts = probe_video(path)
+            facts = probe_clip(path)
         except VideoError as err:
             raise MediaError(str(err)) from None
         return MediaSource(path, "video", (path,), facts.timeline, (facts.width, facts.height))

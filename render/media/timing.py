@@ -14,7 +14,7 @@ import bisect
 import statistics
 from dataclasses import dataclass
 
-EPSILON = 1e-6  # seconds: a frame stamped at 0.5 is on screen at 0.5 despite float rounding
+EPSILON = 1e-4  # seconds: a frame stamped at 0.5 is on screen at 0.5 despite rounding (stamps, rates)
 
 
 @dataclass(frozen=True)

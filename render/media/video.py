@@ -1,6 +1,6 @@
 """Video files, read with the ffmpeg of the imageio-ffmpeg wheel (there is no ffprobe).
 
-:func:`probe_video` decodes the first video stream once with ffmpeg's ``showinfo`` filter: each
+:func:`probe_clip` decodes the first video stream once with ffmpeg's ``showinfo`` filter: each
 frame's presentation time and the size of the frames *as shown* (ffmpeg applies a clip's rotation
 flag, so a phone clip shot upright is upright).  :class:`VideoCursor` then decodes the same frames, in
 the same order (``-fps_mode passthrough``: no frame duplicated or dropped to reach a constant rate),
@@ -39,7 +39,7 @@ def _decode_args(path: Path) -> list[str]:
 
 
 @dataclass(frozen=True)
-class VideoFacts:
+class ClipFacts:
     """``width`` x ``height`` of the frames as shown (rotation applied); ``timeline`` their times."""
 
     path: Path
@@ -48,14 +48,14 @@ class VideoFacts:
     timeline: Timeline
 
 
-def probe_video(path: Path) -> VideoFacts:
+def probe_clip(path: Path) -> ClipFacts:
     """Facts of ``path`` (cached per file size and time); raises :class:`VideoError`."""
     stat = Path(path).stat()
     return _probe(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 @lru_cache(maxsize=64)
-def _probe(name: str, size: int, mtime_ns: int) -> VideoFacts:
+def _probe(name: str, size: int, mtime_ns: int) -> ClipFacts:
     path = Path(name)
     result = subprocess.run(_decode_args(path) + ["-vf", "showinfo", "-f", "null", "-"],
                             capture_output=True, text=True, errors="replace")
@@ -73,7 +73,7 @@ def _probe(name: str, size: int, mtime_ns: int) -> VideoFacts:
     if last_duration is not None and median is not None and not 0.5 * median <= last_duration <= 2 * median:
         last_duration = None
     width, height = int(frames[0][1]), int(frames[0][2])
-    return VideoFacts(path, width, height, Timeline.from_stamps(stamps, last_duration))
+    return ClipFacts(path, width, height, Timeline.from_stamps(stamps, last_duration))
 
 
 def _last_error(stderr: str) -> str:
@@ -86,7 +86,7 @@ class VideoCursor:
     """Decodes a video's frames in order as uint8 ``(height, width, 3)``: ``position`` frames read so
     far, ``last`` the latest.  Forward only (read an earlier frame with a new cursor)."""
 
-    def __init__(self, facts: VideoFacts):
+    def __init__(self, facts: ClipFacts):
         self.facts = facts
         self.shape = (facts.height, facts.width, 3)
         self.process = subprocess.Popen(_decode_args(facts.path) + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"],

@@ -18,24 +18,28 @@ class Codec:
     label: str
     even_width: bool = True
     even_height: bool = True
+    min_side: int = 1  # libx265 refuses sides under 16 px: smaller frames are padded up to it
 
     def padded_size(self, width: int, height: int) -> tuple[int, int]:
         """The size ``width`` x ``height`` frames are encoded at: one more on each odd side the codec
-        needs even."""
-        return width + (width % 2 if self.even_width else 0), height + (height % 2 if self.even_height else 0)
+        needs even, and at least :attr:`min_side`."""
+        width = max(self.min_side, width + (width % 2 if self.even_width else 0))
+        height = max(self.min_side, height + (height % 2 if self.even_height else 0))
+        return width, height
 
     @property
     def needs(self) -> str:
         """What the codec needs, in words (for the note about padding)."""
         sides = [name for name, even in (("width", self.even_width), ("height", self.even_height)) if even]
-        return "an even " + " and ".join(sides) if sides else "no particular size"
+        words = "an even " + " and ".join(sides) if sides else "no particular size"
+        return words + (f", at least {self.min_side} px a side" if self.min_side > 1 else "")
 
 
 CODECS: dict[str, Codec] = {
     "mp4": Codec("mp4", {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "medium",
                          "movflags": "+faststart"}, True, "H.264"),
     "hevc": Codec("mp4", {"vcodec": "libx265", "pix_fmt": "yuv420p", "preset": "medium", "tag:v": "hvc1",
-                          "x265-params": "log-level=error", "movflags": "+faststart"}, True, "H.265"),
+                          "x265-params": "log-level=error", "movflags": "+faststart"}, True, "H.265", min_side=16),
     "prores": Codec("mov", {"vcodec": "prores_ks", "profile:v": 3, "pix_fmt": "yuv422p10le"}, False,
                     "ProRes 422", even_height=False),
     "prores4444": Codec("mov", {"vcodec": "prores_ks", "profile:v": 4, "pix_fmt": "yuv444p10le"}, False,

@@ -68,9 +68,9 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
     if video == "gif":
         split = source.split()
         palette = split[1].filter("palettegen", stats_mode="diff")
-        stream = ffmpeg.filter([split[0], palette], "paletteuse", dither="sierra2_4a").output(str(tmp), **options)
+        stream = ffmpeg.filter([split[0], palette], "paletteuse", dither="sierra2_4a").output(str(tmp.absolute()), **options)
     else:
-        stream = source.output(str(tmp), r=fps, **options)
+        stream = source.output(str(tmp.absolute()), r=fps, **options)
     stream = stream.global_args("-hide_banner", "-loglevel", "error", "-nostats").overwrite_output()
     process = stream.run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
     errors: list[bytes] = []

@@ -501,3 +501,20 @@ def test_a_palette_png_with_transparency_is_quiet_under_quiet_and_one_note_line_
     progress = [line for line in lines if line.startswith("frame ")]
     others = [line for line in lines if line not in progress]
     assert len(others) <= 1 and all(line.startswith("note:") for line in others), others
+
+
+# --- a variable-frame-rate clip, end to end: stored frame n is the source frame on screen at n / fps -------
+
+
+def test_a_variable_frame_rate_clip_renders_each_frame_from_its_time(tmp_path):
+    from tests.media_corpus import vfr_video
+    stamps, levels = [0.0, 0.3, 0.4, 1.2], [30, 90, 150, 210]  # held 0.3 s, 0.1 s, 0.8 s, then the tail
+    vfr_video(tmp_path / "phone clip.mkv", levels, stamps)
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(tmp_path / "style.png")
+    text = GIF_PASS_THROUGH.replace('"greys.gif"', '"phone clip.mkv"').replace("[output]\n", "[output]\nfps = 10\n")
+    recipe, result = run(tmp_path / "clip.toml", text, "clip")
+    # 1.2 s + the median interval (0.3 s) = 1.5 s at 10 fps: 15 frames
+    assert recipe.output.frames == 15 and result.missing == 0
+    expected = [levels[max(i for i, s in enumerate(stamps) if s <= n / 10 + 1e-9)] for n in range(15)]
+    got = [int(round(stored(result, n).mean())) for n in range(15)]
+    assert np.abs(np.array(got) - expected).max() <= 2, (got, expected)

@@ -27,7 +27,8 @@ class VideoFacts:
 
 def probe_video(path: Path) -> VideoFacts:
     """Decode the whole first video stream to count its frames exactly."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(Path(path).absolute()), "-map", "0:v:0", "-f", "null", "-"],
+    source = str(Path(path).absolute())  # absolute: a name like "take:2.mp4" is not a protocol
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", source, "-map", "0:v:0", "-f", "null", "-"],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise OutputError(f"cannot read video {path}: {result.stderr.strip().splitlines()[-1:]}")
@@ -44,7 +45,8 @@ def probe_video(path: Path) -> VideoFacts:
 def video_tags(path: Path) -> dict[str, str]:
     """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file), keys in lower case
     (Matroska/WebM stores ``COMMENT``, MP4 ``comment``)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(Path(path).absolute())], capture_output=True, text=True)
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(Path(path).absolute())], capture_output=True,
+                            text=True)
     tags, inside = {}, False
     for line in result.stderr.splitlines():
         if re.match(r"^\s{2}Metadata:", line):

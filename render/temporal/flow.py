@@ -87,9 +87,9 @@ def occlusion_mask(forward: np.ndarray, backward: np.ndarray, settings: FlowSett
     total = forward_there + backward
     lengths = (forward_there ** 2).sum(-1) + (backward ** 2).sum(-1)
     disoccluded = (total ** 2).sum(-1) > 0.01 * lengths + settings.consistency
-    du_dx, du_dy = cv2.Sobel(backward[..., 0], cv2.CV_32F, 1, 0, ksize=1), cv2.Sobel(backward[..., 0], cv2.CV_32F, 0, 1, ksize=1)
-    dv_dx, dv_dy = cv2.Sobel(backward[..., 1], cv2.CV_32F, 1, 0, ksize=1), cv2.Sobel(backward[..., 1], cv2.CV_32F, 0, 1, ksize=1)
-    gradient = (du_dx ** 2 + du_dy ** 2 + dv_dx ** 2 + dv_dy ** 2) / 4.0   # central differences: half steps
+    # squared gradient of both flow components; Sobel with ksize 1 is f(x+1) - f(x-1), twice the slope
+    gradient = sum(cv2.Sobel(backward[..., c], cv2.CV_32F, dx, 1 - dx, ksize=1) ** 2
+                   for c in (0, 1) for dx in (0, 1)) / 4.0
     boundary = gradient > 0.01 * (backward ** 2).sum(-1) + settings.boundary
     return (~(disoccluded | boundary)).astype(np.float32)
 

@@ -343,6 +343,7 @@ def train_pix2pix_command(pairs_dir, faces, size, steps, batch, seed, out_dir):
         error.exit_code = 2
         raise error
     activate("tensorflow")
+    from . import tfsetup  # noqa: F401  TensorFlow's start-up notices silenced before Keras imports it
     from .training.cli_support import run_training
     source = f"--pairs {pairs_dir}" if pairs_dir else f"--synthetic-faces {faces}"
     command = (f"render train pix2pix {source} --size {size} --steps {steps} --batch {batch} --seed {seed} "

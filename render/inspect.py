@@ -10,13 +10,29 @@ from .metadata import KEY, PICTURE_SUFFIXES, RECIPE, RENDERER
 from .outputs.probe import video_tags
 
 
+def _as_seen(path: Path) -> list[str]:
+    """How the media loader sees a picture, when that differs from its stored pixels: EXIF orientation,
+    animation frames."""
+    from .media import PictureError, picture_info
+    try:
+        seen = picture_info(path)
+    except PictureError:
+        return []
+    lines = []
+    if seen.orientation not in (0, 1):
+        lines.append(f"orientation EXIF {seen.orientation}: used as {seen.width}x{seen.height}")
+    if seen.animated:
+        lines.append(f"animation   {seen.frames} frames over {sum(seen.durations):g} s")
+    return lines
+
+
 def describe_file(path: Path, recipe_only: bool = False) -> str:
     path = Path(path)
     if path.suffix.lower() in PICTURE_SUFFIXES:
         from .prints.files import read_print_info
         try:
             info = read_print_info(path)
-        except OSError as err:
+        except Exception as err:  # noqa: BLE001  Pillow raises many types (a decompression bomb, a bad header)
             raise OutputError(f"cannot read {path}: {err}") from None
         recipe = info.metadata.get(RECIPE)
         if recipe_only:
@@ -26,6 +42,7 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
         dpi = f"{info.dpi[0]:g} dpi" if info.dpi else "no dpi"
         lines = [f"file        {path}", f"pixels      {info.width}x{info.height}, {info.bits}-bit, {dpi}, "
                                         f"profile {info.icc_description or 'none'}"]
+        lines += _as_seen(path)
         for name in (RENDERER, "recipe_name", "kind", KEY, "print_size", "frame", "recipe_path"):
             if name in info.metadata:
                 lines.append(f"{name:<11} {info.metadata[name]}")
@@ -35,5 +52,5 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
     if recipe_only:
         raise OutputError(f"{path}: videos carry the recipe's name and hash, not its text; inspect a frame")
     if not tags:
-        return f"{path}: no container metadata\n"
+        return "\n".join([f"{path}: no container metadata"] + _as_seen(path)) + "\n"
     return "\n".join(f"{k:<11} {v}" for k, v in tags.items()) + "\n"

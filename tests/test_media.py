@@ -135,9 +135,10 @@ def test_orientation_in_every_place_a_picture_is_read(tmp_path, vgg16):
 # --- folders -------------------------------------------------------------------------------------
 
 def test_natural_order_ignores_padding_and_case():
-    names = ["frame_10.png", "frame_2.png", "Frame_1.png", "frame_02.png", "frame_1b.png", "frame_100.png"]
+    names = ["frame_10.png", "frame_2.png", "Frame_1.png", "frame_02.png", "frame_1b.png", "frame-100.png",
+             "frame 3.png"]
     assert sorted(names, key=natural_key) == ["Frame_1.png", "frame_1b.png", "frame_02.png", "frame_2.png",
-                                              "frame_10.png", "frame_100.png"]
+                                              "frame 3.png", "frame_10.png", "frame-100.png"]
 
 
 def test_folder_traps(tmp_path):
@@ -252,3 +253,101 @@ def test_fit_covers_and_centre_crops_floats_like_pictures():
     values[:, 18:22] = 1.0  # a white band in the middle; the centre crop is columns 15..24
     square = fit(values, 10, 10)
     assert square.shape == (10, 10, 3) and square[:, 3:7].mean() > 0.99 and square[:, [0, 1, 8, 9]].max() < 0.01
+
+
+# --- TIFFs Pillow reads wrongly: real sample types, planes, associated alpha, all orientations ------
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int16, np.int32, np.uint16])
+def test_integer_tiffs_are_scaled_by_their_own_type(tmp_path, dtype):
+    import tifffile
+    top = np.iinfo(dtype).max
+    values = np.round(corpus.ramp() * top).astype(dtype)
+    tifffile.imwrite(tmp_path / "ramp.tif", values)
+    got = load_picture(tmp_path / "ramp.tif", W, H)
+    _close(got, np.repeat((values / float(top))[..., None], 3, axis=2))
+
+
+def test_planar_sixteen_bit_rgb_tiff(tmp_path):
+    import tifffile
+    values = np.round(corpus.colour_picture() * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(values, -1, 0), photometric="rgb", planarconfig="separate")
+    _close(load_picture(tmp_path / "planar.tif", W, H), values / 65535.0)
+
+
+def test_associated_alpha_tiff_is_not_multiplied_twice(tmp_path):
+    import tifffile
+    colour = np.broadcast_to(np.array([1.0, 0.5, 0.5], np.float32), (H, W, 3))
+    alpha = np.full((H, W, 1), 0.5, np.float32)
+    tifffile.imwrite(tmp_path / "premul.tif", np.concatenate([colour * alpha, alpha], -1), photometric="rgb",
+                     extrasamples=[1])
+    got = load_picture(tmp_path / "premul.tif", W, H)
+    assert np.allclose(got, [1.0, 0.75, 0.75], atol=1e-4)  # (1, .5, .5) half over white
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tifffile_path_honours_all_eight_orientations(tmp_path, orientation):
+    """Float RGB TIFFs (read with tifffile) turn like Pillow turns the same pixels for that EXIF value."""
+    import tifffile
+    from PIL import ImageOps
+    stored = corpus.marked_picture()
+    tifffile.imwrite(tmp_path / "f.tif", stored.astype(np.float32) / 255, photometric="rgb",
+                     extratags=[(274, "H", 1, orientation, True)])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    reference = Image.fromarray(stored)
+    reference.info["exif"] = exif.tobytes()
+    reference.getexif()[0x0112] = orientation
+    expected = np.asarray(ImageOps.exif_transpose(reference), float) / 255.0
+    info = picture_info(tmp_path / "f.tif")
+    assert info.decoder == "tifffile" and (info.width, info.height) == expected.shape[1::-1]
+    _close(load_picture(tmp_path / "f.tif", info.width, info.height), expected)
+
+
+def test_sixteen_bit_png_with_a_transparent_grey_value(tmp_path):
+    values = np.full((H, W), 30000, np.uint16)
+    values[:, : W // 2] = 0
+    image = Image.fromarray(values)
+    image.save(tmp_path / "trns.png", transparency=0)
+    got = load_picture(tmp_path / "trns.png", W, H)
+    assert np.allclose(got[:, : W // 2], 1.0) and np.allclose(got[:, W // 2:], 30000 / 65535, atol=1e-4)
+
+
+# --- inputs that cannot work say why, in one line ------------------------------------------------
+
+def test_videos_without_pictures_and_damaged_videos_say_so(tmp_path, caplog):
+    from render.media import MediaError
+    corpus.ffmpeg(["-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", str(tmp_path / "voice.mp4")])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    for name, words in (("voice.mp4", "no video stream (audio only)"), ("empty.mp4", "empty")):
+        with pytest.raises(MediaError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            open_source(tmp_path / name)
+    corpus.ffmpeg(["-f", "lavfi", "-i", "testsrc=s=32x32:r=10", "-t", "4", "-c:v", "libx264", str(tmp_path / "full.mkv")])
+    data = (tmp_path / "full.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) * 6 // 10])
+    with caplog.at_level("INFO", logger="render.notes"):
+        cut = open_source(tmp_path / "cut.mkv")
+        whole = open_source(tmp_path / "full.mkv")
+    assert whole.timeline.frames == 40 and 0 < cut.timeline.frames < 40
+    assert [r.message for r in caplog.records if "cut.mkv" in r.message and "damaged" in r.message]
+    assert not [r.message for r in caplog.records if "full.mkv" in r.message]
+
+
+@pytest.mark.parametrize("value,words", [('"frames"', "is a folder"), ('"clip.mkv"', "is a video")])
+def test_a_folder_or_video_where_one_picture_is_expected(tmp_path, value, words):
+    from render.errors import RecipeError
+    from render.recipe import load_recipe
+    (tmp_path / "frames").mkdir()
+    corpus.vfr_video(tmp_path / "clip.mkv", [10, 20], [0, 0.5])
+    (tmp_path / "r.toml").write_text(f'kind = "dream"\n[output]\nsize = [64, 48]\n[dream]\ninit = {value}\n')
+    with pytest.raises(RecipeError, match=f"r.toml:5: dream.init: .*{words}"):
+        load_recipe(tmp_path / "r.toml")
+
+
+def test_a_background_is_opaque(tmp_path):
+    from render.errors import RecipeError
+    from render.recipe import load_recipe
+    (tmp_path / "r.toml").write_text('kind = "dream"\nbackground = "#00000080"\n[output]\nsize = [64, 48]\n')
+    with pytest.raises(RecipeError, match="r.toml:2: background: .*transparent"):
+        load_recipe(tmp_path / "r.toml")
+    (tmp_path / "r.toml").write_text('kind = "dream"\nbackground = "teal"\n[output]\nsize = [64, 48]\n')
+    assert load_recipe(tmp_path / "r.toml").background == pytest.approx((0, 128 / 255, 128 / 255), abs=1e-6)

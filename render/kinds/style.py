@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..media import MediaSource, describe_still
+from ..media import MediaSource, describe_still, held_note
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
 from ..backend import activate
@@ -149,8 +149,8 @@ class StyleKind(Kind):
 
     def summary(self, recipe) -> list[str]:
         s: StyleSettings = recipe.settings
-        return [f"content  {s.content.path}: " + (s.content.describe() if s.content.is_sequence
-                                                       else describe_still(s.content.path)),
+        return [f"content  {s.content.path}: {s.content.describe()}" + held_note(s.content, recipe.output.frames)
+                if s.content.is_sequence else f"content  {describe_still(s.content.path)}",
                 "styles   " + ", ".join(f"{n}={describe_still(p)}" for n, p in s.images.items()),
                 f"layers   style {', '.join(s.style_layers)}; content {', '.join(s.content_layers)}",
                 f"optimise {s.optimizer}, scales {', '.join(f'{v:g}' for v in s.scales)}, init {s.init}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..media import MediaSource
+from ..media import MediaSource, describe_still, held_note
 from ..models.catalog import IMAGE_TO_IMAGE
 from ..recipe.fields import Flag, MediaPath, Number
 from ..backend import activate
@@ -68,7 +68,8 @@ class TranslateKind(Kind):
     def summary(self, recipe) -> list[str]:
         s: TranslateSettings = recipe.settings
         width, height = recipe.output.size
-        return [f"input    {s.source.path}: {s.source.describe()}"
+        return [(f"input    {s.source.path}: {s.source.describe()}" + held_note(s.source, recipe.output.frames)
+                 if s.source.is_sequence else f"input    {describe_still(s.source.path)}")
                 + (", HED edges first" if s.edges else ""),
                 f"note     each input frame is fitted to the model's {s.size}x{s.size} and the result resized "
                 f"to {width}x{height}"]

@@ -24,7 +24,7 @@ from .timing import Timeline
 from .video import VIDEO_SUFFIXES, VideoError, probe_clip
 
 __all__ = ["DEFAULT_BACKGROUND", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "ColourError", "MediaError", "MediaSource",
-           "PictureError", "PictureInfo", "Timeline", "VideoError", "describe_still", "fit", "fit_array", "folder_frames",
+           "PictureError", "PictureInfo", "Timeline", "VideoError", "describe_still", "fit", "fit_array", "folder_frames", "held_note",
            "is_clutter", "load_image", "load_picture", "natural_key", "open_source", "parse_colour",
            "picture_info", "probe_clip", "read_picture"]
 
@@ -33,6 +33,13 @@ def load_image(path: Path, width: int, height: int, background=DEFAULT_BACKGROUN
     """A still input (init, style image, training pair): the picture (an animation's first frame)
     fitted to ``width`` x ``height``, float32 ``(height, width, 3)`` in 0..1."""
     return load_picture(path, width, height, background)
+
+
+def held_note(source: MediaSource, frames: int) -> str:
+    """``"; frames 10..19 hold its last frame"`` when the recipe runs past the sequence's end."""
+    if frames <= source.count:
+        return ""
+    return f"; frames {source.count}..{frames - 1} hold its last frame"
 
 
 def describe_still(path: Path) -> str:

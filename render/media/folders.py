@@ -14,6 +14,7 @@ from pathlib import Path
 
 CLUTTER = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "icon\r"})
 _NUMBER = re.compile(r"(\d+)")
+_SEPARATORS = re.compile(r"[\s_\-.]+")
 
 
 def is_clutter(path: Path) -> bool:
@@ -24,8 +25,9 @@ def is_clutter(path: Path) -> bool:
 
 def natural_key(name: str) -> tuple:
     """Sort key comparing runs of digits as numbers: ``frame_2`` < ``frame_10`` < ``Frame_11``;
-    names equal but for padding (``f_01``, ``f_1``) keep a stable order by the name itself."""
-    parts = _NUMBER.split(name.casefold())
+    case is ignored and separators (space, ``_``, ``-``, ``.``) count alike, so ``frame-100`` comes after
+    ``frame_02``; names equal but for padding (``f_01``, ``f_1``) keep a stable order by the name itself."""
+    parts = _NUMBER.split(_SEPARATORS.sub(" ", name.casefold()))
     return tuple((0, int(p), p) if i % 2 else (1, p, "") for i, p in enumerate(parts)), name
 
 

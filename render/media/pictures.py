@@ -53,6 +53,8 @@ class PictureInfo:
     orientation: int
     mode: str
     format: str
+    decoder: str = "pillow"      # or "tifffile": TIFFs of more than 8 bits, float or planar samples
+    premultiplied: bool = False  # a TIFF's associated (premultiplied) alpha
 
     @property
     def animated(self) -> bool:
@@ -107,9 +109,25 @@ def _info(name: str, size: int, mtime_ns: int) -> PictureInfo:
         if path.suffix.lower() not in TIFF_SUFFIXES:
             raise PictureError(f"cannot read image {path}: {err}") from None
         return _tiff_info(path, err)
+    if fmt == "TIFF" and _wants_tifffile(path):
+        return _tiff_info(path, None)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return PictureInfo(path, width, height, frames, durations, orientation, mode, fmt)
+
+
+def _wants_tifffile(path: Path) -> bool:
+    """TIFFs whose samples Pillow reads wrongly or narrowly: more than 8 bits (uint32 wraps, int16 is
+    read as 32-bit), floats, separate planes, extra (alpha) samples beyond 8 bits; grey or RGB only."""
+    import tifffile
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages[0]
+            photometric = page.photometric
+            plain = photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB)
+            return plain and (page.dtype != np.uint8 or page.planarconfig == tifffile.PLANARCONFIG.SEPARATE)
+    except Exception:  # noqa: BLE001  Pillow read it: let Pillow decode it
+        return False
 
 
 def _durations(image: Image.Image, frames: int) -> tuple[float, ...]:
@@ -122,32 +140,31 @@ def _durations(image: Image.Image, frames: int) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _tiff_info(path: Path, pillow_error: Exception) -> PictureInfo:
+def _tiff_info(path: Path, pillow_error: Exception | None) -> PictureInfo:
     import tifffile
     try:
         with tifffile.TiffFile(path) as tiff:
             page = tiff.pages[0]
-            shape = page.shape
+            width, height = int(page.imagewidth), int(page.imagelength)
             orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+            extra = tuple(page.extrasamples) if page.extrasamples else ()
             dtype = str(page.dtype)
     except Exception as err:  # noqa: BLE001
-        raise PictureError(f"cannot read image {path}: {pillow_error}; tifffile: {err}") from None
-    height, width = shape[:2] if len(shape) >= 2 else (1, shape[0])
+        why = f"{pillow_error}; tifffile: {err}" if pillow_error else str(err)
+        raise PictureError(f"cannot read image {path}: {why}") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return PictureInfo(path, width, height, 1, (), orientation, dtype, "TIFF")
+    return PictureInfo(path, width, height, 1, (), orientation, dtype, "TIFF", "tifffile",
+                       premultiplied=bool(extra) and int(extra[0]) == 1)
 
 
 def read_picture(path: Path, background=DEFAULT_BACKGROUND, frame: int = 0) -> np.ndarray:
     """Frame ``frame`` of ``path`` as float32 ``(height, width, 3)`` in 0..1, upright (EXIF applied),
     transparency over ``background`` (r, g, b in 0..1)."""
     info = picture_info(path)
-    if info.format == "TIFF" and info.mode not in _PILLOW_MODES:
+    if info.decoder == "tifffile":
         return _read_tiff(info, background)
     return image_to_rgb(open_upright(info, frame), background)
-
-
-_PILLOW_MODES = frozenset(Image.MODES) | {"I;16", "I;16B", "I;16L", "I;16N", "BGR;15", "BGR;16", "BGR;24"}
 
 
 @_quietly
@@ -195,17 +212,19 @@ class AnimationReader:
 
 def _read_tiff(info: PictureInfo, background) -> np.ndarray:
     import tifffile
-    values = tifffile.imread(info.path, key=0)
-    if values.ndim == 3 and values.shape[0] in (1, 2, 3, 4) and values.shape[-1] not in (1, 2, 3, 4):
-        values = np.moveaxis(values, 0, -1)  # planar (separate) samples
-    rgb = array_to_rgb(values, background)
+    with tifffile.TiffFile(info.path) as tiff:
+        page = tiff.pages[0]
+        values = page.asarray()
+        if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and values.ndim == 3:
+            values = np.moveaxis(values, 0, -1)  # samples stored plane by plane
+    rgb = array_to_rgb(values, background, premultiplied=info.premultiplied)
     return _orient_array(rgb, info.orientation)
 
 
 def _orient_array(values: np.ndarray, orientation: int) -> np.ndarray:
     """The numpy form of :data:`_UPRIGHT` (for arrays read without Pillow)."""
     ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 1)[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
            8: lambda a: np.rot90(a, 1)}
     op = ops.get(orientation)
     return np.ascontiguousarray(op(values)) if op else values
@@ -234,7 +253,7 @@ def fit(picture, width: int, height: int) -> np.ndarray:
 def load_picture(path: Path, width: int, height: int, background=DEFAULT_BACKGROUND, frame: int = 0) -> np.ndarray:
     """Frame ``frame`` of ``path`` fitted to ``width`` x ``height``: float32 ``(height, width, 3)``."""
     info = picture_info(path)
-    if info.format != "TIFF" or info.mode in _PILLOW_MODES:
+    if info.decoder == "pillow":
         return _fit_upright(open_upright(info, frame), info, width, height, background)
     return fit(_read_tiff(info, background), width, height)
 
@@ -250,8 +269,8 @@ def _fit_upright(image: Image.Image, info: PictureInfo, width: int, height: int,
 def _note_transparency(info: PictureInfo, background) -> None:
     from ..notices import note
     colour = "#" + "".join(f"{round(v * 255):02x}" for v in background)
-    note(f"{info.path.name} has transparent pixels: laid on {colour} (the recipe's background = \"...\" "
-         "chooses the colour)")
+    note(f"{info.path.name} has transparent pixels: laid on {colour} (a recipe's top-level "
+         "background = \"#rrggbb\" chooses the colour)")
 
 
 def fit_array(frame: np.ndarray, width: int, height: int) -> np.ndarray:

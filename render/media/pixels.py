@@ -4,9 +4,10 @@ clamped), transparency composited onto a background, colour managed to sRGB.
 The rules, for every mode Pillow (or tifffile, for TIFFs Pillow cannot read) gives:
 
 - 1-bit: 0 or 1.  8-bit modes (L, P, RGB, CMYK, YCbCr, LAB...): Pillow's conversion to RGB, / 255.
-- 16-bit integers (``I;16*``, uint16 arrays): / 65535.  32-bit integers: / (2**32 - 1) unsigned,
-  / (2**31 - 1) signed (negative values are below black: 0).  Pillow's ``I`` mode does not say which
-  width the file had: values up to 65535 are taken as 16-bit (old Pillows read 16-bit PNGs as ``I``).
+- Integers divide by their type's maximum: 65535 for 16 bits, 32767 signed 16, 2**32 - 1 and
+  2**31 - 1 for 32 bits (negative values are below black: 0).  TIFFs are read with their real sample
+  type (tifffile); Pillow's ``I`` mode of other formats does not say which width the file had: values
+  up to 65535 are taken as 16-bit (old Pillows read 16-bit PNGs as ``I``).
 - Floats: already 0..1 (the convention of float TIFF and EXR tools); values above 1 are clipped.
 - Alpha (RGBA, LA, PA, a palette's transparent entry, premultiplied RGBa/La): ``rgb * a + bg * (1 - a)``
   with straight alpha, so the colour an editor keeps under transparent pixels never shows.
@@ -36,6 +37,8 @@ def parse_colour(text: str) -> tuple[float, float, float]:
         rgb = ImageColor.getrgb(str(text).strip())
     except ValueError:
         raise ColourError(f'not a colour: {text!r} (use "#rrggbb", "#rgb" or a name such as "white")') from None
+    if len(rgb) == 4 and rgb[3] != 255:
+        raise ColourError(f"{text!r} is partly transparent; a background is opaque (use \"#rrggbb\")")
     return tuple(round(v / 255.0, 6) for v in rgb[:3])
 
 
@@ -45,22 +48,21 @@ def scale_integers(values: np.ndarray) -> np.ndarray:
         return values.astype(np.float32)
     if np.issubdtype(values.dtype, np.floating):
         return np.clip(values.astype(np.float32), 0.0, 1.0)
-    info = np.iinfo(values.dtype)
-    if info.max == np.iinfo(np.int32).max and values.max(initial=0) <= 65535:
-        top = 65535.0  # Pillow's "I" of a 16-bit file
-    else:
-        top = float(info.max)
+    top = float(np.iinfo(values.dtype).max)
     return np.clip(values.astype(np.float64) / top, 0.0, 1.0).astype(np.float32)
 
 
-def composite(colour: np.ndarray, alpha: np.ndarray, background=DEFAULT_BACKGROUND) -> np.ndarray:
-    """Straight-alpha ``colour`` (h, w, 3) over ``background``; ``alpha`` (h, w) in 0..1."""
+def composite(colour: np.ndarray, alpha: np.ndarray, background=DEFAULT_BACKGROUND,
+              premultiplied: bool = False) -> np.ndarray:
+    """``colour`` (h, w, 3) over ``background``; ``alpha`` (h, w) in 0..1.  Straight alpha by default;
+    ``premultiplied`` colour (TIFF's associated alpha) is already multiplied by alpha."""
     a = alpha[..., None].astype(np.float32)
-    return (colour * a + np.asarray(background, np.float32) * (1.0 - a)).astype(np.float32)
+    over = colour if premultiplied else colour * a
+    return np.clip(over + np.asarray(background, np.float32) * (1.0 - a), 0.0, 1.0).astype(np.float32)
 
 
 def has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
+    return image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or image.info.get("transparency") is not None
 
 
 def to_srgb(image: Image.Image) -> Image.Image:
@@ -93,8 +95,14 @@ def image_to_rgb(image: Image.Image, background=DEFAULT_BACKGROUND) -> np.ndarra
         grey = np.asarray(image, bool).astype(np.float32)
         return np.repeat(grey[..., None], 3, axis=2)
     if mode.startswith("I") or mode == "F":
-        grey = scale_integers(np.asarray(image))
-        return np.repeat(grey[..., None], 3, axis=2)
+        values = np.asarray(image)
+        if mode == "I" and 0 <= values.min(initial=0) and values.max(initial=0) <= 65535:
+            values = values.astype(np.uint16)  # Pillow's "I" of a 16-bit file (PNG, PGM; TIFFs go to tifffile)
+        grey = np.repeat(scale_integers(values)[..., None], 3, axis=2)
+        transparent = image.info.get("transparency")  # a 16-bit PNG's tRNS: one grey value is clear
+        if isinstance(transparent, int):
+            return composite(grey, (values != transparent).astype(np.float32), background)
+        return grey
     if has_alpha(image):
         rgba = np.asarray(image.convert("RGBA"), np.float32) / 255.0
         return composite(rgba[..., :3], rgba[..., 3], background)
@@ -103,9 +111,9 @@ def image_to_rgb(image: Image.Image, background=DEFAULT_BACKGROUND) -> np.ndarra
     return np.asarray(image, np.float32) / 255.0
 
 
-def array_to_rgb(values: np.ndarray, background=DEFAULT_BACKGROUND) -> np.ndarray:
+def array_to_rgb(values: np.ndarray, background=DEFAULT_BACKGROUND, premultiplied: bool = False) -> np.ndarray:
     """A decoded array (h, w), (h, w, 1|2|3|4) of any numeric type -> float32 ``(h, w, 3)`` in 0..1;
-    2 and 4 channels carry (straight) alpha last."""
+    2 and 4 channels carry alpha last (straight, or ``premultiplied``)."""
     scaled = scale_integers(values)
     if scaled.ndim == 2:
         scaled = scaled[..., None]
@@ -113,7 +121,7 @@ def array_to_rgb(values: np.ndarray, background=DEFAULT_BACKGROUND) -> np.ndarra
     if channels in (2, 4):
         colour, alpha = scaled[..., :-1], scaled[..., -1]
         colour = np.repeat(colour, 3, axis=2) if channels == 2 else colour
-        return composite(colour, alpha, background)
+        return composite(colour, alpha, background, premultiplied)
     if channels == 1:
         return np.repeat(scaled, 3, axis=2)
     return np.ascontiguousarray(scaled[..., :3])

@@ -23,6 +23,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpe
                   ".3gp", ".flv", ".wmv", ".ogv")
 _SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:(-?[\d.e+-]+).*?\bs:(\d+)x(\d+)")
 _DURATION = re.compile(r"\bduration_time:([\d.e+-]+)")
+_DECLARED = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
+_DAMAGED = re.compile(r"(?i)partial file|ended prematurely|corrupt|invalid data|decoding error|truncat")
 
 
 class VideoError(ValueError):
@@ -57,12 +59,17 @@ def probe_clip(path: Path) -> ClipFacts:
 @lru_cache(maxsize=64)
 def _probe(name: str, size: int, mtime_ns: int) -> ClipFacts:
     path = Path(name)
+    if size == 0:
+        raise VideoError(f"cannot read video {path}: the file is empty (0 bytes)")
     result = subprocess.run(_decode_args(path) + ["-vf", "showinfo", "-f", "null", "-"],
                             capture_output=True, text=True, errors="replace")
     frames = [(m.group(3), m.group(4), m.group(5), line) for line in result.stderr.splitlines()
               for m in [_SHOWINFO.search(line)] if m]
     if result.returncode != 0 or not frames:
-        reason = _last_error(result.stderr) or ("no video frames" if result.returncode == 0 else "ffmpeg failed")
+        if "Stream #0" in result.stderr and not re.search(r"Stream #0:\d+.*: Video:", result.stderr):
+            reason = "it has no video stream" + (" (audio only)" if ": Audio:" in result.stderr else "")
+        else:
+            reason = _last_error(result.stderr) or ("no video frames" if result.returncode == 0 else "ffmpeg failed")
         raise VideoError(f"cannot read video {path}: {reason}")
     stamps = [float(t) for t, _, _, _ in frames]
     last = _DURATION.search(frames[-1][3])
@@ -73,7 +80,17 @@ def _probe(name: str, size: int, mtime_ns: int) -> ClipFacts:
     if last_duration is not None and median is not None and not 0.5 * median <= last_duration <= 2 * median:
         last_duration = None
     width, height = int(frames[0][1]), int(frames[0][2])
-    return ClipFacts(path, width, height, Timeline.from_stamps(stamps, last_duration))
+    timeline = Timeline.from_stamps(stamps, last_duration)
+    if _DAMAGED.search(result.stderr):
+        from ..notices import note
+        declared = _DECLARED.search(result.stderr)
+        said = ""
+        if declared:
+            hours, minutes, seconds = declared.groups()
+            said = f" of the {int(hours) * 3600 + int(minutes) * 60 + float(seconds):g} s it declares"
+        note(f"{path.name} is damaged or cut short: {timeline.frames} frames ({timeline.duration:g} s{said}) "
+             "decode and are used")
+    return ClipFacts(path, width, height, timeline)
 
 
 def _last_error(stderr: str) -> str:

@@ -234,9 +234,13 @@ def check_image(raw: str, base_dir: Path, words: tuple[str, ...] = ()) -> Path:
     if not path.is_absolute():
         path = base_dir / path
     alternative = " or " + ", ".join(f'"{w}"' for w in words) if words else ""
+    from ..media import VIDEO_SUFFIXES, PictureError, picture_info
+    if path.is_dir():
+        raise FieldError(f"{path} is a folder; this key takes one picture{alternative}")
     if not path.is_file():
         raise FieldError(f"image not found: {path} (paths are relative to the recipe{alternative})")
-    from ..media import PictureError, picture_info
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        raise FieldError(f"{path} is a video; this key takes one picture (save the frame you want as a PNG)")
     try:
         picture_info(path)
     except PictureError as err:

@@ -147,6 +147,8 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
     result = render(loaded, out_dir, frames, force, encode=not no_encode,
                     progress=None if quiet else ProgressBar(), engine_factory=factory)
     if not quiet:
+        for upstream in result.upstream:  # a recipe used as footage, its missing frames rendered first
+            click.echo(f"{len(upstream.rendered)} upstream frames rendered, in {upstream.folder}")
         click.echo(f"{len(result.rendered)} frames rendered, {result.reused} reused, in {result.folder}")
         if result.video:
             click.echo(f"video: {result.video}")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import CHELSEA, TINY_RECIPE
+
+# flows cached by the tests go to a folder of this session, not the user's cache (subprocesses inherit it)
+os.environ.setdefault("NEURAL_RENDER_CACHE", tempfile.mkdtemp(prefix="neural-render-test-cache-"))
 
 
 @pytest.fixture

@@ -66,13 +66,17 @@ VARIANTS = [
     ("dream.tile=96", None),
     ("dream.color_coherence=0.0", None),
     ("dream.color_coherence=0.25", None),
+    ("dream.blend=0.1", "footage only: this recipe dreams an init, not a source"),
+    ("dream.steps_per_frame=1", "footage only: this recipe dreams an init, not a source"),
     ("motion.zoom=1.1", None),
     ("motion.rotate=-3.0", None),
     ("motion.pan=[0.0, 2.0]", None),
     ("motion.pan={ 0 = [1.0, 0.0], 1 = [3.0, 0.0] }", None),
 ]
 NOT_COVERED = {"model.name": "only one model is embedded; the others need a download (covered by the "
-                             "weights-file digest in test_model_file_bytes_are_keyed)"}
+                             "weights-file digest in test_model_file_bytes_are_keyed)",
+               "dream.source": "excludes init: footage keys are tested in test_footage.py (source frames, "
+                               "blend, steps_per_frame, flow settings)"}
 
 
 @pytest.fixture(scope="module")

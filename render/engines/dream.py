@@ -17,7 +17,8 @@ import numpy as np
 from ..backend import current
 from ..backend.kerasops import ops
 from ..contracts import FrameJob
-from ..media import DEFAULT_BACKGROUND, load_image
+from ..media import DEFAULT_BACKGROUND, MediaSource, load_image
+from ..temporal import FlowCache, default_flow_folder, warp_previous
 from ..models import build
 from .color import channel_stats, match_colors
 from .geometry import octave_sizes
@@ -93,7 +94,12 @@ class DreamEngine:
 
     Rows carry ``dream.steps``, ``dream.octaves``, ``dream.octave_scale``, ``dream.step_size``,
     ``dream.color_coherence``, ``motion.zoom``, ``motion.rotate``, ``motion.pan`` (x, y) and one weight
-    column per objective term."""
+    column per objective term.
+
+    Footage (a ``source``): frame 0 dreams source frame 0; frame n dreams
+    ``source_n + blend * mask * (warped - source_n)`` with ``dream.steps_per_frame`` steps per octave,
+    ``warped`` the previous dream carried along the source's backward flow and ``mask`` where that flow
+    is trusted (elsewhere the fresh source frame), the flow-blended DeepDream of video artists."""
 
     stepper: DreamStepper
     width: int
@@ -104,6 +110,9 @@ class DreamEngine:
     weight_columns: tuple[str, ...]
     min_side: int
     background: tuple[float, float, float] = DEFAULT_BACKGROUND
+    source: MediaSource | None = None
+    flows: FlowCache | None = field(default=None, repr=False)
+    _sources: dict = field(default_factory=dict, init=False, repr=False)   # source frames (the last two)
     _first_stats: tuple | None = field(default=None, init=False, repr=False)  # (frame 0, its stats)
 
     @classmethod
@@ -115,8 +124,9 @@ class DreamEngine:
                                             precision=recipe.precision)
         stepper = DreamStepper(extractor, build_terms(targets, extractor.layers))
         width, height = recipe.output.size
+        flows = FlowCache(default_flow_folder(), settings.flow) if settings.source is not None else None
         return cls(stepper, width, height, recipe.seed, settings.tile, settings.init,
-                   tuple(t.column for t in targets), recipe.model.min_side, recipe.background)
+                   tuple(t.column for t in targets), recipe.model.min_side, recipe.background, settings.source, flows)
 
     def first_image(self) -> np.ndarray:
         if self.init is None:
@@ -172,8 +182,28 @@ class DreamEngine:
             self._first_stats = (first, channel_stats(first.astype(np.float32) / 255.0))
         return self._first_stats[1]
 
+    def source_frame(self, index: int) -> np.ndarray:
+        """Source frame ``index`` at the frame size (the last two read are kept)."""
+        if index not in self._sources:
+            self._sources = {i: f for i, f in self._sources.items() if i in (index - 1, index + 1)}
+            self._sources[index] = self.source.read(index, self.width, self.height)
+        return self._sources[index]
+
+    def footage_frame(self, job: FrameJob) -> np.ndarray:
+        """A frame of footage (see the class)."""
+        params, frame = job.row, self.source_frame(job.index)
+        if job.previous is None:
+            return to_uint8(self.dream(frame, params, job.index))
+        pair = self.flows.pair(self.source_frame(job.index - 1), frame)
+        warped = warp_previous(job.previous.astype(np.float32) / 255.0, pair.backward)
+        base = frame + float(params["dream.blend"]) * pair.mask[..., None] * (warped - frame)
+        params = dict(params, **{"dream.steps": params["dream.steps_per_frame"]})
+        return to_uint8(self.dream(np.clip(base, 0.0, 1.0).astype(np.float32), params, job.index))
+
     def render_frame(self, job: FrameJob) -> np.ndarray:
         """uint8 ``(H, W, 3)`` frame ``job.index``."""
+        if self.source is not None:
+            return self.footage_frame(job)
         params = job.row
         if job.previous is None:
             base = self.first_image()

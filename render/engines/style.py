@@ -27,7 +27,18 @@ from .geometry import scale_sizes
 from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .resample import resize_bilinear
-from .style_losses import blend_grams, content_loss, gram, image_variation, style_loss, total_variation
+from ..temporal import FlowCache, default_flow_folder, warp_previous
+from .style_losses import blend_grams, content_loss, gram, image_variation, style_loss, temporal_loss, total_variation
+
+
+@dataclass(frozen=True)
+class Temporal:
+    """What a footage frame agrees with: the previous result warped along the source's flow
+    ``(H, W, 3)``, the flow's trust mask ``(H, W, 1)`` and the term's weight (a float32 scalar)."""
+
+    warped: np.ndarray
+    mask: np.ndarray
+    weight: np.float32
 
 
 @dataclass(frozen=True)
@@ -81,20 +92,36 @@ class AdamLoop:
     """Adam on the pixels, clipped to 0..1 after each step (one compiled call a step), and the
     compiled loss-and-gradient that L-BFGS uses.
 
-    ``run(image, steps, learning_rate, targets, weights)`` -> (image ``(H, W, 3)``, losses
-    ``(steps, 4)`` before each step); graphs are compiled per image size."""
+    ``run(image, steps, learning_rate, targets, weights, temporal=None)`` -> (image ``(H, W, 3)``,
+    losses ``(steps, 4)`` before each step); graphs are compiled per image size.  With a
+    :class:`Temporal`, the weighted temporal loss is added to the total (a second pair of graphs, so
+    frames without it run exactly the graph they always did)."""
 
     BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
 
     def __init__(self, objective: StyleObjective, jit: bool = False):
-        self.objective = objective
-        backend = current()
+        self.objective, self.jit = objective, jit
 
         def total_and_losses(image, content, style, tv_reference, term_weights, style_weights, content_weights):
             losses = objective.losses(image, Targets(content, style, tv_reference), term_weights, style_weights,
                                       content_weights)
             return losses[0], losses
 
+        def with_temporal(image, content, style, tv_reference, term_weights, style_weights, content_weights,
+                          warped, mask, temporal_weight):
+            losses = objective.losses(image, Targets(content, style, tv_reference), term_weights, style_weights,
+                                      content_weights)
+            total = losses[0] + temporal_weight * temporal_loss(image, warped, mask)
+            return total, ops.concatenate([ops.reshape(total, (1,)), losses[1:]], axis=0)
+
+        self._step, self._value_and_gradient = self._compiled(total_and_losses, "style step", "style gradient")
+        self._temporal_fns = lambda: self._compiled(with_temporal, "style step (temporal)",
+                                                    "style gradient (temporal)")
+        self._temporal = None
+
+    def _compiled(self, total_and_losses, step_name: str, gradient_name: str):
+        """The compiled Adam step and loss-and-gradient of a total-loss function."""
+        backend = current()
         gradient = backend.value_and_grad(total_and_losses, has_aux=True)
         b1, b2, eps = self.BETA1, self.BETA2, self.EPSILON
 
@@ -109,27 +136,45 @@ class AdamLoop:
             (_, losses), grad = gradient(image, *target_and_weights)
             return losses, grad
 
-        models = [objective.extractor.model]
-        self._step = backend.compile(step, models, name="style step", jit=jit)
-        self._value_and_gradient = backend.compile(value_and_gradient, models, name="style gradient")
+        models = [self.objective.extractor.model]
+        return (backend.compile(step, models, name=step_name, jit=self.jit),
+                backend.compile(value_and_gradient, models, name=gradient_name))
 
-    def run(self, image: np.ndarray, steps: int, learning_rate: float, targets: Targets, weights: tuple):
+    def _functions(self, temporal):
+        if temporal is None:
+            return self._step, self._value_and_gradient
+        if self._temporal is None:
+            self._temporal = self._temporal_fns()
+        return self._temporal
+
+    @staticmethod
+    def _args(targets: Targets, weights: tuple, temporal) -> tuple:
         args = (targets.content, targets.style, targets.tv_reference) + tuple(weights)
+        if temporal is not None:
+            args += (np.asarray(temporal.warped, np.float32), np.asarray(temporal.mask, np.float32),
+                     np.float32(temporal.weight))
+        return args
+
+    def run(self, image: np.ndarray, steps: int, learning_rate: float, targets: Targets, weights: tuple,
+            temporal: Temporal | None = None):
+        step_fn = self._functions(temporal)[0]
+        args = self._args(targets, weights, temporal)
         image = np.asarray(image, np.float32)
         first = np.zeros_like(image)
         second = np.zeros_like(image)
         rate = np.float32(learning_rate)
         history = []
         for step in range(steps):
-            image, first, second, losses = self._step(image, first, second, np.float32(step + 1), rate, *args)
+            image, first, second, losses = step_fn(image, first, second, np.float32(step + 1), rate, *args)
             history.append(losses)
         losses = np.stack([np.asarray(h) for h in history]) if history else np.zeros((0, 4), np.float32)
         return np.asarray(image, np.float32), losses
 
-    def value_and_gradient(self, image: np.ndarray, targets: Targets, weights: tuple):
+    def value_and_gradient(self, image: np.ndarray, targets: Targets, weights: tuple,
+                           temporal: Temporal | None = None):
         """(losses ``(4,)``, gradient ``(H, W, 3)``) as numpy."""
-        losses, grad = self._value_and_gradient(np.asarray(image, np.float32), targets.content, targets.style,
-                                                targets.tv_reference, *weights)
+        function = self._functions(temporal)[1]
+        losses, grad = function(np.asarray(image, np.float32), *self._args(targets, weights, temporal))
         return np.asarray(losses), np.asarray(grad)
 
 
@@ -181,7 +226,13 @@ class StyleEngine:
     Rows carry ``style.content_weight``, ``style.style_weight``, ``style.tv_weight``, ``style.steps``,
     ``style.steps_per_frame``, ``style.learning_rate``, ``style.style_scale``, ``style.carry``, one
     ``style.mix.<name>`` weight per style image (absent: equal weights), one weight per style and
-    content layer, and ``motion.*``."""
+    content layer, ``motion.*``, and over footage ``style.temporal_weight``.
+
+    Over a content sequence with ``coherence = "flow"`` (Ruder, Dosovitskiy and Brox 2016), frame n
+    starts from ``content + carry * mask * (warped - content)``, ``warped`` the previous result carried
+    along the source's backward flow and ``mask`` where that flow is trusted, and optimises the style
+    losses plus ``temporal_weight`` times the temporal loss toward ``warped``.  Flows come from
+    ``flows`` (a :class:`render.temporal.FlowCache`); ``flow_seconds`` is their time this run."""
 
     objective: StyleObjective
     loop: AdamLoop
@@ -193,6 +244,8 @@ class StyleEngine:
     source: MediaSource
     _grams: dict = field(default_factory=dict, repr=False)
     _aspects: dict = field(default_factory=dict, repr=False)
+    flows: FlowCache | None = field(default=None, repr=False)
+    _contents: dict = field(default_factory=dict, repr=False)         # source frames by index (the last two)
     last_losses: np.ndarray | None = field(default=None, repr=False)  # (steps, 4) of the last frame
 
     @classmethod
@@ -204,8 +257,9 @@ class StyleEngine:
         extractor = build.feature_extractor(recipe.model, layers, base=base_model, precision=recipe.precision)
         objective = StyleObjective(extractor, settings.style_layers, settings.content_layers)
         width, height = recipe.output.size
+        flows = FlowCache(default_flow_folder(), settings.flow) if settings.content.is_sequence else None
         return cls(objective, AdamLoop(objective, jit), settings, width, height,
-                   recipe.seed, recipe.model.min_side, settings.content)
+                   recipe.seed, recipe.model.min_side, settings.content, flows=flows)
 
     # --- targets ---------------------------------------------------------------------------------
     def style_size(self, name: str, height: int, width: int, style_scale: float) -> tuple[int, int]:
@@ -261,17 +315,18 @@ class StyleEngine:
         """Everything a run of steps needs besides the start image: targets and weights."""
         return self.targets(content, row), self.weights(row), float(row["style.learning_rate"])
 
-    def run_steps(self, start: np.ndarray, prepared: tuple, steps: int):
+    def run_steps(self, start: np.ndarray, prepared: tuple, steps: int, temporal: Temporal | None = None):
         """``steps`` optimiser steps from float ``start``: (image ``(h, w, 3)``, losses ``(steps, 4)``:
-        total, content, style, tv, each before its step)."""
+        total, content, style, tv, each before its step; the total includes the temporal term)."""
         targets, weights, learning_rate = prepared
         if self.settings.optimizer == "lbfgs":
-            return lbfgs(lambda image: self.loop.value_and_gradient(image, targets, weights), start, steps)
-        return self.loop.run(start, steps, learning_rate, targets, weights)
+            return lbfgs(lambda image: self.loop.value_and_gradient(image, targets, weights, temporal), start, steps)
+        return self.loop.run(start, steps, learning_rate, targets, weights, temporal)
 
-    def optimize(self, start: np.ndarray, content: np.ndarray, row: Mapping[str, float], steps: int):
+    def optimize(self, start: np.ndarray, content: np.ndarray, row: Mapping[str, float], steps: int,
+                 temporal: Temporal | None = None):
         """Optimise float ``start`` toward ``content`` (same size) and the row's style mix."""
-        return self.run_steps(start, self.prepare(content, row), steps)
+        return self.run_steps(start, self.prepare(content, row), steps, temporal)
 
     # --- frames ----------------------------------------------------------------------------------
     def first_frame(self, content: np.ndarray, row: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -288,9 +343,18 @@ class StyleEngine:
             image = resize_bilinear(image, self.height, self.width)
         return image, np.concatenate(history)
 
-    def next_frame(self, previous: np.ndarray, content: np.ndarray, row: Mapping[str, float]):
-        """Frame n > 0: the previous result moved by the motion, blended with a new content frame by
-        ``carry`` when the content is a sequence, optimised ``steps_per_frame`` steps at full size."""
+    def next_frame(self, previous: np.ndarray, content: np.ndarray, row: Mapping[str, float], index: int = 0):
+        """Frame n > 0 (``index``), ``steps_per_frame`` steps at full size: over footage, from the
+        previous result warped along the source's flow (see the class); otherwise from the previous
+        result moved by the motion, blended with a new content frame by ``carry`` for ``blend``."""
+        steps = int(round(row["style.steps_per_frame"]))
+        if self.source.is_sequence and self.settings.coherence == "flow":
+            pair = self.flows.pair(self.content(index - 1), content)
+            warped = warp_previous(previous.astype(np.float32) / 255.0, pair.backward)
+            mask = pair.mask[..., None]
+            start = content + float(row["style.carry"]) * mask * (warped - content)
+            temporal = Temporal(warped, mask, np.float32(row["style.temporal_weight"]))
+            return self.optimize(np.clip(start, 0, 1).astype(np.float32), content, row, steps, temporal)
         pan_x, pan_y = (float(v) for v in row["motion.pan"])
         moved = apply_motion(previous.astype(np.float32) / 255.0, row["motion.zoom"], row["motion.rotate"],
                              pan_x, pan_y)
@@ -298,15 +362,22 @@ class StyleEngine:
         if self.source.is_sequence:
             carry = row["style.carry"]
             start = carry * moved + (1.0 - carry) * content
-        return self.optimize(np.clip(start, 0, 1).astype(np.float32), content, row,
-                             int(round(row["style.steps_per_frame"])))
+        return self.optimize(np.clip(start, 0, 1).astype(np.float32), content, row, steps)
+
+    def content(self, index: int) -> np.ndarray:
+        """Content frame ``index`` at the frame size; the last two read are kept (frame n's flow needs
+        n - 1, which the previous frame read)."""
+        if index not in self._contents:
+            self._contents = {i: f for i, f in self._contents.items() if i in (index - 1, index + 1)}
+            self._contents[index] = self.source.read(index, self.width, self.height)
+        return self._contents[index]
 
     def render_frame(self, job: FrameJob) -> np.ndarray:
-        content = self.source.read(job.index, self.width, self.height)
+        content = self.content(job.index)
         if job.previous is None:
             image, losses = self.first_frame(content, job.row)
         else:
-            image, losses = self.next_frame(job.previous, content, job.row)
+            image, losses = self.next_frame(job.previous, content, job.row, job.index)
         self.last_losses = losses
         if self.settings.preserve_colors:
             image = keep_content_colours(image, content)

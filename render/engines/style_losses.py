@@ -65,6 +65,16 @@ def content_loss(features: Sequence, targets: Sequence, weights):
     return _weighted_mean(terms, weights)
 
 
+TEMPORAL_SCALE = 0.01  # a disagreement of 0.1 per channel (pixels in 0..1) costs 1, like the other terms
+
+
+def temporal_loss(image, warped, mask):
+    """Ruder et al.'s temporal loss, normalised: ``sum(mask * (image - warped)^2) / (3 sum(mask))``
+    over ``TEMPORAL_SCALE``: the mean squared disagreement with the previous result warped along the
+    source's flow, where the flow is trusted.  ``image``/``warped`` ``(H, W, 3)``, ``mask`` ``(H, W, 1)``."""
+    return ops.sum(mask * ops.square(image - warped)) / (3.0 * ops.sum(mask) + _EPS) / TEMPORAL_SCALE
+
+
 def image_variation(image):
     """Mean squared difference between neighbouring pixels of ``(H, W, 3)`` (both directions)."""
     dy = image[1:, :, :] - image[:-1, :, :]

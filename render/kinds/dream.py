@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..media import describe_still
+from ..media import MediaSource, describe_still, held_note
+from ..temporal import FlowSettings
 from ..models.catalog import FEATURES, activation_values
-from ..recipe.fields import ImagePath, Number, Vector, WeightTable, did_you_mean
+from ..recipe.fields import ImagePath, MediaPath, Number, Vector, WeightTable, did_you_mean
 from ..engines.geometry import octave_sizes
 from ..backend import activate
 from .base import Kind, PrintStage
+from .footage import FLOW, describe_flow, flow_settings
 
 DEFAULT_LAYERS = {"block4_conv3": 1.0}
 
@@ -37,7 +39,16 @@ DREAM = {
                    help="largest gradient tile side in pixels (raised to twice the model's minimum side)"),
     "color_coherence": Number(0.5, 0.0, 1.0, keyframed=True,
                               help="pull each frame's colours toward frame 0's (0 = free drift)"),
+    "source": MediaPath(None, help="footage to dream: a video, a folder of frames or an animated image (instead "
+                                   "of init); frame n dreams source frame n"),
+    "blend": Number(0.6, 0.0, 1.0, keyframed=True,
+                    help="with a source: share of the previous dream, warped along the source's flow, in each "
+                         "new start (0 = every frame dreamed from its source alone)"),
+    "steps_per_frame": Number(4, 0, 1000, integer=True, keyframed=True,
+                              help="with a source: steps per octave of frames after the first (the warped "
+                                   "dream carries the rest)"),
 }
+FOOTAGE_ONLY = ("dream.blend", "dream.steps_per_frame")  # columns that mean nothing without a source
 
 MOTION = {
     "zoom": Number(1.0, 0.5, 2.0, keyframed=True, help="scale per frame (>1 zooms in)"),
@@ -69,6 +80,8 @@ class DreamSettings:
     init: Path | None
     targets: tuple[LayerTarget, ...]
     tile: int
+    source: MediaSource | None = None
+    flow: FlowSettings = FlowSettings()
 
 
 class DreamKind(Kind):
@@ -76,7 +89,7 @@ class DreamKind(Kind):
     description = "DeepDream: gradient ascent on a CNN's activations, with zoom/rotate/pan feedback"
     chained = True
     engine_version = "dream-6"
-    sections = {"dream": DREAM, "motion": MOTION}
+    sections = {"dream": DREAM, "motion": MOTION, "flow": FLOW}
     roles = (FEATURES,)
     default_model = "vgg16"
     model_help = ("vgg16 (embedded), vgg16-imagenet, vgg19-imagenet, inceptionv3-imagenet, "
@@ -87,12 +100,18 @@ class DreamKind(Kind):
         targets = tuple(_layer_target(key, model, error) for key in dream["layers"])
         tile = min(max(dream["tile"], 2 * model.min_side), max(output.size))
         init = dream["init"] if isinstance(dream["init"], Path) else None
-        return DreamSettings(init, targets, tile)
+        if dream["source"] is not None and init is not None:
+            raise error("dream.source", "give either init (one picture) or source (footage), not both")
+        return DreamSettings(init, targets, tile, dream["source"], flow_settings(sections))
+
+    def sequence_source(self, sections):
+        return sections["dream"]["source"]
 
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: DreamSettings = recipe.settings
+        footage = {"footage": settings.flow.key()} if settings.source is not None else {}
         return {"init": settings.init or "noise", "tile": settings.tile,
-                "targets": [[t.layer, t.channel] for t in settings.targets]}
+                "targets": [[t.layer, t.channel] for t in settings.targets], **footage}
 
     def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
         """The row with the octave settings replaced by the octave sizes they give (bucketed, so two
@@ -102,6 +121,16 @@ class DreamKind(Kind):
         sizes = octave_sizes(height, width, octaves, row["dream.octave_scale"], recipe.model.min_side)
         keyed = {k: v for k, v in row.items() if k not in ("dream.octaves", "dream.octave_scale")}
         keyed["dream.octave_sizes"] = [list(size) for size in sizes]
+        source = recipe.settings.source
+        if source is None:
+            keyed = {k: v for k, v in keyed.items() if k not in FOOTAGE_ONLY}
+        else:  # footage: frames follow the source's flow, not [motion]; colours follow the source
+            keyed = {k: v for k, v in keyed.items() if not k.startswith(("motion.", "dream.color_coherence"))}
+            keyed["source"] = source.identity(index)
+            if index == 0:
+                keyed = {k: v for k, v in keyed.items() if k not in FOOTAGE_ONLY}
+            else:
+                keyed.pop("dream.steps", None)
         if index > 0:
             return keyed
         return {k: v for k, v in keyed.items() if not k.startswith(_FIRST_FRAME_UNUSED)}
@@ -124,7 +153,14 @@ class DreamKind(Kind):
 
     def summary(self, recipe) -> list[str]:
         settings: DreamSettings = recipe.settings
-        return [f"init     {describe_still(settings.init) if settings.init else 'noise'}",
+        if settings.source is not None:
+            start = [f"source   {settings.source.path}: {settings.source.describe()}"
+                     + held_note(settings.source, recipe.output.frames), describe_flow(settings.flow),
+                     "temporal each frame dreams its source frame started from the previous dream warped along "
+                     "the flow (blend), fresh source where occluded; [motion] and color_coherence not used"]
+        else:
+            start = [f"init     {describe_still(settings.init) if settings.init else 'noise'}"]
+        return [*start,
                 "layers   " + ", ".join(t.key for t in settings.targets),
                 f"tile     {settings.tile}"]
 

@@ -20,7 +20,9 @@ from ..media import MediaSource, describe_still, held_note
 from ..models.catalog import FEATURES, activation_values
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
 from ..backend import activate
+from ..temporal import FlowSettings
 from .base import Kind, PrintStage
+from .footage import FLOW, describe_flow, flow_settings
 from .dream import MOTION, PROCESS_BASELINE
 
 # peak-memory model of a tiled style print, per pixel of the last scale (measured; see BENCHMARKS.md)
@@ -53,7 +55,14 @@ STYLE = {
     "style_scale": Number(1.0, 0.1, 4.0, keyframed=True, help="size of the style's features relative to the content"),
     "init": Choice("content", ("content", "noise"), help="what the first frame starts from"),
     "carry": Number(0.8, 0.0, 1.0, keyframed=True,
-                    help="with a content sequence: share of the previous result in each new start"),
+                    help="with a content sequence: share of the previous result (warped along the source's "
+                         "flow where it is trusted) in each new start; 0 starts every frame from its content"),
+    "temporal_weight": Number(1.0, 0.0, 1e6, keyframed=True,
+                              help="with a content sequence: weight of the temporal loss, the disagreement with "
+                                   "the previous result warped along the source's flow (Ruder et al. 2016)"),
+    "coherence": Choice("flow", ("flow", "blend"),
+                        help="with a content sequence: flow (warp the previous result along the source's optical "
+                             "flow, temporal loss) or blend (mix it in unmoved, no temporal loss: ghosts)"),
 }
 
 
@@ -70,6 +79,8 @@ class StyleSettings:
     optimizer: str
     preserve_colors: bool
     init: str
+    coherence: str = "flow"
+    flow: FlowSettings = FlowSettings()
 
 
 class StyleKind(Kind):
@@ -77,7 +88,7 @@ class StyleKind(Kind):
     description = "Neural style transfer (Gatys et al.) with keyframed style mixes and warm-started morphs"
     chained = True
     engine_version = "style-2"
-    sections = {"style": STYLE, "motion": MOTION}
+    sections = {"style": STYLE, "motion": MOTION, "flow": FLOW}
     roles = (FEATURES,)
     default_model = "vgg16"
     model_help = "vgg16 (embedded), vgg16-imagenet, vgg19-imagenet, or a path to a .keras file"
@@ -112,24 +123,30 @@ class StyleKind(Kind):
             source, dict(style["images"]), tuple(style["style_layers"]), tuple(style["content_layers"]),
             tuple(f"style.style_layers.{n}" for n in style["style_layers"]),
             tuple(f"style.content_layers.{n}" for n in style["content_layers"]), mix is not None,
-            style["scales"], style["optimizer"], style["preserve_colors"], style["init"])
+            style["scales"], style["optimizer"], style["preserve_colors"], style["init"], style["coherence"],
+            flow_settings(sections))
 
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: StyleSettings = recipe.settings
         return {"images": dict(settings.images), "style_layers": list(settings.style_layers),
                 "content_layers": list(settings.content_layers), "scales": list(settings.scales),
                 "optimizer": settings.optimizer, "preserve_colors": settings.preserve_colors,
-                "init": settings.init, "content_kind": settings.content.kind, "mix_given": settings.mix_given}
+                "init": settings.init, "content_kind": settings.content.kind, "mix_given": settings.mix_given,
+                **({"coherence": settings.coherence, **settings.flow.key()} if settings.content.is_sequence else {})}
 
     def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
         source: MediaSource = recipe.settings.content
+        follows_flow = source.is_sequence and recipe.settings.coherence == "flow"
         if index == 0:  # the first frame is not moved, not warm-started and not blended
-            row = {k: v for k, v in row.items()
-                   if not k.startswith("motion.") and k not in ("style.steps_per_frame", "style.carry")}
+            unused = ("style.steps_per_frame", "style.carry", "style.temporal_weight")
+            row = {k: v for k, v in row.items() if not k.startswith("motion.") and k not in unused}
         else:
-            row = {k: v for k, v in row.items() if k != "style.steps"}
+            row = {k: v for k, v in row.items() if k != "style.steps"
+                   and not (follows_flow and k.startswith("motion."))}  # footage moves as its source does
             if not source.is_sequence:
                 row.pop("style.carry", None)
+            if not follows_flow:
+                row.pop("style.temporal_weight", None)
         return dict(row, content=source.identity(index))
 
     def preview_sections(self, sections, factor):
@@ -149,8 +166,14 @@ class StyleKind(Kind):
 
     def summary(self, recipe) -> list[str]:
         s: StyleSettings = recipe.settings
+        footage = []
+        if s.content.is_sequence:
+            footage = ([describe_flow(s.flow), "temporal each frame starts from the previous result warped along "
+                        "the flow (carry), plus the temporal loss (temporal_weight); [motion] is not used"]
+                       if s.coherence == "flow" else
+                       ["temporal blend: each frame starts from the previous result, unmoved, mixed by carry"])
         return [f"content  {s.content.path}: {s.content.describe()}" + held_note(s.content, recipe.output.frames)
-                if s.content.is_sequence else f"content  {describe_still(s.content.path)}",
+                if s.content.is_sequence else f"content  {describe_still(s.content.path)}", *footage,
                 "styles   " + ", ".join(f"{n}={describe_still(p)}" for n, p in s.images.items()),
                 f"layers   style {', '.join(s.style_layers)}; content {', '.join(s.content_layers)}",
                 f"optimise {s.optimizer}, scales {', '.join(f'{v:g}' for v in s.scales)}, init {s.init}"

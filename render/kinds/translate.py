@@ -1,11 +1,12 @@
 """The ``translate`` kind: pix2pix image-to-image translation, frame by frame (independent frames,
 rendered in batches).
 
-``[translate] input`` is one image, a folder of frames or a video; each frame is fitted (scaled to
-cover and centre-cropped) to the model's square size, turned into the model's input (a drawing is
-used as it is; with ``edges = true`` HED finds the edges of a photo first, drawn dark on white),
-translated, and resized (Lanczos) to the output size.  A frame's key covers its own input frame's
-bytes, so replacing one input image re-renders that frame only.
+``[translate] input`` is one image, a folder of frames, a video or another recipe's frames; each
+frame is fitted (scaled to cover and centre-cropped) to the model's square size, turned into the
+model's input (a drawing is used as it is; with ``edges = true`` HED finds the edges of a photo
+first, drawn dark on white), translated, and resized (Lanczos) to the output size.  A frame's key
+covers its own input frame (an image's bytes, another recipe's frame key), so replacing one input
+image re-renders that frame only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ..backend import activate
 from .base import Kind
 
 TRANSLATE = {
-    "input": MediaPath(None, help="what to translate: an image, a folder of frames or a video, relative to the recipe"),
+    "input": MediaPath(None, help="what to translate: an image, a folder of frames or a video, relative to the "
+                                  "recipe, or another recipe's frames: { recipe = \"walk.toml\" }"),
     "edges": Flag(False, help="run HED edge detection on the input first, so any photo or video can be redrawn"),
     "batch": Number(8, 1, 4096, integer=True, help="frames per model call"),
 }

@@ -6,7 +6,8 @@ pictures.  Nothing else in the renderer opens an input file itself.
 - :mod:`.folders`: which files of a folder are frames, in natural order;
 - :mod:`.video`: video files through ffmpeg (presentation times, rotation);
 - :mod:`.timing`: which source frame an output frame at a given fps shows;
-- :mod:`.source`: :class:`MediaSource`, what a recipe's image/folder/video key becomes.
+- :mod:`.source`: :class:`MediaSource`, what a recipe's image/folder/video key becomes;
+- :mod:`.upstream`: another recipe's stored frames as a source (``{ recipe = "walk.toml" }``).
 """
 
 from __future__ import annotations

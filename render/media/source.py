@@ -14,6 +14,9 @@ to the recipe's frame rate and background.  Rendering reads output frame ``n`` a
   shown (a frame held three times as long is held for three frames), played at the recipe's fps (its
   own rate, ``1 / shortest delay``, when the recipe gives none);
 - past the end, the last frame is held.
+
+Another recipe's frames are a source too (:class:`render.media.upstream.RecipeSource`, kind
+``"recipe"``): its frame ``n`` is output frame ``n``, like a folder's.
 """
 
 from __future__ import annotations

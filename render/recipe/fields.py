@@ -498,7 +498,8 @@ class ImageTable(Field):
 
 @dataclass(frozen=True)
 class MediaPath(Field):
-    """An image, a folder of images or a video, relative to the recipe: checked, and returned as a
+    """An image, a folder of images or a video, relative to the recipe, or another recipe whose frames
+    to use (``{ recipe = "walk.toml" }``, optionally ``out = "run folder"``): checked, and returned as a
     :class:`render.media.MediaSource` (what it is and how many frames it has)."""
 
     default: Any = None
@@ -506,8 +507,14 @@ class MediaPath(Field):
 
     def parse(self, raw: Any, env: ParseEnv):
         from ..media import MediaError, open_source
+        if isinstance(raw, dict):
+            from ..media.upstream import open_recipe_source
+            try:
+                return open_recipe_source(raw, env.base_dir).bound(env.fps, env.background)
+            except MediaError as err:
+                raise FieldError(str(err)) from None
         if not isinstance(raw, str) or not raw.strip():
-            raise FieldError(f"expected a path, got {_type_name(raw)} ({raw!r})")
+            raise FieldError(f"expected a path, or {{ recipe = \"file.toml\" }}, got {_type_name(raw)} ({raw!r})")
         path = Path(raw)
         try:
             return open_source(path if path.is_absolute() else env.base_dir / path).bound(env.fps, env.background)
@@ -515,4 +522,8 @@ class MediaPath(Field):
             raise FieldError(str(err)) from None
 
     def json_schema(self) -> dict:
-        return self._described({"type": "string", "minLength": 1})
+        recipe = {"type": "object", "description": "another recipe's frames: { recipe = \"walk.toml\" }",
+                  "properties": {"recipe": {"type": "string", "minLength": 1},
+                                 "out": {"type": "string", "minLength": 1}},
+                  "required": ["recipe"], "additionalProperties": False}
+        return self._described({"anyOf": [{"type": "string", "minLength": 1}, recipe]})

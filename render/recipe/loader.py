@@ -116,6 +116,7 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None, 
     ``registry`` is a :class:`render.kinds.KindRegistry` (default: built-ins plus entry points).
     ``text`` is the recipe's TOML when it does not come from ``path`` (a recipe read back from a
     picture: ``path`` is then where it was written, so relative assets still resolve)."""
+    from ..media.upstream import loading  # the stack of recipes being loaded: recipes as footage
     path = Path(path)
     overrides = tuple(overrides)
     text, data = read_toml(path) if text is None else parse_toml(text, path)
@@ -125,7 +126,8 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None, 
     if registry is None:
         from ..kinds import default_registry
         registry = default_registry()
-    return dataclasses.replace(_validate(data, ctx, overrides, registry), text=text)
+    with loading(path):  # a recipe naming this one as footage, directly or not, is a cycle
+        return dataclasses.replace(_validate(data, ctx, overrides, registry), text=text)
 
 
 def _check_keys(table: dict, allowed: Iterable[str], prefix: str, ctx: _Context) -> None:

@@ -1,0 +1,256 @@
+"""Recipes as footage (issue 17): a translate (or style) recipe whose input is another recipe's frames.
+
+The upstream is the cheapest recipe there is, a 7-frame walk of the embedded face generator at 64x64;
+the downstream translates it with edges2faces, which renders each frame from its own input alone, so
+equal output pixels say "this frame was made from that upstream frame".  Checked: the order (frame i
+of the downstream is made from upstream frame i, the last one held), frame keys (editing the upstream
+from frame k re-renders the downstream from frame k only; an unchanged rerun renders nothing), cycles
+(one line naming the chain), one `render run` rendering the missing upstream frames first, and a run
+killed inside the upstream resuming to the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from render.errors import RecipeError
+from render.framekeys import frame_keys
+from render.media.pictures import load_picture
+from render.plan import make_plan
+from render.recipe import load_recipe
+from render.runner import render
+from render.store import RunStore
+from tests.helpers import REPO, frame_bytes, pixels
+
+WALK = """\
+kind = "walk"
+seed = 11
+[output]
+size = [64, 64]
+fps = 12
+video = "none"
+[model]
+precision = "float32"
+[walk]
+keys = [4, 17, 42, 7]
+frames_per_key = 2
+batch = 8
+"""
+
+TRANSLATE = """\
+kind = "translate"
+[output]
+size = [64, 48]
+video = "none"
+[model]
+name = "edges2faces"
+precision = "float32"
+[translate]
+input = {input}
+batch = 8
+"""
+
+STYLE = """\
+kind = "style"
+[output]
+size = [64, 48]
+video = "none"
+[style]
+content = { recipe = "walk.toml" }
+images = { a = "a.png" }
+steps = 0
+steps_per_frame = 0
+scales = [1.0]
+"""
+
+UPSTREAM = '{ recipe = "walk.toml", out = "walk-run" }'
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def recipes(tmp_path):
+    """walk.toml (7 frames, stored in walk-run/) and down.toml translating it."""
+    return (write(tmp_path, "walk.toml", WALK),
+            write(tmp_path, "down.toml", TRANSLATE.format(input=UPSTREAM)))
+
+
+def test_downstream_frame_i_is_made_from_upstream_frame_i(recipes, tmp_path):
+    walk, down = recipes
+    recipe = load_recipe(down, ["output.frames=9"])  # two frames past the walk's end: its last is held
+    source = recipe.settings.source
+    assert (source.kind, source.count, recipe.output.fps) == ("recipe", 7, 12.0)  # the walk's fps
+    assert load_recipe(down).output.frames == 7  # its frame count when the recipe gives none
+    result = render(recipe, tmp_path / "down")
+    assert sorted(result.rendered) == list(range(9)) and result.upstream[0].rendered == list(range(7))
+    upstream = RunStore(tmp_path / "walk-run")
+    keys = frame_keys(make_plan(load_recipe(walk)))
+    assert all(upstream.is_done(i, keys[i]) for i in range(7))
+    assert [source.identity(i) for i in range(9)] == keys + [keys[6], keys[6]]
+    # the source reads the stored upstream frame, fitted as any picture is
+    for i in (0, 3, 6, 8):
+        np.testing.assert_array_equal(source.read(i, 64, 48), load_picture(upstream.frame_path(min(i, 6)), 64, 48))
+
+    # the reference: the same translate over a folder holding copies of the upstream frames
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for i in range(7):
+        shutil.copyfile(upstream.frame_path(i), copies / f"frame_{i}.png")
+    reference = load_recipe(write(tmp_path, "ref.toml", TRANSLATE.format(input='"copies"')), ["output.frames=9"])
+    render(reference, tmp_path / "ref")
+    made = [pixels(tmp_path / "down" / "frames" / f"frame_{i:06d}.png") for i in range(9)]
+    expected = [pixels(tmp_path / "ref" / "frames" / f"frame_{i:06d}.png") for i in range(9)]
+    for i in range(7):  # the references differ from each other, so a swapped or repeated frame fails
+        assert not any(np.array_equal(expected[i], expected[j]) for j in range(7) if j != i)
+    for i in range(9):
+        np.testing.assert_array_equal(made[i], expected[i], err_msg=f"frame {i}")
+
+
+def test_editing_the_upstream_from_frame_k_rerenders_the_downstream_from_frame_k_only(recipes, tmp_path):
+    walk, down = recipes
+    first = render(load_recipe(down), tmp_path / "down")
+    assert len(first.rendered) == 7
+    before = frame_bytes(tmp_path / "down", 7)
+    again = render(load_recipe(down), tmp_path / "down")
+    assert (again.rendered, again.upstream, again.reused) == ([], [], 7)  # unchanged: nothing at all
+
+    walk.write_text(WALK.replace("keys = [4, 17, 42, 7]", "keys = [4, 17, 42, 99]"))  # the last key
+    edited = render(load_recipe(down), tmp_path / "down")
+    assert edited.upstream[0].rendered == [5, 6]  # the walk's frames between the third key and the last
+    assert sorted(edited.rendered) == [5, 6]
+    after = frame_bytes(tmp_path / "down", 7)
+    assert after[:5] == before[:5] and after[5] != before[5] and after[6] != before[6]
+
+    # a keyframed truncation from frame 3 on: frames 3.. change, upstream and downstream alike
+    walk.write_text(WALK.replace("keys = [4, 17, 42, 7]", "keys = [4, 17, 42, 99]")
+                    + "truncation = { 2 = 1.0, 3 = 0.6 }\n")
+    edited = render(load_recipe(down), tmp_path / "down")
+    assert edited.upstream[0].rendered == [3, 4, 5, 6]
+    assert sorted(edited.rendered) == [3, 4, 5, 6]
+
+
+def test_a_style_content_may_be_a_recipe(recipes, tmp_path):
+    from PIL import Image
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(tmp_path / "a.png")
+    recipe = load_recipe(write(tmp_path, "style.toml", STYLE))
+    content = recipe.settings.content
+    assert (content.kind, recipe.output.frames, recipe.output.fps) == ("recipe", 7, 12.0)
+    assert content.out_dir == Path("renders") / "walk"  # the walk's default run folder, from where one runs
+    keys = frame_keys(make_plan(load_recipe(tmp_path / "walk.toml")))
+    assert [content.identity(i) for i in range(7)] == keys
+
+
+CYCLES = {
+    "self": ({"a.toml": "a.toml"}, "a.toml", "a.toml -> a.toml"),
+    "two": ({"a.toml": "b.toml", "b.toml": "a.toml"}, "b.toml", "a.toml -> b.toml -> a.toml"),
+    "three": ({"a.toml": "b.toml", "b.toml": "c.toml", "c.toml": "a.toml"}, "c.toml",
+              "a.toml -> b.toml -> c.toml -> a.toml"),
+}
+
+
+@pytest.mark.parametrize("case", CYCLES, ids=list(CYCLES))
+def test_recipes_that_name_each_other_in_a_cycle_get_one_line_naming_it(case, tmp_path):
+    links, blamed, chain = CYCLES[case]
+    for name, upstream in links.items():
+        write(tmp_path, name, TRANSLATE.format(input=f'{{ recipe = "{upstream}" }}'))
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(tmp_path / "a.toml")
+    message = str(caught.value)
+    assert "\n" not in message and chain in message, message
+    assert message.startswith(f"{tmp_path / blamed}:9: translate.input: "), message  # file:line: key:
+    from render.cli import main
+    shown = CliRunner().invoke(main, ["validate", str(tmp_path / "a.toml")])
+    assert shown.exit_code == 2 and chain in shown.output, shown.output
+
+
+@pytest.mark.parametrize("table, message", [
+    ('{ recipe = "nowhere.toml" }', "recipe not found"),
+    ('{ recipe = "walk.toml", folder = "x" }', "unknown key 'folder'"),
+    ('{ out = "x" }', 'expected { recipe = "file.toml" }'),
+    ('{ recipe = "broken.toml" }', "broken.toml:11: walk.frames_per_key: "),  # the upstream's own mistake
+])
+def test_a_bad_recipe_table_gets_one_clear_line(table, message, recipes, tmp_path):
+    write(tmp_path, "broken.toml", WALK.replace("frames_per_key = 2", "frames_per_key = 0"))
+    path = write(tmp_path, "bad.toml", TRANSLATE.format(input=table))
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(path)
+    assert message in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_one_render_run_renders_the_missing_upstream_frames_first(tmp_path, monkeypatch):
+    from render.cli import main
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "walk.toml", WALK)
+    down = write(tmp_path, "down.toml", TRANSLATE.format(input='{ recipe = "walk.toml" }'))
+    planned = CliRunner().invoke(main, ["plan", str(down)])
+    assert planned.exit_code == 0, planned.output
+    line = next(text for text in planned.output.splitlines() if text.startswith("input"))
+    assert "walk.toml" in line and "walk recipe, 7 frames at 12 fps" in line and "none stored yet" in line, line
+
+    ran = CliRunner().invoke(main, ["run", str(down), "--no-encode"])
+    assert ran.exit_code == 0, ran.output
+    assert "7 upstream frames rendered" in ran.output and "7 frames rendered" in ran.output, ran.output
+    keys = frame_keys(make_plan(load_recipe(tmp_path / "walk.toml")))
+    upstream = RunStore(tmp_path / "renders" / "walk")  # the walk's own default run folder
+    assert all(upstream.is_done(i, keys[i]) for i in range(7))
+    assert not list((tmp_path / "renders" / "walk").glob("*.mp4"))  # the upstream is not encoded
+
+    planned = CliRunner().invoke(main, ["plan", str(down)])
+    assert "all stored in renders/walk" in planned.output, planned.output
+    rerun = CliRunner().invoke(main, ["run", str(down), "--no-encode"])
+    assert "upstream" not in rerun.output and "0 frames rendered, 7 reused" in rerun.output, rerun.output
+
+
+KILL_IN_UPSTREAM = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    from render.engines.walk import WalkEngine
+    from render.recipe import load_recipe
+    from render.runner import render
+
+    inner = WalkEngine.render_batch
+    def render_batch(self, jobs):
+        if any(job.index == 4 for job in jobs):
+            stored = Path(sys.argv[3]) / "frames" / "frame_000003.json"
+            for _ in range(200):  # the frames before are written by background threads: let them land
+                if stored.exists():
+                    break
+                time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGKILL)  # dies inside the upstream's engine
+        return inner(self, jobs)
+    WalkEngine.render_batch = render_batch
+    render(load_recipe(sys.argv[1]), Path(sys.argv[2]), encode=False)
+""")
+
+
+def test_a_run_killed_inside_the_upstream_resumes_to_the_same_frames(recipes, tmp_path):
+    walk, down = recipes
+    write(tmp_path, "walk.toml", WALK.replace("batch = 8", "batch = 2"))
+    render(load_recipe(down), tmp_path / "unbroken")
+    shutil.move(tmp_path / "walk-run", tmp_path / "walk-unbroken")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    killed = subprocess.run([sys.executable, "-c", KILL_IN_UPSTREAM, str(down), str(tmp_path / "killed"),
+                             str(tmp_path / "walk-run")], env=env, capture_output=True, text=True, cwd=REPO)
+    assert killed.returncode == -9, killed.stderr
+    kept = sorted(path.name for path in (tmp_path / "walk-run" / "frames").glob("*.json"))
+    assert kept == [f"frame_{i:06d}.json" for i in range(4)]  # the two batches before the kill
+    assert not (tmp_path / "killed" / "frames" / "frame_000000.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "render.cli", "run", str(down), "--out", str(tmp_path / "killed"),
+                              "--no-encode"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "3 upstream frames rendered" in resumed.stdout, resumed.stdout  # frames 4, 5 and 6 only
+    assert frame_bytes(tmp_path / "walk-run", 7) == frame_bytes(tmp_path / "walk-unbroken", 7)
+    assert frame_bytes(tmp_path / "killed", 7) == frame_bytes(tmp_path / "unbroken", 7)

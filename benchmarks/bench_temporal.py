@@ -155,14 +155,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--flow-set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra --set for the flow mode, e.g. style.temporal_weight=3")
+    parser.add_argument("--dream-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra --set for the dream footage mode, e.g. dream.blend=0.8")
+    parser.add_argument("--dream-only", action="store_true", help="only the dream part")
     parser.add_argument("--skip-512", action="store_true", help="leave out the 512 px flow share")
+    parser.add_argument("--keep", type=Path, help="keep the clip and the rendered runs in this folder")
     args = parser.parse_args()
     MODES["flow"] = MODES["flow"] + args.flow_set
+    DREAM_MODES["footage"] = DREAM_MODES["footage"] + args.dream_set
+    if args.dream_only:
+        MODES.clear()
     frames, steps = (6, 10) if args.quick else (12, 20)
     width, height = 128, 96
     from render.recipe import load_recipe
     from render.runner import render
-    work = Path(tempfile.mkdtemp(prefix="bench-temporal-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-temporal-"))
+    if args.keep and work.exists():
+        shutil.rmtree(work)
     make_clip(work / "clip", frames, width, height)
     (work / "clip.toml").write_text(RECIPE.format(width=width, height=height, hubble=REPO / "recipes" / "assets" /
                                                   "hubble.jpg", first_steps=steps * 3, steps=steps))
@@ -175,6 +184,17 @@ def main() -> None:
         seconds = (time.perf_counter() - start) / frames
         error, style, _ = evaluate(recipe, out, frames)
         rows.append((mode, error, style, seconds))
+    if MODES:
+        report_style(rows, frames, width, height, steps)
+    dream_part(work, frames, width, height, steps)
+    if args.skip_512:
+        return
+    flow_share(work)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report_style(rows, frames, width, height, steps) -> None:
     independent = rows[0]
     print(f"{frames} frames {width}x{height}, {steps} Adam steps a frame (first {steps * 3}), float32")
     print(f"{'mode':<12} {'warping error':>13} {'x indep.':>9} {'style loss':>10} {'x indep.':>9} {'s/frame':>8}")
@@ -184,6 +204,11 @@ def main() -> None:
     flow, blend = rows[2], rows[1]
     print(f"flow / blend warping error: {flow[1] / blend[1]:.2f} (target <= 0.7); "
           f"flow / independent: {flow[1] / independent[1]:.2f} (target <= 0.4)")
+
+
+def dream_part(work: Path, frames: int, width: int, height: int, steps: int) -> None:
+    from render.recipe import load_recipe
+    from render.runner import render
     (work / "dream.toml").write_text(DREAM.format(width=width, height=height, steps=max(2, steps // 3)))
     dream_rows = []
     for mode, sets in DREAM_MODES.items():
@@ -199,9 +224,12 @@ def main() -> None:
         print(f"{mode:<12} {error:>13.5f} {error / dream_rows[0][1]:>9.2f} {value:>10.4f} "
               f"{value / dream_rows[0][2]:>9.2f} {seconds:>8.2f}")
     print(f"dream footage / independent warping error: {dream_rows[1][1] / dream_rows[0][1]:.2f} (target <= 0.5)")
-    if args.skip_512:
-        return
-    # one style frame at 512x512 (steps_per_frame Adam steps), for the flow's share of a frame
+
+
+def flow_share(work: Path) -> None:
+    """One style frame at 512x512, for the flow's share of a frame's time."""
+    from render.recipe import load_recipe
+    from render.runner import render
     recipe = load_recipe(work / "clip.toml", ("output.size=[512,512]", "output.frames=2"))
     out512 = work / "at512"
     start = time.perf_counter()
@@ -212,7 +240,6 @@ def main() -> None:
     later = time.perf_counter() - start
     print(f"512x512: first frame {first:.1f} s, a later frame {later:.1f} s (flow included); "
           f"one flow pair is {flow_share_at_512(later):.1%} of a later frame (target <= 10%)")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

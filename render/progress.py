@@ -51,6 +51,8 @@ class ProgressBar(_OneLine):
                 f"{per_frame:6.2f} s/frame  {format_seconds(left)} left")
         if event.graphs:
             text += f"  (compiled {event.graphs} graph{'s' if event.graphs != 1 else ''} in {event.compile_total:.1f} s)"
+        if getattr(event, "flow_total", 0.0):
+            text += f"  (optical flow {event.flow_total:.2f} s in all)"
         self.emit(text, event.done == event.total)
 
 

@@ -34,7 +34,8 @@ class Progress:
     """Reported after each rendered frame: ``done`` of ``total`` frames to render this run;
     ``seconds`` the frame's share of its batch's time, of which ``compile_seconds`` went to compiling
     graphs (new octave or tile shapes); ``graphs`` and ``compile_total`` count this run's compiles so
-    far (a farm's workers compile on their own machines: not counted)."""
+    far (a farm's workers compile on their own machines: not counted); ``flow_total`` the seconds this
+    run's engine spent computing optical flow of footage (cached flows cost nothing)."""
 
     index: int
     done: int
@@ -43,6 +44,7 @@ class Progress:
     compile_seconds: float = 0.0
     graphs: int = 0
     compile_total: float = 0.0
+    flow_total: float = 0.0
 
 
 @dataclass
@@ -220,7 +222,7 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
                     done += 1
                     if progress:
                         progress(Progress(index, done, len(todo), seconds, min(seconds, compile_seconds),
-                                          *so_far))
+                                          *so_far, float(getattr(engine, "flow_seconds", 0.0))))
         finally:
             for future in pending:
                 future.result()  # surface write errors; frames already queued are kept

@@ -14,7 +14,7 @@ from PIL import Image
 from render.media import load_image
 from render.recipe import load_recipe
 from render.runner import render
-from tests.helpers import CHELSEA, counting_factory, frame_bytes, kill_and_resume, pixels
+from tests.helpers import CHELSEA, frame_bytes, kill_and_resume, pixels
 
 W, H, SHIFT = 64, 48, 2   # the camera pans right SHIFT px a frame: the picture moves left
 MARGIN = 8
@@ -150,14 +150,18 @@ def test_temporal_style_is_more_consistent_than_independent_frames(tmp_path):
 
 def test_flows_are_reused_when_other_settings_change(tmp_path):
     _setup(tmp_path, frames=3)
-    engines: list = []
+    events: list = []
     first = _write(tmp_path, "a", STYLE.format(later=2, carry=0.8, temporal=1.0))
-    render(load_recipe(first), tmp_path / "a", engine_factory=counting_factory(engines))
-    assert engines[-1].inner.flows.misses + engines[-1].inner.flows.hits == 2
+    render(load_recipe(first), tmp_path / "a", progress=events.append)
+    assert events[-1].flow_total > 0  # the progress line shows the flow's time apart
+    engines: list = []
     second = _write(tmp_path, "b", STYLE.format(later=2, carry=0.8, temporal=2.0))
-    render(load_recipe(second), tmp_path / "b", engine_factory=counting_factory(engines))
-    flows = engines[-1].inner.flows
+    events.clear()
+    render(load_recipe(second), tmp_path / "b", engine_factory=lambda r: engines.append(r.kind.build_engine(r))
+           or engines[-1], progress=events.append)
+    flows = engines[-1].flows
     assert (flows.hits, flows.misses) == (2, 0)  # the same source frames: both flows from the cache
+    assert events[-1].flow_total == 0.0
 
 
 def test_a_killed_footage_run_resumes_to_the_same_bytes(tmp_path):

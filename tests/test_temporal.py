@@ -90,3 +90,10 @@ def test_flows_are_cached_by_content(tmp_path):
     other = FlowCache(tmp_path / "flows", FlowSettings(preset="fast"))
     other.pair(previous, current)                   # other settings: computed
     assert (reused.misses, other.misses) == (2, 1)
+
+
+def test_content_entering_the_frame_is_masked():
+    previous, current = _pan(4, 0)   # the camera moves right: new content enters at the right edge
+    flow = pair_flow(previous, current)
+    assert flow.mask[:, -3:].mean() < 0.2      # came from outside frame n-1: no warp to trust
+    assert _interior(flow.mask).mean() > 0.95

@@ -182,6 +182,11 @@ class DreamEngine:
             self._first_stats = (first, channel_stats(first.astype(np.float32) / 255.0))
         return self._first_stats[1]
 
+    @property
+    def flow_seconds(self) -> float:
+        """Seconds spent computing optical flow this run (the progress line shows them apart)."""
+        return self.flows.seconds if self.flows is not None else 0.0
+
     def source_frame(self, index: int) -> np.ndarray:
         """Source frame ``index`` at the frame size (the last two read are kept)."""
         if index not in self._sources:

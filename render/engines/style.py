@@ -364,6 +364,11 @@ class StyleEngine:
             start = carry * moved + (1.0 - carry) * content
         return self.optimize(np.clip(start, 0, 1).astype(np.float32), content, row, steps)
 
+    @property
+    def flow_seconds(self) -> float:
+        """Seconds spent computing optical flow this run (the progress line shows them apart)."""
+        return self.flows.seconds if self.flows is not None else 0.0
+
     def content(self, index: int) -> np.ndarray:
         """Content frame ``index`` at the frame size; the last two read are kept (frame n's flow needs
         n - 1, which the previous frame read)."""

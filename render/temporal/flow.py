@@ -9,7 +9,8 @@ Conventions (all arrays float32, frames ``(h, w, 3)`` in 0..1):
 - frame n's *backward* flow goes from n to n-1 and its *forward* flow from n-1 to n;
 - :func:`warp_previous` carries an image aligned with frame n-1 onto frame n with the backward flow
   (``out[p] = previous[p + backward[p]]``, bilinear; outside the picture the nearest edge);
-- the mask ``(h, w)`` is 1 where the warp is trusted, 0 at disocclusions (the forward and backward
+- the mask ``(h, w)`` is 1 where the warp is trusted, 0 where the content entered the frame (it was
+  outside frame n-1), at disocclusions (the forward and backward
   flows disagree: ``|w_f(p + w_b(p)) + w_b(p)|^2 > 0.01 (|w_f'|^2 + |w_b|^2) + 0.5``) and at motion
   boundaries (``|grad u|^2 + |grad v|^2 > 0.01 |w_b|^2 + 0.002``), the two tests of Ruder et al.
 
@@ -91,7 +92,11 @@ def occlusion_mask(forward: np.ndarray, backward: np.ndarray, settings: FlowSett
     gradient = sum(cv2.Sobel(backward[..., c], cv2.CV_32F, dx, 1 - dx, ksize=1) ** 2
                    for c in (0, 1) for dx in (0, 1)) / 4.0
     boundary = gradient > 0.01 * (backward ** 2).sum(-1) + settings.boundary
-    return (~(disoccluded | boundary)).astype(np.float32)
+    h, w = backward.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    source_x, source_y = xs + backward[..., 0], ys + backward[..., 1]
+    outside = (source_x < 0) | (source_x > w - 1) | (source_y < 0) | (source_y > h - 1)  # entered the frame
+    return (~(disoccluded | boundary | outside)).astype(np.float32)
 
 
 def pair_flow(previous: np.ndarray, current: np.ndarray, settings: FlowSettings = FlowSettings()) -> FramePairFlow:

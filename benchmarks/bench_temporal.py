@@ -67,7 +67,7 @@ source = "clip"
 layers = {{ block4_conv1 = 1.0 }}
 octaves = 2
 steps = {steps}
-steps_per_frame = {steps}
+steps_per_frame = {later}
 step_size = 0.01
 """
 
@@ -158,6 +158,8 @@ def main() -> None:
     parser.add_argument("--dream-set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra --set for the dream footage mode, e.g. dream.blend=0.8")
     parser.add_argument("--dream-only", action="store_true", help="only the dream part")
+    parser.add_argument("--dream-later", type=float, default=1.0, metavar="SHARE",
+                        help="later frames' steps as a share of frame 0's, in both dream modes (default 1)")
     parser.add_argument("--skip-512", action="store_true", help="leave out the 512 px flow share")
     parser.add_argument("--keep", type=Path, help="keep the clip and the rendered runs in this folder")
     args = parser.parse_args()
@@ -186,7 +188,7 @@ def main() -> None:
         rows.append((mode, error, style, seconds))
     if MODES:
         report_style(rows, frames, width, height, steps)
-    dream_part(work, frames, width, height, steps)
+    dream_part(work, frames, width, height, steps, args.dream_later)
     if args.skip_512:
         return
     flow_share(work)
@@ -206,10 +208,12 @@ def report_style(rows, frames, width, height, steps) -> None:
           f"flow / independent: {flow[1] / independent[1]:.2f} (target <= 0.4)")
 
 
-def dream_part(work: Path, frames: int, width: int, height: int, steps: int) -> None:
+def dream_part(work: Path, frames: int, width: int, height: int, steps: int, later_share: float = 1.0) -> None:
     from render.recipe import load_recipe
     from render.runner import render
-    (work / "dream.toml").write_text(DREAM.format(width=width, height=height, steps=max(2, steps // 3)))
+    dream_steps = max(2, steps // 3)
+    later = max(1, round(dream_steps * later_share))
+    (work / "dream.toml").write_text(DREAM.format(width=width, height=height, steps=dream_steps, later=later))
     dream_rows = []
     for mode, sets in DREAM_MODES.items():
         recipe = load_recipe(work / "dream.toml", tuple(sets) + (f"output.frames={frames}",))
@@ -218,7 +222,7 @@ def dream_part(work: Path, frames: int, width: int, height: int, steps: int) -> 
         render(recipe, out)
         seconds = (time.perf_counter() - start) / frames
         dream_rows.append((mode, *evaluate_dream(recipe, out, frames), seconds))
-    print(f"dream, {max(2, steps // 3)} steps per octave every frame, 2 octaves")
+    print(f"dream, {dream_steps} steps per octave on frame 0, {later} on every later frame (both modes), 2 octaves")
     print(f"{'mode':<12} {'warping error':>13} {'x indep.':>9} {'objective':>10} {'x indep.':>9} {'s/frame':>8}")
     for mode, error, value, seconds in dream_rows:
         print(f"{mode:<12} {error:>13.5f} {error / dream_rows[0][1]:>9.2f} {value:>10.4f} "

@@ -148,7 +148,8 @@ def test_temporal_style_is_more_consistent_than_independent_frames(tmp_path):
     assert errors["flow"] < 0.6 * errors["independent"], errors
 
 
-def test_flows_are_reused_when_other_settings_change(tmp_path):
+def test_flows_are_reused_when_other_settings_change(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path / "cache"))  # empty: other tests used this clip
     _setup(tmp_path, frames=3)
     events: list = []
     first = _write(tmp_path, "a", STYLE.format(later=2, carry=0.8, temporal=1.0))

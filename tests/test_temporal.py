@@ -97,3 +97,21 @@ def test_content_entering_the_frame_is_masked():
     flow = pair_flow(previous, current)
     assert flow.mask[:, -3:].mean() < 0.2      # came from outside frame n-1: no warp to trust
     assert _interior(flow.mask).mean() > 0.95
+
+
+def test_the_temporal_loss_in_the_style_graph():
+    """Zero for the warped previous result itself, growing with disagreement, blind where masked."""
+    from render.backend.kerasops import ops
+    from render.engines.style_losses import TEMPORAL_SCALE, temporal_loss
+    rng = np.random.default_rng(1)
+    warped = rng.random((16, 20, 3)).astype(np.float32)
+    mask = np.ones((16, 20, 1), np.float32)
+    mask[:, :10] = 0.0
+    value = lambda image: float(ops.convert_to_numpy(temporal_loss(image, warped, mask)))
+    assert value(warped) == pytest.approx(0.0, abs=1e-9)
+    off = warped + 0.1
+    assert value(off) == pytest.approx(0.01 / TEMPORAL_SCALE, rel=1e-3)   # 0.1 per channel costs 1
+    assert value(warped + 0.05) < value(off) < value(warped + 0.2)
+    hidden = warped.copy()
+    hidden[:, :10] = 1.0 - hidden[:, :10]   # disagree only where the mask drops the warp
+    assert value(hidden) == pytest.approx(0.0, abs=1e-9)

@@ -13,14 +13,18 @@ FLOW = {
     "consistency": Number(0.5, 0.0, 100.0, help="forward-backward disagreement (px^2) beyond which a pixel "
                                                 "counts as occluded (Ruder et al.)"),
     "boundary": Number(0.002, 0.0, 10.0, help="motion-boundary slack of the occlusion mask (Ruder et al.)"),
+    "photometric": Number(0.1, 0.0, 1.0, help="colour error (0..1) of the source warped along the flow beyond "
+                                              "which the flow is not trusted (catches small fast objects)"),
 }
 
 
 def flow_settings(sections) -> FlowSettings:
     table = sections["flow"]
-    return FlowSettings(table["preset"], float(table["consistency"]), float(table["boundary"]))
+    return FlowSettings(table["preset"], float(table["consistency"]), float(table["boundary"]),
+                        float(table["photometric"]))
 
 
 def describe_flow(settings: FlowSettings) -> str:
-    return (f"flow     OpenCV DIS ({settings.preset}) between consecutive source frames, occlusions masked; "
-            "cached by content")
+    return (f"flow     OpenCV DIS ({settings.preset}) between consecutive source frames; untrusted where the flows "
+            f"disagree (consistency {settings.consistency:g}, boundary {settings.boundary:g}) or the warped "
+            f"source differs (photometric {settings.photometric:g}); cached by content")

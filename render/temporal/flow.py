@@ -9,7 +9,9 @@ Conventions (all arrays float32, frames ``(h, w, 3)`` in 0..1):
 - frame n's *backward* flow goes from n to n-1 and its *forward* flow from n-1 to n;
 - :func:`warp_previous` carries an image aligned with frame n-1 onto frame n with the backward flow
   (``out[p] = previous[p + backward[p]]``, bilinear; outside the picture the nearest edge);
-- the mask ``(h, w)`` is 1 where the warp is trusted, 0 where the content entered the frame (it was
+- the mask ``(h, w)`` is 1 where the warp is trusted, 0 where the source frame n-1 warped by the flow
+  does not match frame n (mean absolute colour error above ``photometric``: a flow both directions
+  agree on can still miss a small, fast object), where the content entered the frame (it was
   outside frame n-1), at disocclusions (the forward and backward
   flows disagree: ``|w_f(p + w_b(p)) + w_b(p)|^2 > 0.01 (|w_f'|^2 + |w_b|^2) + 0.5``) and at motion
   boundaries (``|grad u|^2 + |grad v|^2 > 0.01 |w_b|^2 + 0.002``), the two tests of Ruder et al.
@@ -29,15 +31,16 @@ PRESETS = ("ultrafast", "fast", "medium")
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """``preset``: DIS's speed/quality preset; the two thresholds of the occlusion tests."""
+    """``preset``: DIS's speed/quality preset; the thresholds of the occlusion tests."""
 
     preset: str = "medium"
     consistency: float = 0.5       # px^2 slack of the forward-backward test
     boundary: float = 0.002        # slack of the motion-boundary test
+    photometric: float = 0.1       # mean absolute colour error of the warped source beyond which a pixel is untrusted
 
     def key(self) -> dict:
         return {"flow": "opencv-dis", "preset": self.preset, "consistency": self.consistency,
-                "boundary": self.boundary}
+                "boundary": self.boundary, "photometric": self.photometric}
 
 
 @dataclass(frozen=True)
@@ -103,4 +106,9 @@ def pair_flow(previous: np.ndarray, current: np.ndarray, settings: FlowSettings 
     """Forward and backward flow between two consecutive source frames, and the current frame's mask."""
     forward = dense_flow(previous, current, settings.preset)
     backward = dense_flow(current, previous, settings.preset)
-    return FramePairFlow(forward, backward, occlusion_mask(forward, backward, settings))
+    mask = occlusion_mask(forward, backward, settings)
+    # a flow both directions agree on can still be wrong (a small, fast object the coarse-to-fine
+    # search misses): where the source itself does not warp onto the current frame, trust nothing
+    error = np.abs(warp_previous(previous, backward) - current).mean(axis=-1)
+    mask[error > settings.photometric] = 0.0
+    return FramePairFlow(forward, backward, mask)

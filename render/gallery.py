@@ -234,15 +234,34 @@ def _entry_in_worker(args) -> GalleryEntry:
     return render_entry(path, gallery_dir, record, None, None, preview, force=force, overrides=overrides)
 
 
-def _backends(paths: list[Path], overrides: tuple[str, ...]) -> set[str]:
-    """The backends the recipes resolve to (a recipe that does not load is reported when rendered)."""
-    found = set()
+def _survey(paths: list[Path], overrides: tuple[str, ...]) -> tuple[set[str], list[list[Path]]]:
+    """The backends the recipes resolve to, and the recipes in waves: a recipe used as footage by
+    another of the gallery (``{ recipe = ... }``) comes in an earlier wave, so parallel workers never
+    render one run folder twice at once.  A recipe that does not load is reported when rendered."""
+    backends, needs = set(), {}
+    resolved = {Path(p).resolve(): Path(p) for p in paths}
     for path in paths:
+        needs[Path(path)] = set()
         try:
-            found.add(load_recipe(path, overrides).backend)
+            recipe = load_recipe(path, overrides)
         except RenderError:
-            pass
-    return found
+            continue
+        backends.add(recipe.backend)
+        upstream = getattr(recipe.kind.sequence_source(recipe.sections), "upstream", None)
+        if upstream is not None and Path(upstream.path).resolve() in resolved:
+            needs[Path(path)].add(resolved[Path(upstream.path).resolve()])
+    level: dict[Path, int] = {}
+
+    def depth(path: Path, seen=()) -> int:
+        if path not in level:
+            level[path] = 1 + max((depth(d, seen + (path,)) for d in needs.get(path, ()) if d not in seen),
+                                  default=-1)
+        return level[path]
+
+    waves: dict[int, list[Path]] = {}
+    for path in paths:
+        waves.setdefault(depth(Path(path)), []).append(Path(path))
+    return backends, [waves[k] for k in sorted(waves)]
 
 
 def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[str], object] | None = None,
@@ -257,21 +276,26 @@ def build_gallery(paths: list[Path], gallery_dir: Path, progress_for: Callable[[
     gallery_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(gallery_dir)
     records = {Path(p).stem: manifest.get(Path(p).stem) for p in paths}
-    mixed = farm is None and len(_backends(paths, overrides)) > 1
+    backends, waves = _survey(paths, overrides)
+    mixed = farm is None and len(backends) > 1
+    done: dict[Path, GalleryEntry] = {}
     if farm is not None:
         from .farm.engine import farm_engine_factory
         factory = farm_engine_factory(farm, preview)
         with ThreadPoolExecutor(max(1, len(paths))) as pool:
-            entries = list(pool.map(lambda p: render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for,
-                                                           registry, preview, factory, farm, force, overrides),
-                                  paths))
+            for wave in waves:  # upstream recipes first: one run folder is never rendered twice at once
+                done.update(zip(wave, pool.map(lambda p: render_entry(p, gallery_dir, records[p.stem], progress_for,
+                                                                      registry, preview, factory, farm, force,
+                                                                      overrides), wave)))
+        entries = [done[Path(p)] for p in paths]
     elif (jobs > 1 or mixed) and registry is None:
         # a process runs Keras on one backend: with recipes of both, each recipe gets a fresh process
         fresh = {"max_tasks_per_child": 1} if mixed else {}
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), **fresh) as pool:
-            entries = list(pool.map(_entry_in_worker,
-                                    [(Path(p), gallery_dir, records[Path(p).stem], preview, force, overrides)
-                                     for p in paths]))
+            for wave in waves:
+                done.update(zip(wave, pool.map(_entry_in_worker, [(p, gallery_dir, records[p.stem], preview, force,
+                                                                   overrides) for p in wave])))
+        entries = [done[Path(p)] for p in paths]
     else:
         entries = [render_entry(Path(p), gallery_dir, records[Path(p).stem], progress_for, registry, preview,
                                 force=force, overrides=overrides) for p in paths]

@@ -254,3 +254,15 @@ def test_a_run_killed_inside_the_upstream_resumes_to_the_same_frames(recipes, tm
     assert "3 upstream frames rendered" in resumed.stdout, resumed.stdout  # frames 4, 5 and 6 only
     assert frame_bytes(tmp_path / "walk-run", 7) == frame_bytes(tmp_path / "walk-unbroken", 7)
     assert frame_bytes(tmp_path / "killed", 7) == frame_bytes(tmp_path / "unbroken", 7)
+
+
+def test_a_parallel_gallery_renders_an_upstream_recipe_before_the_recipes_that_use_it(tmp_path, monkeypatch):
+    """With --jobs 2, the walk and the recipe using it as footage would both render renders/walk at
+    once (one of them failing on its lock); the gallery renders the walk in an earlier wave."""
+    from render.gallery import build_gallery
+    monkeypatch.chdir(tmp_path)
+    walk = write(tmp_path, "walk.toml", WALK)
+    down = write(tmp_path, "down.toml", TRANSLATE.format(input='{ recipe = "walk.toml" }'))
+    entries = build_gallery([down, walk], tmp_path / "gallery", jobs=2)
+    assert [e.status for e in entries] == ["rendered", "rendered"], [e.reason for e in entries]
+    assert [e.recipe for e in entries] == [down, walk]  # reported in the order given

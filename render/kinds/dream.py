@@ -44,7 +44,7 @@ DREAM = {
     "blend": Number(0.6, 0.0, 1.0, keyframed=True,
                     help="with a source: share of the previous dream, warped along the source's flow, in each "
                          "new start (0 = every frame dreamed from its source alone)"),
-    "steps_per_frame": Number(4, 0, 1000, integer=True, keyframed=True,
+    "steps_per_frame": Number(3, 0, 1000, integer=True, keyframed=True,
                               help="with a source: steps per octave of frames after the first (the warped "
                                    "dream carries the rest)"),
 }

@@ -100,41 +100,40 @@ def make_clip(folder: Path, frames: int, width: int, height: int) -> None:
         frame.save(folder / f"frame_{n:03d}.png")
 
 
-def evaluate(recipe, out: Path, frames: int):
-    """(warping error along the source's flow, mean style loss, flows) of a rendered run."""
-    from render.engines.style import StyleEngine
-    from render.plan import make_plan
+def clip_consistency(out: Path, frames: int, read_source):
+    """(output frames float ``(h, w, 3)``, source frames, warping error of the outputs along the
+    source's flow) of a rendered run; ``read_source(i)`` gives source frame i at the frame size."""
     from render.temporal import FlowCache, FlowSettings, warping_error
     from tests.helpers import pixels
-    engine = StyleEngine.from_recipe(recipe)
-    plan = make_plan(recipe)
     outputs = [pixels(out / "frames" / f"frame_{i:06d}.png").astype(np.float32) / 255.0 for i in range(frames)]
-    sources = [engine.content(i) for i in range(frames)]
+    sources = [read_source(i) for i in range(frames)]
     cache = FlowCache(Path(tempfile.mkdtemp()) / "flows", FlowSettings())
     flows = [cache.pair(sources[i - 1], sources[i]) for i in range(1, frames)]
+    return outputs, sources, warping_error(outputs, flows)
+
+
+def evaluate(recipe, out: Path, frames: int):
+    """(warping error along the source's flow, mean style loss) of a rendered style run."""
+    from render.engines.style import StyleEngine
+    from render.plan import make_plan
+    engine, plan = StyleEngine.from_recipe(recipe), make_plan(recipe)
+    outputs, sources, error = clip_consistency(out, frames, engine.content)
     style = []
     for i, image in enumerate(outputs):
         prepared = engine.prepare(sources[i], plan.row(i))
         losses, _ = engine.loop.value_and_gradient(image, prepared[0], prepared[1])
         style.append(float(losses[2]))
-    return warping_error(outputs, flows), float(np.mean(style)), cache.seconds
+    return error, float(np.mean(style))
 
 
 def evaluate_dream(recipe, out: Path, frames: int):
     """(warping error along the source's flow, mean dream objective) of a rendered dream run."""
     from render.engines.dream import DreamEngine
     from render.plan import make_plan
-    from render.temporal import FlowCache, FlowSettings, warping_error
-    from tests.helpers import pixels
-    engine = DreamEngine.from_recipe(recipe)
-    plan = make_plan(recipe)
-    outputs = [pixels(out / "frames" / f"frame_{i:06d}.png").astype(np.float32) / 255.0 for i in range(frames)]
-    sources = [engine.source_frame(i) for i in range(frames)]
-    cache = FlowCache(Path(tempfile.mkdtemp()) / "flows", FlowSettings())
-    flows = [cache.pair(sources[i - 1], sources[i]) for i in range(1, frames)]
+    engine, plan = DreamEngine.from_recipe(recipe), make_plan(recipe)
+    outputs, _, error = clip_consistency(out, frames, engine.source_frame)
     weights = [np.array([plan.row(i)[c] for c in engine.weight_columns], np.float32) for i in range(frames)]
-    objective = [engine.stepper.value(outputs[i], weights[i]) for i in range(frames)]
-    return warping_error(outputs, flows), float(np.mean(objective))
+    return error, float(np.mean([engine.stepper.value(outputs[i], weights[i]) for i in range(frames)]))
 
 
 def flow_share_at_512(frames_seconds_512: float) -> float:
@@ -184,7 +183,7 @@ def main() -> None:
         start = time.perf_counter()
         render(recipe, out)
         seconds = (time.perf_counter() - start) / frames
-        error, style, _ = evaluate(recipe, out, frames)
+        error, style = evaluate(recipe, out, frames)
         rows.append((mode, error, style, seconds))
     if MODES:
         report_style(rows, frames, width, height, steps)

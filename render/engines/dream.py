@@ -17,7 +17,7 @@ import numpy as np
 from ..backend import current
 from ..backend.kerasops import ops
 from ..contracts import FrameJob
-from ..media import DEFAULT_BACKGROUND, MediaSource, load_image
+from ..media import DEFAULT_BACKGROUND, MediaSource, RecentFrames, load_image
 from ..temporal import FlowCache, default_flow_folder, warp_previous
 from ..models import build
 from .color import channel_stats, match_colors
@@ -112,7 +112,7 @@ class DreamEngine:
     background: tuple[float, float, float] = DEFAULT_BACKGROUND
     source: MediaSource | None = None
     flows: FlowCache | None = field(default=None, repr=False)
-    _sources: dict = field(default_factory=dict, init=False, repr=False)   # source frames (the last two)
+    _recent: RecentFrames | None = field(default=None, init=False, repr=False)
     _first_stats: tuple | None = field(default=None, init=False, repr=False)  # (frame 0, its stats)
 
     @classmethod
@@ -189,10 +189,9 @@ class DreamEngine:
 
     def source_frame(self, index: int) -> np.ndarray:
         """Source frame ``index`` at the frame size (the last two read are kept)."""
-        if index not in self._sources:
-            self._sources = {i: f for i, f in self._sources.items() if i in (index - 1, index + 1)}
-            self._sources[index] = self.source.read(index, self.width, self.height)
-        return self._sources[index]
+        if self._recent is None:
+            self._recent = RecentFrames(self.source, self.width, self.height)
+        return self._recent(index)
 
     def footage_frame(self, job: FrameJob) -> np.ndarray:
         """A frame of footage (see the class)."""

@@ -20,7 +20,7 @@ import numpy as np
 from ..backend import current
 from ..backend.kerasops import ops
 from ..contracts import FrameJob
-from ..media import MediaSource, load_image, picture_info
+from ..media import MediaSource, RecentFrames, load_image, picture_info
 from ..models import build
 from .color import RGB_TO_YCBCR, YCBCR_TO_RGB
 from .geometry import scale_sizes
@@ -245,7 +245,7 @@ class StyleEngine:
     _grams: dict = field(default_factory=dict, repr=False)
     _aspects: dict = field(default_factory=dict, repr=False)
     flows: FlowCache | None = field(default=None, repr=False)
-    _contents: dict = field(default_factory=dict, repr=False)         # source frames by index (the last two)
+    _recent: RecentFrames | None = field(default=None, repr=False)
     last_losses: np.ndarray | None = field(default=None, repr=False)  # (steps, 4) of the last frame
 
     @classmethod
@@ -372,10 +372,9 @@ class StyleEngine:
     def content(self, index: int) -> np.ndarray:
         """Content frame ``index`` at the frame size; the last two read are kept (frame n's flow needs
         n - 1, which the previous frame read)."""
-        if index not in self._contents:
-            self._contents = {i: f for i, f in self._contents.items() if i in (index - 1, index + 1)}
-            self._contents[index] = self.source.read(index, self.width, self.height)
-        return self._contents[index]
+        if self._recent is None:
+            self._recent = RecentFrames(self.source, self.width, self.height)
+        return self._recent(index)
 
     def render_frame(self, job: FrameJob) -> np.ndarray:
         content = self.content(job.index)

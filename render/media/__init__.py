@@ -20,12 +20,12 @@ from .folders import folder_frames, is_clutter, natural_key
 from .pictures import (IMAGE_SUFFIXES, PictureError, PictureInfo, fit, fit_array, load_picture, picture_info,
                        read_picture)
 from .pixels import DEFAULT_BACKGROUND, ColourError, parse_colour
-from .source import MediaError, MediaSource, open_source
+from .source import MediaError, MediaSource, RecentFrames, open_source
 from .timing import Timeline
 from .video import VIDEO_SUFFIXES, VideoError, probe_clip
 
 __all__ = ["DEFAULT_BACKGROUND", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "ColourError", "MediaError", "MediaSource",
-           "PictureError", "PictureInfo", "Timeline", "VideoError", "describe_still", "fit", "fit_array", "folder_frames", "held_note",
+           "PictureError", "PictureInfo", "RecentFrames", "Timeline", "VideoError", "describe_still", "fit", "fit_array", "folder_frames", "held_note",
            "is_clutter", "load_image", "load_picture", "natural_key", "open_source", "parse_colour",
            "picture_info", "probe_clip", "read_picture"]
 

@@ -182,3 +182,18 @@ def open_source(path: Path) -> MediaSource:
         return MediaSource(path, "animation", (path,), Timeline.from_durations(info.durations),
                            (info.width, info.height))
     return MediaSource(path, "image", (path,), size=(info.width, info.height))
+
+
+class RecentFrames:
+    """Frames of ``source`` at ``width`` x ``height``, the last two read kept: footage engines read
+    frame n and, for its flow, frame n - 1, which the previous frame read already."""
+
+    def __init__(self, source: MediaSource, width: int, height: int):
+        self.source, self.width, self.height = source, width, height
+        self._frames: dict[int, np.ndarray] = {}
+
+    def __call__(self, index: int) -> np.ndarray:
+        if index not in self._frames:
+            self._frames = {i: f for i, f in self._frames.items() if i in (index - 1, index + 1)}
+            self._frames[index] = self.source.read(index, self.width, self.height)
+        return self._frames[index]

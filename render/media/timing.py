@@ -11,6 +11,7 @@ last frame's own duration; it implies ``round(duration * fps)`` output frames.
 from __future__ import annotations
 
 import bisect
+import itertools
 import statistics
 from dataclasses import dataclass
 
@@ -36,16 +37,20 @@ class Timeline:
 
     @classmethod
     def from_stamps(cls, stamps, last_duration: float | None = None) -> "Timeline":
-        """Presentation times as a decoder reports them (any origin).  The last frame lasts
-        ``last_duration`` when given, else the median interval between frames (1/rate for a constant
-        rate; containers often record the last frame's duration unreliably)."""
+        """Presentation times as a decoder reports them (any origin).  The last frame lasts the
+        median interval between frames (1/rate for a constant rate), or ``last_duration`` when the
+        container gives one close to it (within half to twice: containers often record the last
+        frame's duration unreliably)."""
         if not stamps:
             raise ValueError("a timeline needs at least one frame")
         origin = stamps[0]
-        starts = [max(0.0, round(s - origin, 6)) for s in stamps]
-        starts = [max(starts[:i + 1]) for i in range(len(starts))] if starts != sorted(starts) else starts
+        starts = list(itertools.accumulate((max(0.0, round(s - origin, 6)) for s in stamps), max))
         gaps = [b - a for a, b in zip(starts, starts[1:]) if b > a]
-        tail = last_duration if last_duration else (statistics.median(gaps) if gaps else 1.0)
+        median = statistics.median(gaps) if gaps else None
+        if median is None:
+            tail = last_duration or 1.0
+        else:
+            tail = last_duration if last_duration and 0.5 * median <= last_duration <= 2 * median else median
         return cls(tuple(starts), round(starts[-1] + tail, 6))
 
     @property

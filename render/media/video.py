@@ -73,14 +73,8 @@ def _probe(name: str, size: int, mtime_ns: int) -> ClipFacts:
         raise VideoError(f"cannot read video {path}: {reason}")
     stamps = [float(t) for t, _, _, _ in frames]
     last = _DURATION.search(frames[-1][3])
-    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
-    median = gaps[len(gaps) // 2] if gaps else None
-    last_duration = float(last.group(1)) if last else None
-    # a container's last-frame duration is trusted only when it is close to the typical interval
-    if last_duration is not None and median is not None and not 0.5 * median <= last_duration <= 2 * median:
-        last_duration = None
     width, height = int(frames[0][1]), int(frames[0][2])
-    timeline = Timeline.from_stamps(stamps, last_duration)
+    timeline = Timeline.from_stamps(stamps, float(last.group(1)) if last else None)
     if _DAMAGED.search(result.stderr):
         from ..notices import note
         declared = _DECLARED.search(result.stderr)

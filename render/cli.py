@@ -230,12 +230,18 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
 @recipe_argument
 @set_option
 @click.option("--all", "show_all", is_flag=True, help="Print every frame (default: the first 24).")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.png",
+              help="Also draw every changing column and the audio features over time, beats marked.")
 @backend_option
-def plan(recipe, sets, show_all, backend):
+def plan(recipe, sets, show_all, plot_path, backend):
     """Print the per-frame parameter table of RECIPE without rendering."""
     from .plan import format_plan, make_plan
     loaded = _load(recipe, _with_backend(sets, backend))
-    click.echo(format_plan(make_plan(loaded), None if show_all else 24))
+    made = make_plan(loaded)
+    click.echo(format_plan(made, None if show_all else 24))
+    if plot_path is not None:
+        from .plot import plot_plan
+        click.echo(f"plot: {plot_plan(made, plot_path)}")
     if loaded.print is not None and loaded.print.size:
         from .prints.driver import options_for, plan_print
         click.echo("\n".join(plan_print(loaded, options_for(loaded)).describe()))

@@ -1,9 +1,10 @@
 """`render gallery`: render a folder of recipes, skip what is up to date, and publish the results:
 posters, videos, print previews, ``index.html``, ``README.md`` and a contact sheet.
 
-Up to date means: the recipe's *fingerprint* (every frame key, the video settings and the print
-settings; keys hash file contents, never timestamps) equals the one in ``manifest.json`` and every
-output listed there still has its recorded sha256.  Then nothing is rendered, encoded or copied.
+Up to date means: the recipe's *fingerprint* (every frame key, the video settings, the soundtrack's
+digest and offset, and the print settings; keys hash file contents, never timestamps) equals the one
+in ``manifest.json`` and every output listed there still has its recorded sha256.  Then nothing is
+rendered, encoded or copied.
 Otherwise the recipe is rendered into its run folder (stored frames whose keys match are reused) and
 its outputs are copied again.  A failing recipe does not stop the others; each outcome is collected
 (rendered, reused, or failed with its one-line reason).
@@ -14,6 +15,10 @@ yuv420p, encoded from the run's stored frames the way ``render encode --video mp
 ``web/<name>.mp4``: a recipe name is a file stem, never a folder, so no recipe's own file can land
 there.  The manifest records the rendition as the entry's ``video`` and the master's path and format
 under ``master``.
+
+A recipe with a soundtrack publishes its video with the sound (the rendition as AAC, like any mp4),
+and a new track under the same file name, or a new offset, publishes the video again even when no
+frame changed; the manifest's ``sound`` says which track and offset the video carries.
 
 Output names in the manifest are paths relative to the gallery, as written on disk (recipe names keep
 their spaces, accents and punctuation); the page and the README URL-encode them.
@@ -71,13 +76,17 @@ class GalleryEntry:
 
 def fingerprint(recipe, keys: list[str]) -> str:
     """Hash of everything that shapes a recipe's gallery outputs: its frame ``keys``, video and print
-    settings (and the rendition a master is published as), title, description and text."""
+    settings (and the rendition a master is published as), the soundtrack's content and offset, title,
+    description and text."""
     out = recipe.output
     parts = {"keys": keys, "video": [out.video, out.quality, out.fps, out.loop],
              "print": asdict(recipe.print) if recipe.print else None, "title": recipe.title,
              "description": recipe.description, "text": recipe.text}
     if is_master(out.video):
         parts["rendition"] = [RENDITIONS, RENDITION]
+    audio = recipe.audio
+    if audio is not None:   # the bytes, not the name: a new take of track.flac publishes the video again
+        parts["sound"] = [audio.digest, float(audio.offset)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -111,6 +120,12 @@ def key_parameters(recipe) -> list[str]:
              + (f" at {out.fps:g} fps, {out.video}" if out.frames > 1 and out.video != "none" else ""),
              f"model {recipe.model.name} ({recipe.precision})"]
     return lines + [" ".join(line.split()) for line in recipe.kind.summary(recipe)]
+
+
+def _sound(recipe) -> dict | None:
+    """The soundtrack a published video carries, for the page: its file name and offset."""
+    audio = recipe.audio
+    return {"file": Path(audio.path).name, "offset": float(audio.offset)} if audio is not None else None
 
 
 def _up_to_date(record: dict | None, stamp: str, gallery_dir: Path) -> bool:
@@ -214,7 +229,7 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
             "parameters": key_parameters(recipe), "fingerprint": stamp,
             "frame_key": keys[-1][:16],
             "poster": _published(poster, gallery_dir), "video": _published(video, gallery_dir) if video else None,
-            "master": master,
+            "master": master, "sound": _sound(recipe) if video and video.suffix != ".gif" else None,
             "print": dict(print_summary, preview=_published(outputs[-1], gallery_dir)) if print_summary else None,
             "seconds": round(seconds, 1) if result.rendered or not record else record.get("seconds"),
             "frames": recipe.output.frames, "frames_rendered": len(result.rendered),

@@ -26,13 +26,19 @@ details { margin-top: 8px; } pre { white-space: pre-wrap; font-size: 12px; backg
 .print { margin-top: 10px; font-size: 13px; } .print img { margin-top: 6px; border: 1px solid #333; }
 """
 
-# a click anywhere on a video toggles it (the controls work as usual)
+# a click anywhere on a video toggles it (the controls work as usual); a video with sound that starts
+# playing pauses the other videos with sound, so one soundtrack is heard at a time
 SCRIPT = """
 document.querySelectorAll('video').forEach(function (video) {
   video.addEventListener('click', function (event) {
     if (event.offsetY > video.clientHeight - 40) return;  // the control bar handles its own clicks
     event.preventDefault();
     if (video.paused) { video.play(); } else { video.pause(); }
+  });
+  if (video.hasAttribute('data-sound')) video.addEventListener('play', function () {
+    document.querySelectorAll('video[data-sound]').forEach(function (other) {
+      if (other !== video && !other.paused) other.pause();
+    });
   });
 });
 """
@@ -50,10 +56,14 @@ def _attr(name: str) -> str:
 
 
 def _media(record: dict) -> str:
+    """A video plays when clicked, never by itself: with its sound (never muted), which browsers would
+    only allow an autoplaying video without."""
     poster = _attr(record["poster"])
     if record.get("video") and not record["video"].endswith(".gif"):
-        return (f'<video controls loop playsinline preload="metadata" poster="{poster}" '
-                f'src="{_attr(record["video"])}" title="click to play"></video>')
+        sound = ' data-sound' if record.get("sound") else ""
+        title = "click to play with sound" if record.get("sound") else "click to play"
+        return (f'<video controls loop playsinline preload="metadata"{sound} poster="{poster}" '
+                f'src="{_attr(record["video"])}" title="{title}"></video>')
     if record.get("video"):
         return f'<a href="{_attr(record["video"])}"><img src="{_attr(record["video"])}" alt="{escape(record["title"])}"></a>'
     return f'<img src="{poster}" alt="{escape(record["title"])}">'
@@ -65,6 +75,14 @@ def _master(record: dict) -> str:
     if not master:
         return ""
     return f'; {escape(master["format"])} master <code>{escape(master["path"])}</code> (the page plays an H.264 copy)'
+
+
+def _sound(record: dict) -> str:
+    """The soundtrack the video carries, for the page's facts."""
+    sound = record.get("sound")
+    if not sound:
+        return ""
+    return f'; with sound: <code>{escape(sound["file"])}</code> from {sound["offset"]:g} s'
 
 
 def _print_block(record: dict) -> str:
@@ -93,15 +111,15 @@ def page_html(records: list[dict]) -> str:
 <div class="body"><div class="kind">{escape(r['kind'])}</div><h2>{escape(r['title'])}</h2>
 <p>{escape(r['description'])}</p><ul>{parameters}</ul>
 <div class="facts">{_rendered(r)} on {escape(r['device'])}, {escape(r['date'])};
-frame key <code>{escape(r['frame_key'])}</code>; recipe <code>{escape(r['recipe'])}</code>{_master(r)}</div>
+frame key <code>{escape(r['frame_key'])}</code>; recipe <code>{escape(r['recipe'])}</code>{_master(r)}{_sound(r)}</div>
 {_print_block(r)}
 <details><summary>Recipe</summary><pre>{escape(r['text'])}</pre></details></div></article>""")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,"><title>neural-render gallery</title><style>{STYLE}</style></head>
 <body><header><h1>neural-render gallery</h1>
-<p>{len(records)} recipes from <code>recipes/</code>, rendered with <code>render gallery</code>. Click a video to play it;
-open a recipe to see exactly what made it. Every picture carries its recipe: <code>render inspect FILE</code>.</p></header>
+<p>{len(records)} recipes from <code>recipes/</code>, rendered with <code>render gallery</code>. Click a video to play it
+(with its sound, where it has one); open a recipe to see exactly what made it. Every picture carries its recipe: <code>render inspect FILE</code>.</p></header>
 <main>
 {chr(10).join(articles)}
 </main><script>{SCRIPT}</script></body></html>

@@ -76,6 +76,52 @@ def preview_recipe(recipe: Recipe, max_side: int = 256) -> Recipe:
     return dataclasses.replace(recipe, output=output, sections=sections, settings=settings, resolved=resolved)
 
 
+def signals_of(recipe: Recipe):
+    """The names expressions of ``recipe`` read (:class:`render.signals.Signals`)."""
+    from .signals import Signals
+    return Signals(recipe.output.fps, recipe.audio)
+
+
+def _describe_feature(spec) -> str:
+    parts = [spec.kind] + ([spec.part] if spec.part != "mix" else [])
+    if spec.kind == "band":
+        parts.append(f"{spec.low:g}-{spec.high:g} Hz")
+    if spec.kind == "beat":
+        parts.append(f"pulse decay {spec.decay:g} s" if spec.decay else "impulse")
+    else:
+        if spec.attack or spec.release:
+            parts.append(f"attack {spec.attack:g} s release {spec.release:g} s")
+        parts.append(f"normalize {spec.normalize[0]:g}-{spec.normalize[1]:g}%" if spec.normalize else "raw")
+        if spec.gamma != 1.0:
+            parts.append(f"gamma {spec.gamma:g}")
+    return ", ".join(parts)
+
+
+def audio_lines(recipe: Recipe) -> list[str]:
+    """``render plan``'s lines about the soundtrack: the file and the span the frames cover, the
+    beats, and each feature with its value range over the frames."""
+    audio = recipe.audio
+    if audio is None:
+        return []
+    out = recipe.output
+    end = audio.offset + out.frames / out.fps
+    lines = [f"audio    {audio.path.name} ({audio.duration:.2f} s, sha256 {audio.digest[:12]}): frames cover "
+             f"{audio.offset:.2f}-{end:.2f} s" + (" (silence after the track ends)" if end > audio.duration + 1e-6 else "")]
+    signals = signals_of(recipe)
+    from .audio import Track, beat_times, tempo
+    track = Track.open(audio.path)
+    times = beat_times(track)
+    inside = times[(times >= audio.offset) & (times < end)]
+    first = f", the first at frame {round((inside[0] - audio.offset) * out.fps)}" if len(inside) else ""
+    lines.append(f"beats    {tempo(track):.1f} bpm: {len(inside)} in the frames{first} (b counts them)")
+    for name, spec in audio.features.items():
+        values = signals.value(name, out.frames)
+        lines.append(f"feature  {name:<10} {_describe_feature(spec)}: {values.min():.3g} .. {values.max():.3g} "
+                     f"(mean {values.mean():.3g})" + ("  [12 values: name[0] = C .. name[11] = B]"
+                                                       if values.ndim == 2 else ""))
+    return lines
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -108,6 +154,7 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
              f"frames   {out.frames} at {out.fps:g} fps ({out.frames / out.fps:.2f} s)   size {width}x{height}",
              f"video    {out.video} (quality {out.quality}, loop {out.loop})"]
     lines += kind.summary(recipe)
+    lines += audio_lines(recipe)
     lines.append(f"memory   ~{memory / 2**20:.0f} MiB peak per {'frame' if kind.batch_size(recipe) == 1 else 'batch'}")
     if recipe.overrides:
         lines.append("set      " + "  ".join(recipe.overrides))

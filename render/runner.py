@@ -22,7 +22,8 @@ from .errors import OutputError, RenderError
 from .framekeys import frame_keys
 from .contracts import Engine, FrameJob
 from .metadata import picture_metadata, recipe_hash
-from .outputs.video import encode_video, loop_order, video_path
+from .notices import note
+from .outputs.video import SoundInput, encode_video, loop_order, video_path
 from .plan import Plan, make_plan
 from .provenance import provenance
 from .recipe import Recipe
@@ -230,15 +231,28 @@ def _render_frames(plan: Plan, keys: list[str], store: RunStore, todo: list[int]
                 engine.close()
 
 
+def soundtrack(recipe: Recipe) -> SoundInput | None:
+    """The recipe's ``[audio]`` track as the video encoder takes it (None without one)."""
+    audio = recipe.audio
+    return SoundInput(Path(audio.path), float(audio.offset)) if audio is not None else None
+
+
 def _encode(recipe: Recipe, store: RunStore) -> Path:
     out = recipe.output
     path = video_path(store.root, recipe.name, out.video)
-    return encode_video(store.load, loop_order(out.frames, out.loop), out.size, out.fps, out.video,
-                        out.quality, path, tags={"title": recipe.name, "comment": f"neural-render recipe {recipe_hash(recipe)}"})
+    order = loop_order(out.frames, out.loop)
+    sound = soundtrack(recipe)
+    if sound is not None and len(order) > out.frames and out.video != "gif":
+        note(f"{path.name} loops pingpong with sound: the track plays on from {sound.offset:g} s for the whole "
+             f"forward-and-back {len(order) / out.fps:g} s, so picture and sound correspond only in the forward half")
+    return encode_video(store.load, order, out.size, out.fps, out.video, out.quality, path,
+                        tags={"title": recipe.name, "comment": f"neural-render recipe {recipe_hash(recipe)}"},
+                        audio=sound)
 
 
 def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Path:
-    """Re-encode a finished run from its stored frames without rendering anything."""
+    """Re-encode a finished run from its stored frames without rendering anything; the recipe's
+    soundtrack, read again, is muxed in (so a new track or offset needs no rendering)."""
     plan = make_plan(recipe)
     keys = frame_keys(plan)
     store = RunStore(out_dir)

@@ -7,6 +7,12 @@ A recipe value is a constant or a table keyed by frame number or time::
     tint = { 0 = [1.0, 0.2, 0.2], 48 = [0.2, 0.2, 1.0], interp = "slerp", cycle = true }   # vectors
     style = { 0 = "monet.png", 48 = "hubble.png" }                   # strings switch at their keys
 
+Any number may also be an expression over per-frame names (:mod:`render.expressions`), on its own or
+as a keyframe's value; between keys the interpolation blends the two keys' expressions frame by frame::
+
+    zoom = "1.0 + 0.04 * kick"
+    zoom = { 0 = 1.0, "4s" = "1.02 + 0.03 * sin(2 * pi * t)" }
+
 ``cycle = true`` makes the schedule periodic over the frame count: after the last key the value flows
 back to the first key's value, reached one period (the recipe's frame count) after the first key, so
 a looping video has no seam.
@@ -77,21 +83,52 @@ class Keyframes:
     integer: bool = False
 
     @classmethod
-    def constant(cls, value: float, integer: bool = False) -> "Keyframes":
-        return cls(((0.0, float(value)),), "step", False, integer)
+    def constant(cls, value, integer: bool = False) -> "Keyframes":
+        """One value for every frame: a number, or a per-frame value (an expression)."""
+        return cls(((0.0, value if _is_dynamic(value) else float(value)),), "step", False, integer)
+
+    @property
+    def dynamic(self) -> bool:
+        """True when some value is an expression (its values are known only once expanded)."""
+        return any(_is_dynamic(v) for _, v in self.points)
 
     def map(self, fn) -> "Keyframes":
         """The same keyframes with every value passed through ``fn`` (used by previews)."""
-        return Keyframes(tuple((f, float(fn(v))) for f, v in self.points), self.interp, self.cycle,
-                         self.integer)
+        return Keyframes(tuple((f, v.map(fn) if _is_dynamic(v) else float(fn(v))) for f, v in self.points),
+                         self.interp, self.cycle, self.integer)
 
-    def values(self) -> list[float]:
+    def values(self) -> list:
         return [v for _, v in self.points]
 
     def expand(self, n_frames: int) -> np.ndarray:
         """Value at every frame ``0 .. n_frames-1``: float64 ``(n_frames,)``, rounded when integer."""
-        values = self.at(np.arange(n_frames, dtype=np.float64), n_frames)
+        frames = np.arange(n_frames, dtype=np.float64)
+        values = self._expand_dynamic(n_frames) if self.dynamic else self.at(frames, n_frames)
         return np.round(values) if self.integer else values
+
+    def _expand_dynamic(self, n_frames: int) -> np.ndarray:
+        """Like :meth:`at` at every frame, where each key's value is itself a per-frame array: frame
+        ``i`` interpolates column ``i`` of the keys' values."""
+        columns = np.arange(n_frames)
+        keys, vals, t = _wrap(self.points, n_frames if self.cycle else None, columns.astype(np.float64))
+        table = np.stack([v.evaluate(n_frames) if _is_dynamic(v) else np.full(n_frames, float(v))
+                          for v in vals]) if vals else np.zeros((0, n_frames))
+        if len(self.points) == 1:
+            return table[0]
+        seg, u = _segments(keys, t)
+        v0, v1 = table[seg, columns], table[seg + 1, columns]
+        if self.interp == "step":
+            out = np.where(u >= 1.0, v1, v0)
+        elif self.interp == "linear":
+            out = v0 + (v1 - v0) * u
+        elif self.interp == "smooth":
+            out = v0 + (v1 - v0) * (u * u * (3.0 - 2.0 * u))
+        elif self.interp == "cubic":
+            out = _cubic_hermite(keys, table, seg, u, columns)
+        else:
+            raise AssertionError(self.interp)
+        out = np.where(t <= keys[0], table[0], out)
+        return np.where(t >= keys[-1], table[-1], out)
 
     def at(self, frames, period: float | None = None) -> np.ndarray:
         """Value at (possibly fractional) frame positions; ``period`` (frames) matters when cyclic."""
@@ -116,21 +153,34 @@ class Keyframes:
         return np.where(t >= keys[-1], vals[-1], out)
 
 
-def _cubic_hermite(keys: np.ndarray, vals: np.ndarray, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _cubic_hermite(keys: np.ndarray, vals: np.ndarray, seg: np.ndarray, u: np.ndarray,
+                   columns: np.ndarray | None = None) -> np.ndarray:
     """Catmull-Rom style spline through every keyframe, with finite-difference tangents that respect
     uneven keyframe spacing (one-sided at both ends).  ``vals`` may be ``(k,)`` or ``(k, dim)``
-    (then ``u`` is ``(n, 1)``)."""
+    (then ``u`` is ``(n, 1)``), or ``(k, n)`` per-frame key values with ``columns`` the frames
+    (frame ``i`` uses column ``i``)."""
     slopes = np.empty_like(vals)
     k = keys.reshape((-1,) + (1,) * (vals.ndim - 1))
     slopes[0] = (vals[1] - vals[0]) / (k[1] - k[0])
     slopes[-1] = (vals[-1] - vals[-2]) / (k[-1] - k[-2])
     if len(keys) > 2:
         slopes[1:-1] = (vals[2:] - vals[:-2]) / (k[2:] - k[:-2])
-    h = (keys[seg + 1] - keys[seg]).reshape((-1,) + (1,) * (vals.ndim - 1))
-    m0, m1 = slopes[seg] * h, slopes[seg + 1] * h
+
+    def pick(array, index):
+        return array[index] if columns is None else array[index, columns]
+
+    h = keys[seg + 1] - keys[seg]
+    if columns is None:
+        h = h.reshape((-1,) + (1,) * (vals.ndim - 1))
+    m0, m1 = pick(slopes, seg) * h, pick(slopes, seg + 1) * h
     u2, u3 = u * u, u * u * u
-    return ((2 * u3 - 3 * u2 + 1) * vals[seg] + (u3 - 2 * u2 + u) * m0
-            + (-2 * u3 + 3 * u2) * vals[seg + 1] + (u3 - u2) * m1)
+    return ((2 * u3 - 3 * u2 + 1) * pick(vals, seg) + (u3 - 2 * u2 + u) * m0
+            + (-2 * u3 + 3 * u2) * pick(vals, seg + 1) + (u3 - u2) * m1)
+
+
+def _is_dynamic(value) -> bool:
+    """A per-frame value (an expression): it has ``evaluate(frames)``."""
+    return hasattr(value, "evaluate")
 
 
 def slerp(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -280,11 +330,16 @@ def _finite_number(key: str, value) -> float:
     return float(value)
 
 
-def parse_keyframes(raw: object, fps: float, integer: bool = False) -> Keyframes:
-    """A recipe value (number or keyframe table) -> :class:`Keyframes`.
+def parse_keyframes(raw: object, fps: float, integer: bool = False, expression=None) -> Keyframes:
+    """A recipe value (number, keyframe table, or with ``expression`` an expression string) ->
+    :class:`Keyframes`.
 
+    ``expression(subkey, text)`` turns a string into a per-frame value (raising :class:`KeyframeError`
+    when it is not a valid expression); without it strings are refused.
     Raises :class:`KeyframeError` with the offending sub-key for anything malformed.
     """
+    if isinstance(raw, str) and expression is not None:
+        return Keyframes.constant(expression("", raw), integer)
     if isinstance(raw, bool):
         raise KeyframeError("", f"expected a number or a keyframe table, got {str(raw).lower()}")
     if isinstance(raw, (int, float)):
@@ -292,10 +347,17 @@ def parse_keyframes(raw: object, fps: float, integer: bool = False) -> Keyframes
             raise KeyframeError("", f"expected a finite number, got {raw}")
         return Keyframes.constant(float(raw), integer)
     if not isinstance(raw, dict):
-        raise KeyframeError("", f"expected a number or a keyframe table like {{ 0 = 1.0, 60 = 2.0 }}, "
+        expr = " an expression such as \"1 + 0.1 * sin(t)\"," if expression is not None else ""
+        raise KeyframeError("", f"expected a number,{expr} or a keyframe table like {{ 0 = 1.0, 60 = 2.0 }}, "
                                 f"got {type(raw).__name__}")
     interp = _interp_option(raw, INTERPOLATIONS)
-    points = _table_points(raw, fps, _finite_number)
+
+    def check(key, value):
+        if isinstance(value, str) and expression is not None:
+            return expression(key, value)
+        return _finite_number(key, value)
+
+    points = _table_points(raw, fps, check)
     return Keyframes(tuple(sorted(points.items())), interp, _cycle_option(raw), integer)
 
 
@@ -354,6 +416,10 @@ class StackedKeyframes:
     @property
     def dim(self) -> int:
         return len(self.parts)
+
+    @property
+    def dynamic(self) -> bool:
+        return any(p.dynamic for p in self.parts)
 
     def map(self, fn) -> "StackedKeyframes":
         return StackedKeyframes(tuple(p.map(fn) for p in self.parts))

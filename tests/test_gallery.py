@@ -423,3 +423,62 @@ def test_the_page_works_in_a_real_headless_browser(tmp_path, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def write_tone(path: Path, seconds: float = 2.0, rate: int = 44_100) -> Path:
+    """A mono WAV of a 440 Hz tone."""
+    import wave
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((0.3 * 32767 * np.sin(2 * np.pi * 440 * np.arange(round(seconds * rate)) / rate))
+                        .astype("<i2").tobytes())
+    return path
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_the_page_plays_videos_with_their_sound(tmp_path, monkeypatch):
+    """A webm (Opus) and a ProRes master's rendition (AAC) with a soundtrack: the page's videos are
+    never muted or autoplayed, each decodes its sound when played, and one soundtrack plays at a time;
+    a video without a soundtrack decodes none."""
+    import dataclasses
+    import hashlib
+    import render.gallery
+    from render.recipe import load_recipe
+    from render.recipe.model import AudioSettings
+    playwright = pytest.importorskip("playwright.sync_api")
+    monkeypatch.chdir(tmp_path)
+    recipes = write_gallery_recipes(tmp_path, video="webm")
+    copy_prores_case(recipes)
+    track = write_tone(tmp_path / "tone.wav")
+    sound = AudioSettings(track, hashlib.sha256(track.read_bytes()).hexdigest(), 2.0, 0.5)
+
+    def with_sound(path, *args, **kwargs):   # until the loader reads [audio]: alpha and master have the tone
+        recipe = load_recipe(path, *args, **kwargs)
+        return dataclasses.replace(recipe, audio=sound) if Path(path).stem in ("alpha", "master") else recipe
+    monkeypatch.setattr(render.gallery, "load_recipe", with_sound)
+    gallery = tmp_path / "gallery"
+    entries = build_gallery([recipes / "alpha.toml", recipes / "beta.toml", recipes / "master.toml"], gallery)
+    assert all(e.status == "rendered" for e in entries), [(e.recipe, e.reason) for e in entries]
+    assert "Audio: aac" in subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(gallery / "web" / "master.mp4")],
+                                          capture_output=True, text=True).stderr
+    state = "id => (v => [v.paused, v.muted, v.webkitAudioDecodedByteCount])(document.querySelector(`#${id} video`))"
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page()
+        page.goto((gallery / "index.html").as_uri())
+        assert page.eval_on_selector_all("video", "els => els.map(e => [e.id || e.closest('article').id, "
+                                         "e.hasAttribute('data-sound'), e.muted, e.autoplay, e.controls])") == [
+            ["alpha", True, False, False, True], ["beta", False, False, False, True],
+            ["master", True, False, False, True]]
+        for name in ("alpha", "master", "beta"):   # a click plays, as a visitor's would (no autoplay policy flag)
+            box = page.locator(f"#{name} video").bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+            page.wait_for_function(f"document.querySelector('#{name} video').currentTime > 0.3", timeout=10_000)
+            paused, muted, decoded = page.evaluate(state, name)
+            assert not paused and not muted and (decoded > 0) == (name != "beta"), (name, decoded)
+            if name == "master":
+                assert page.evaluate(state, "alpha")[0]    # its sound stopped alpha's
+        page.close()
+        browser.close()

@@ -14,6 +14,7 @@ Plan columns: ``walk.truncation`` and ``walk.latent`` (all cells' latents side b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,8 @@ GENERATOR_BASELINE = 0.62 * 2**30  # the interpreter, TensorFlow and the generat
 
 @dataclass(frozen=True)
 class WalkKeys(Field):
-    """Seeds as keyframes: ``[4, 17, 42]`` (spaced by ``frames_per_key``) or ``{ 0 = 4, "2s" = 17 }``.
-    Returns a tuple of ``(frame or None, seed)`` in frame order."""
+    """Seeds as keyframes: ``[4, 17, 42]`` or ``"4, 17, 40-49"`` (spaced by ``frames_per_key``), or
+    ``{ 0 = 4, "2s" = 17 }``.  Returns a tuple of ``(frame or None, seed)`` in frame order."""
 
     default: Any = None
     help: str = ""
@@ -43,6 +44,8 @@ class WalkKeys(Field):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise FieldError(f"a key is a seed: a whole number 0..2147483647, got {value!r}", subkey)
             return value
+        if isinstance(raw, str):
+            raw = parse_seed_list(raw)
         if isinstance(raw, list):
             if not raw:
                 raise FieldError("expected at least one seed")
@@ -60,13 +63,38 @@ class WalkKeys(Field):
 
     def json_schema(self) -> dict:
         seed = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
-        return self._described({"anyOf": [{"type": "array", "items": seed, "minItems": 1},
+        ranges = {"type": "string", "pattern": r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$"}
+        return self._described({"anyOf": [{"type": "array", "items": seed, "minItems": 1}, ranges,
                                           {"type": "object", "additionalProperties": seed, "minProperties": 1}]})
+
+
+_SEED_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+MAX_SEEDS = 100_000
+
+
+def parse_seed_list(text: str) -> list[int]:
+    """``"4, 17, 40-49"`` -> ``[4, 17, 40, 41, ..., 49]`` (ranges inclusive, in the order written)."""
+    seeds: list[int] = []
+    for item in text.split(","):
+        match = _SEED_ITEM.match(item)
+        if not match:
+            raise FieldError(f"expected seeds such as \"4, 17, 40-49\", got {text!r}")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise FieldError(f"seed range {first}-{last} runs backwards")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:
+            raise FieldError(f"more than {MAX_SEEDS} seeds")
+        seeds.extend(range(first, last + 1))
+    return seeds
 
 
 WALK = {
     "keys": WalkKeys(None, help="seeds visited in order: [4, 17, 42], or keyed by frame/time { 0 = 4, \"2s\" = 17 }"),
     "frames_per_key": Number(60, 1, 100_000, integer=True, help="frames from one seed to the next (keys as a list)"),
+    "position": Number(None, -1e6, 1e6, keyframed=True,
+                       help="where each frame is on the path, in keys (0 = the first seed, 1 = the second, 1.5 "
+                            "halfway to the third): keys on beats with \"b / 4\" (the next seed every 4 beats); "
+                            "replaces the keys' own frames; with loop = true it wraps around"),
     "path": Choice("slerp", ("slerp", "lerp", "cubic"), help="slerp (on the latent shell), lerp, or cubic "
                                                              "(smooth through all keys)"),
     "loop": Flag(False, help="flow from the last key back into the first: a seamless loop"),
@@ -93,6 +121,7 @@ class WalkSettings:
     poster: bool
     latent_size: int
     output_range: tuple[float, float]
+    position: Any = None   # a number schedule in key units, or None: the keys' own frames
 
     @property
     def cells(self) -> int:
@@ -119,10 +148,16 @@ class LatentPath:
             angle = 2 * np.pi * np.arange(frames) / frames
             return np.cos(angle)[:, None] * u + np.sin(angle)[:, None] * v
         interp = {"lerp": "linear", "slerp": "slerp", "cubic": "cubic"}[s.path]
-        points = tuple((frame, tuple(key_latent(seed, cell, size))) for frame, seed in s.keys)
+        if s.position is not None:  # key i sits at position i; each frame's position is scheduled
+            points = tuple((float(i), tuple(key_latent(seed, cell, size))) for i, (_, seed) in enumerate(s.keys))
+        else:
+            points = tuple((frame, tuple(key_latent(seed, cell, size))) for frame, seed in s.keys)
         if len(points) == 1:
             return np.tile(np.array(points[0][1]), (frames, 1))
-        return VectorKeyframes(points, interp, s.loop).expand(frames)
+        path = VectorKeyframes(points, interp, s.loop)
+        if s.position is not None:
+            return path.at(s.position.expand(frames), len(points))
+        return path.expand(frames)
 
     def expand(self, frames: int) -> np.ndarray:
         return np.concatenate([self.cell_path(c, frames) for c in range(self.settings.cells)], axis=1)
@@ -164,7 +199,7 @@ class WalkKind(Kind):
             keys = ((None, 0),)
         if keys[0][0] is None:  # a list: evenly spaced by frames_per_key
             keys = tuple((float(i * walk["frames_per_key"]), seed) for i, (_, seed) in enumerate(keys))
-        if walk["loop"] and len(keys) > 1 and keys[-1][0] >= output.frames:
+        if walk["loop"] and walk["position"] is None and len(keys) > 1 and keys[-1][0] >= output.frames:
             raise error("walk.keys", f"loop = true repeats every {output.frames} frames, but the last key is "
                                      f"at frame {keys[-1][0]:g}")
         size = model.latent_size
@@ -180,8 +215,10 @@ class WalkKind(Kind):
         out_range = walk["output_range"] or model.output_range
         if len(out_range) != 2:
             raise error("walk.output_range", "expected [low, high]")
+        if walk["position"] is not None and walk["mode"] == "circle":
+            raise error("walk.position", "position moves along the keys; mode = \"circle\" has none")
         return WalkSettings(keys, walk["path"], walk["loop"], walk["mode"], walk["batch"], walk["grid"],
-                            walk["poster"] or output.frames == 1, size, tuple(out_range))
+                            walk["poster"] or output.frames == 1, size, tuple(out_range), walk["position"])
 
     def extra_columns(self, recipe) -> dict[str, Any]:
         return {"walk.latent": LatentPath(recipe.settings, recipe.seed)}
@@ -208,6 +245,11 @@ class WalkKind(Kind):
             what = f"poster: {s.grid[0]}x{s.grid[1]} sheet from seed {s.keys[0][1]} on"
         elif s.mode == "circle":
             what = "a great circle through two seeded directions"
+        elif s.position is not None:
+            seeds = [seed for _, seed in s.keys]
+            shown = ", ".join(map(str, seeds[:8])) + (f", ... ({len(seeds)} seeds)" if len(seeds) > 8 else "")
+            what = (f"{s.path} through seeds {shown}" + (" and back (loop)" if s.loop else "")
+                    + ", at walk.position (in keys) per frame")
         else:
             what = (f"{s.path} through seeds " + ", ".join(f"{seed}@{frame:g}" for frame, seed in s.keys)
                     + (" and back (loop)" if s.loop else ""))

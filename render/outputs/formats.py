@@ -1,5 +1,5 @@
 """Video formats as data (no ffmpeg import): what the recipe's ``output.video`` may say, each format's
-container and ffmpeg options, and the file name it gets."""
+container, ffmpeg options and sound, and the file name it gets; the soundtrack a video carries."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class Codec:
     even_width: bool = True
     even_height: bool = True
     min_side: int = 1  # libx265 refuses sides under 16 px: smaller frames are padded up to it
+    audio: dict | None = None  # the soundtrack's ffmpeg options; None: the container carries no sound
+    audio_label: str = ""
 
     def padded_size(self, width: int, height: int) -> tuple[int, int]:
         """The size ``width`` x ``height`` frames are encoded at: one more on each odd side the codec
@@ -35,16 +37,33 @@ class Codec:
         return words + (f", at least {self.min_side} px a side" if self.min_side > 1 else "")
 
 
+SAMPLE_RATE = 48_000   # every soundtrack is resampled to video's usual rate (and the one Opus needs)
+AAC = {"acodec": "aac", "b:a": "192k"}
+PCM = {"acodec": "pcm_s16le"}
+OPUS = {"acodec": "libopus", "b:a": "160k"}
+
+
+@dataclass(frozen=True)
+class SoundInput:
+    """The soundtrack a video carries: the audio file ``path`` (anything the bundled ffmpeg decodes),
+    heard from ``offset`` seconds into the file at the first frame (a negative offset: the track starts
+    that long after the first frame, silence until then)."""
+    path: Path
+    offset: float = 0.0
+
+
 CODECS: dict[str, Codec] = {
     "mp4": Codec("mp4", {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "medium",
-                         "movflags": "+faststart"}, True, "H.264"),
+                         "movflags": "+faststart"}, True, "H.264", audio=AAC, audio_label="AAC"),
     "hevc": Codec("mp4", {"vcodec": "libx265", "pix_fmt": "yuv420p", "preset": "medium", "tag:v": "hvc1",
-                          "x265-params": "log-level=error", "movflags": "+faststart"}, True, "H.265", min_side=16),
+                          "x265-params": "log-level=error", "movflags": "+faststart"}, True, "H.265", min_side=16,
+                   audio=AAC, audio_label="AAC"),
     "prores": Codec("mov", {"vcodec": "prores_ks", "profile:v": 3, "pix_fmt": "yuv422p10le"}, False,
-                    "ProRes 422", even_height=False),
+                    "ProRes 422", even_height=False, audio=PCM, audio_label="PCM s16le"),
     "prores4444": Codec("mov", {"vcodec": "prores_ks", "profile:v": 4, "pix_fmt": "yuv444p10le"}, False,
-                        "ProRes 4444", even_width=False, even_height=False),
-    "webm": Codec("webm", {"vcodec": "libvpx-vp9", "pix_fmt": "yuv420p", "b:v": 0, "row-mt": 1}, True, "VP9"),
+                        "ProRes 4444", even_width=False, even_height=False, audio=PCM, audio_label="PCM s16le"),
+    "webm": Codec("webm", {"vcodec": "libvpx-vp9", "pix_fmt": "yuv420p", "b:v": 0, "row-mt": 1}, True, "VP9",
+                  audio=OPUS, audio_label="Opus"),
     "gif": Codec("gif", {}, False, "GIF", even_width=False, even_height=False),
 }
 

@@ -4,6 +4,12 @@ Frames are read one at a time (memory stays at one frame), which also makes loop
 frame order.  Frames of an odd size that the codec needs even are padded by one pixel on the right
 and/or bottom, repeating the edge pixels; a note says so and the video's ``padded`` tag records it.
 ffmpeg's own error text is reported when it fails.
+
+A soundtrack (:class:`SoundInput`) is muxed from its offset for exactly the video's duration
+(``len(order) / fps``): resampled to 48 kHz, padded with silence when the track ends first, cut when
+it runs longer; AAC in mp4 and hevc, Opus in webm, 16-bit PCM in ProRes mov, nothing in GIF.  The
+sound starts with the first frame: the AAC encoder's priming samples are covered by the mp4 edit list
+and Opus's pre-skip by its header, so players (and ffmpeg) start both streams at time 0.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 from ..errors import OutputError
 from ..notices import note
 from .ffmpeg_tool import ffmpeg_exe
-from .formats import CODECS, video_path  # noqa: F401  (video_path is part of this module's API)
+from .formats import CODECS, SAMPLE_RATE, SoundInput, video_path  # noqa: F401  (part of this module's API)
 
 
 def _first_lines(stderr: bytes, count: int = 2) -> str:
@@ -38,12 +44,27 @@ def loop_order(frames: int, mode: str) -> list[int]:
     return order
 
 
+def soundtrack_stream(audio: SoundInput, seconds: float):
+    """The ffmpeg-python audio stream of ``audio`` from its offset, exactly ``seconds`` long at 48 kHz
+    (counted in samples, so no rounding of timestamps drifts): silence after the track's end."""
+    if not Path(audio.path).is_file():
+        raise OutputError(f"the soundtrack {audio.path} is missing")
+    samples = round(seconds * SAMPLE_RATE)
+    seek = {"ss": f"{audio.offset:.6f}"} if audio.offset > 0 else {}   # decoded from there, to the sample
+    track = ffmpeg.input(str(Path(audio.path).absolute()), **seek).audio.filter("aresample", SAMPLE_RATE)
+    if audio.offset < 0:   # the track starts that long after the first frame: silence until then
+        track = track.filter("adelay", delays=f"{round(-audio.offset * SAMPLE_RATE)}S", all=1)
+    return track.filter("apad", whole_len=samples).filter("atrim", end_sample=samples)
+
+
 def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], size: tuple[int, int],
-                 fps: float, video: str, quality: int, out_path: Path, tags: dict[str, str] | None = None) -> Path:
+                 fps: float, video: str, quality: int, out_path: Path, tags: dict[str, str] | None = None,
+                 audio: SoundInput | None = None) -> Path:
     """Encode frames ``read_frame(i)`` (uint8 ``(H, W, 3)``) in ``order`` into ``out_path``.
 
     ``size`` is (width, height); ``tags`` container metadata (``title``, ``comment``...; GIF has none).
     An odd side the codec needs even is padded by repeating the edge pixels (tag ``padded``).
+    ``audio``: the soundtrack, from its offset for the video's duration (none in a GIF: a note says so).
     Written to a temporary name and renamed when ffmpeg succeeds.
     """
     codec = CODECS[video]
@@ -69,8 +90,15 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
         split = source.split()
         palette = split[1].filter("palettegen", stats_mode="diff")
         stream = ffmpeg.filter([split[0], palette], "paletteuse", dither="sierra2_4a").output(str(tmp.absolute()), **options)
+    elif audio is not None and codec.audio is not None:
+        options.update(codec.audio, max_muxing_queue_size=4096)
+        sound = soundtrack_stream(audio, len(order) / fps)
+        stream = ffmpeg.output(source.video, sound, str(tmp.absolute()), r=fps, **options)
     else:
         stream = source.output(str(tmp.absolute()), r=fps, **options)
+    if audio is not None and codec.audio is None:
+        note(f"the {video} video {out_path.name} has no sound: {codec.label} carries none, the soundtrack "
+             f"{Path(audio.path).name} is left out")
     stream = stream.global_args("-hide_banner", "-loglevel", "error", "-nostats").overwrite_output()
     process = stream.run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
     errors: list[bytes] = []
@@ -96,7 +124,8 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
     reader.join()
     if code != 0:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"ffmpeg failed encoding {out_path.name} ({video}): "
+        sound = f" with the soundtrack {Path(audio.path).name}" if audio is not None and codec.audio else ""
+        raise OutputError(f"ffmpeg failed encoding {out_path.name} ({video}{sound}): "
                           + (_first_lines(b"".join(errors)) or f"exit status {code}"))
     os.replace(tmp, out_path)
     if padded:

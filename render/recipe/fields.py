@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..schedule import (INTERPOLATIONS, VECTOR_INTERPOLATIONS, KeyframeError, Keyframes, StackedKeyframes,
                         TextSchedule, parse_key, parse_keyframes, parse_text_schedule,
                         parse_vector_keyframes)
@@ -30,11 +32,40 @@ class FieldError(ValueError):
 @dataclass(frozen=True)
 class ParseEnv:
     """What a field may need besides its value: the frame rate (time keys, sequences), the recipe's
-    folder (relative paths) and its background (what transparent input pixels are laid on)."""
+    folder (relative paths), its background (what transparent input pixels are laid on) and the names
+    expressions may read (a :class:`render.signals.Signals`; None: the names every recipe has)."""
 
     fps: float = 1.0
     base_dir: Path = Path(".")
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    signals: Any = None
+
+    def expression(self, subkey: str, text: str):
+        """``text`` as a per-frame value bound to this recipe's names; KeyframeError if invalid."""
+        from ..expressions import ExpressionError, bind
+        from ..signals import Signals
+        try:
+            return bind(text, self.signals if self.signals is not None else Signals(self.fps))
+        except ExpressionError as err:
+            hint = "expected a number or an expression: " if text.strip().isidentifier() else ""
+            raise KeyframeError(subkey, hint + str(err)) from None
+
+
+def check_range(values, low: float | None, high: float | None, low_open: bool = False) -> str | None:
+    """Why per-frame ``values`` (float64 ``(frames,)`` or ``(frames, dim)``) leave ``low..high``: the
+    first offending frame and value, or None when all are inside."""
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(len(values), -1)
+    below = (flat <= low) if (low is not None and low_open) else (flat < low) if low is not None else None
+    above = flat > high if high is not None else None
+    for bad, bound in ((below, f"{'>' if low_open else '>='} {low:g}" if low is not None else ""),
+                       (above, f"<= {high:g}" if high is not None else "")):
+        if bad is not None and bad.any():
+            frame, index = np.argwhere(bad)[0]
+            where = f"[{index}]" if flat.shape[1] > 1 else ""
+            return (f"gives {flat[frame, index]:.6g}{where} at frame {frame}, out of range: must be {bound} "
+                    "(clip(x, low, high) keeps an expression inside)")
+    return None
 
 
 def did_you_mean(word: str, options) -> str:
@@ -49,6 +80,10 @@ def _type_name(value: Any) -> str:
 
 # JSON Schema pieces shared by the keyframed fields
 _KEY_PATTERN = r"^\s*(\d+|(\d+(\.\d*)?|\.\d+)\s*s)\s*$"
+
+
+_EXPRESSION = {"type": "string", "minLength": 1,
+               "description": "expression over t, f, frames, fps, b and audio features, e.g. \"1 + 0.1 * sin(t)\""}
 
 
 def _keyframe_table(value_schema: dict, interps: tuple[str, ...]) -> dict:
@@ -67,6 +102,11 @@ class Field:
     def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
         """Plan columns this value contributes: column name (a key path) -> schedule."""
         return {}
+
+    def check_expanded(self, column: str, values) -> str | None:
+        """Why the expanded values of one of this field's columns (an expression's, known only per
+        frame) are not allowed, or None."""
+        return None
 
     def json_schema(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -104,16 +144,19 @@ class Number(Field):
     def parse(self, raw: Any, env: ParseEnv) -> Any:
         if self.keyframed:
             try:
-                frames = parse_keyframes(raw, env.fps, self.integer)
+                frames = parse_keyframes(raw, env.fps, self.integer, env.expression)
             except KeyframeError as err:
                 raise FieldError(str(err), err.subkey) from None
             if isinstance(raw, dict):
                 for key, value in raw.items():
-                    if key not in ("interp", "cycle"):
+                    if key not in ("interp", "cycle") and not isinstance(value, str):
                         self._check_range(value, key)
-            else:
+            elif not isinstance(raw, str):
                 self._check_range(raw)
             return frames
+        if isinstance(raw, str):
+            raise FieldError(f"expected {'an integer' if self.integer else 'a number'}, got a string ({raw!r}); "
+                             "this key is not keyframed, so it takes no expression")
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise FieldError(f"expected {'an integer' if self.integer else 'a number'}, got "
                              f"{_type_name(raw)} ({raw!r})")
@@ -124,6 +167,9 @@ class Number(Field):
 
     def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
         return {key_path: value} if self.keyframed else {}
+
+    def check_expanded(self, column: str, values) -> str | None:
+        return check_range(values, self.low, self.high, self.low_open)
 
     def scalar_schema(self) -> dict:
         schema: dict = {"type": "integer" if self.integer else "number"}
@@ -138,8 +184,8 @@ class Number(Field):
         if not self.keyframed:
             return self._described(scalar)
         # keyframe values of integer fields may be written as 8.0: TOML floats that are whole
-        value = dict(scalar, type="number")
-        return self._described({"anyOf": [scalar, _keyframe_table(value, INTERPOLATIONS)]})
+        value = {"anyOf": [dict(scalar, type="number"), _EXPRESSION]}
+        return self._described({"anyOf": [scalar, _EXPRESSION, _keyframe_table(value, INTERPOLATIONS)]})
 
 
 @dataclass(frozen=True)
@@ -291,7 +337,7 @@ class Vector(Field):
                                  f"{subkey}.{index}" if subkey else str(index))
 
     def parse(self, raw: Any, env: ParseEnv):
-        if isinstance(raw, list) and any(isinstance(v, dict) for v in raw):
+        if isinstance(raw, list) and any(isinstance(v, (dict, str)) for v in raw):
             if len(raw) != self.dim:
                 raise FieldError(f"expected {self.dim} components, got {len(raw)}")
             axis = Number(0.0, self.low, self.high, keyframed=True)
@@ -316,6 +362,9 @@ class Vector(Field):
     def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
         return {key_path: value}
 
+    def check_expanded(self, column: str, values) -> str | None:
+        return check_range(values, self.low, self.high)
+
     def json_schema(self) -> dict:
         number = {"type": "number"}
         if self.low is not None:
@@ -324,7 +373,8 @@ class Vector(Field):
             number["maximum"] = self.high
         array = {"type": "array", "items": number, "minItems": self.dim, "maxItems": self.dim}
         per_axis = {"type": "array", "minItems": self.dim, "maxItems": self.dim,
-                    "items": {"anyOf": [number, _keyframe_table(number, INTERPOLATIONS)]}}
+                    "items": {"anyOf": [number, _EXPRESSION,
+                                        _keyframe_table({"anyOf": [number, _EXPRESSION]}, INTERPOLATIONS)]}}
         return self._described({"anyOf": [array, _keyframe_table(array, VECTOR_INTERPOLATIONS), per_axis]})
 
 
@@ -360,6 +410,9 @@ class WeightTable(Field):
 
     def schedules(self, key_path: str, value: Any) -> dict[str, Any]:
         return {f"{key_path}.{name}": frames for name, frames in value.items()}
+
+    def check_expanded(self, column: str, values) -> str | None:
+        return check_range(values, self.low, self.high)
 
     def json_schema(self) -> dict:
         weight = Number(1.0, self.low, self.high, keyframed=True).json_schema()
@@ -416,8 +469,11 @@ class Duration(Field):
 
     default: Any = None
     help: str = ""
+    words: tuple[str, ...] = ()   # words accepted as they are (``"audio"``)
 
-    def parse(self, raw: Any, env: ParseEnv) -> float:
+    def parse(self, raw: Any, env: ParseEnv) -> float | str:
+        if raw in self.words:
+            return raw
         if isinstance(raw, bool):
             raise FieldError("expected a duration like \"8s\"")
         if isinstance(raw, (int, float)):
@@ -426,14 +482,15 @@ class Duration(Field):
             number, unit = _DURATION.match(raw).groups()
             seconds = float(number) * {"s": 1.0, None: 1.0, "ms": 0.001, "min": 60.0}[unit]
         else:
-            raise FieldError(f"expected a duration like \"8s\", \"500ms\" or \"1.5min\", got {raw!r}")
+            words = "".join(f' or "{w}"' for w in self.words)
+            raise FieldError(f"expected a duration like \"8s\", \"500ms\" or \"1.5min\"{words}, got {raw!r}")
         if not seconds > 0:
             raise FieldError(f"duration must be positive, got {raw!r}")
         return seconds
 
     def json_schema(self) -> dict:
-        return self._described({"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                                          {"type": "string", "pattern": _DURATION.pattern}]})
+        forms = [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _DURATION.pattern}]
+        return self._described({"anyOf": forms + ([{"enum": list(self.words)}] if self.words else [])})
 
 
 @dataclass(frozen=True)

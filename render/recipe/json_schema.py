@@ -8,6 +8,7 @@ top of a recipe and complete and check keys as the user types.
 from __future__ import annotations
 
 from . import schema
+from .audio_table import audio_schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -28,6 +29,8 @@ def recipe_json_schema(kind) -> dict:
         "model": _table(schema.model_table(kind.default_model, kind.model_help), "the network"),
     }
     properties["print"] = _table(schema.PRINT, "print-resolution output (render print)")
+    properties["audio"] = dict(audio_schema(), description="a soundtrack: muxed into the video, its features "
+                                                           "read by expressions")
     for name, spec in kind.sections.items():
         properties[name] = _table(spec, f"[{name}] settings of the {kind.name} kind")
     return {"$schema": DIALECT, "title": f"neural-render {kind.name} recipe",

@@ -22,8 +22,11 @@ from ..models import catalog
 from ..backend import BackendError, require_backend, resolve_backend
 from ..backend.devices import resolve_precision
 from . import schema
+from ..expressions import ExpressionError
+from ..signals import Signals
+from .audio_table import parse_audio
 from .fields import FieldError, ParseEnv, did_you_mean
-from .model import OutputSettings, PrintSettings, Recipe
+from .model import AudioSettings, OutputSettings, PrintSettings, Recipe
 from .toml_lines import find_line
 
 _TOML_LINE = re.compile(r"at line (\d+)")
@@ -204,15 +207,52 @@ def _check_cycles(sections: dict, spec: dict, frames: int, ctx: _Context) -> Non
                                             f"count), but the keys span {points[-1][0] - points[0][0]:g}")
 
 
+def _check_expanded(sections: dict, spec: dict, frames: int, ctx: _Context) -> None:
+    """Expressions are known only per frame: expand each once and check its values against its
+    field's range (and that each gives a finite number at every frame)."""
+    for name, table in spec.items():
+        for key, field in table.items():
+            value = sections[name][key]
+            if value is None:
+                continue
+            for column, schedule in field.schedules(f"{name}.{key}", value).items():
+                if not getattr(schedule, "dynamic", False):
+                    continue
+                try:
+                    values = schedule.expand(frames)
+                except ExpressionError as err:
+                    raise ctx.error(column, str(err)) from None
+                problem = field.check_expanded(column, values)
+                if problem:
+                    raise ctx.error(column, problem)
+
+
+def _audio_frames(audio: AudioSettings | None, fps: float, ctx: _Context, key: str) -> int:
+    """Frames from the offset to the end of the track (``duration = "audio"``)."""
+    if audio is None:
+        raise ctx.error(key, "duration = \"audio\" needs a soundtrack: add [audio] with file = \"track.wav\"")
+    return max(1, round((audio.duration - audio.offset) * fps))
+
+
 def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -> Recipe:
     kind = _kind_of(data, ctx, registry)
-    _check_keys(data, ["kind", "seed", "background", "title", "description", "output", "model", "print"]
-                + list(kind.sections), "", ctx)
+    _check_keys(data, ["kind", "seed", "background", "title", "description", "output", "model", "print",
+                       "audio"] + list(kind.sections), "", ctx)
     seed = _parse_top_seed(data, ctx)
     background = _parse_background(data, ctx)
     texts = {key: _parse_top_text(data, key, ctx) for key in schema.TOP_TEXT}
-    out = _parse_output(data.get("output"), ctx)
-    env = ParseEnv(out.fps, ctx.path.parent, background)
+    audio = _parse_audio_table(data, ctx) if "audio" in data else None
+    out, follow_audio = _parse_output(data.get("output"), ctx)
+    if isinstance(data.get("audio"), dict) and "duration" in data["audio"]:
+        given_length = [k for k in ("frames", "duration") if k in (data.get("output") or {})
+                        and f"output.{k}" not in ctx.overridden]
+        if given_length:
+            raise ctx.error(f"output.{given_length[0]}", "the length is set twice: here and by [audio] "
+                                                         "duration = \"audio\"; keep one")
+        follow_audio = follow_audio or not any(f"output.{k}" in ctx.overridden for k in ("frames", "duration"))
+    if follow_audio:
+        out = dataclasses.replace(out, frames=_audio_frames(audio, out.fps, ctx, "output.duration"))
+    env = ParseEnv(out.fps, ctx.path.parent, background, Signals(out.fps, audio))
     model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
                               "model", ctx, env)
     info = _resolve_model(model_raw["name"], kind, ctx)
@@ -228,14 +268,17 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
         # a video or animation without a recipe fps plays at its own rate: sections are read again
         # at that rate (keyframes given in seconds, and the source's frame count, depend on it)
         out = dataclasses.replace(out, fps=source.native_fps)
-        env = dataclasses.replace(env, fps=out.fps)
+        if follow_audio:
+            out = dataclasses.replace(out, frames=_audio_frames(audio, out.fps, ctx, "output.duration"))
+        env = dataclasses.replace(env, fps=out.fps, signals=Signals(out.fps, audio))
         sections = {name: parse_section(data.get(name), spec, name, ctx, env)
                     for name, spec in kind.sections.items()}
-    if "frames" not in given and "duration" not in given:
+    if "frames" not in given and "duration" not in given and not follow_audio:
         implied = kind.frame_count(sections, out)
         if implied is not None:
             out = dataclasses.replace(out, frames=implied)
     _check_cycles(sections, kind.sections, out.frames, ctx)
+    _check_expanded(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)
     print_settings = _parse_print(data.get("print"), out, ctx) if "print" in data else None
     try:
@@ -250,7 +293,13 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
                   requested_backend=model_raw["backend"], backend=backend,
                   backend_reason=backend_reason, precision_reason=precision_reason,
                   sections=sections, settings=settings, resolved=resolved, overrides=overrides,
-                  print=print_settings, background=background, **texts)
+                  print=print_settings, background=background, audio=audio, **texts)
+
+
+def _parse_audio_table(data: dict, ctx: _Context) -> AudioSettings:
+    env = ParseEnv(1.0, ctx.path.parent)
+    return parse_audio(data["audio"], env, lambda raw, spec, name: parse_section(raw, spec, name, ctx, env),
+                       ctx.error)
 
 
 def _parse_top_text(data: dict, key: str, ctx: _Context) -> str | None:
@@ -293,16 +342,21 @@ def _parse_top_seed(data: dict, ctx: _Context) -> int:
         raise ctx.error("seed", str(err)) from None
 
 
-def _parse_output(raw: Any, ctx: _Context) -> OutputSettings:
+def _parse_output(raw: Any, ctx: _Context) -> tuple[OutputSettings, bool]:
+    """The ``[output]`` table, and whether its length follows the soundtrack (``duration = "audio"``:
+    the caller sets the frames then)."""
     clean = parse_section(raw, schema.OUTPUT, "output", ctx, ParseEnv(1.0, ctx.path.parent))
     raw = raw or {}
     if "frames" in raw and "duration" in raw:
         raise ctx.error("output.duration", "give either frames or duration, not both")
+    follow_audio = clean["duration"] == "audio"
+    if follow_audio:
+        clean["duration"] = None
     frames = clean["frames"]
     if frames is None:
         frames = max(1, round(clean["duration"] * clean["fps"])) if clean["duration"] else 1
     return OutputSettings(size=clean["size"], frames=frames, fps=clean["fps"], video=clean["video"],
-                          quality=clean["quality"], loop=clean["loop"])
+                          quality=clean["quality"], loop=clean["loop"]), follow_audio
 
 
 def _resolved(data: dict, out: OutputSettings, model_name: str, seed: int, backend: str) -> dict:

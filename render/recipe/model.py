@@ -38,6 +38,19 @@ class PrintSettings:
 
 
 @dataclass(frozen=True)
+class AudioSettings:
+    """The recipe's ``[audio]`` table, checked: the soundtrack ``path`` (its sha256 ``digest``, its
+    ``duration`` in seconds), ``offset`` (seconds into the file at frame 0) and the named
+    ``features`` (name -> :class:`render.audio.FeatureSpec`, in the recipe's order)."""
+
+    path: Path
+    digest: str
+    duration: float
+    offset: float = 0.0
+    features: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A recipe after validation.
 
@@ -71,6 +84,7 @@ class Recipe:
     backend_reason: str = field(default="", compare=False)
     precision_reason: str = field(default="", compare=False)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)  # under transparent input pixels
+    audio: AudioSettings | None = None  # the [audio] table: the soundtrack and its features
 
     @property
     def name(self) -> str:

@@ -23,7 +23,8 @@ BACKGROUND = Colour("white", help="colour laid under transparent pixels of input
 OUTPUT = {
     "size": Size([640, 360], help="[width, height] in pixels"),
     "frames": Number(None, 1, 1_000_000, integer=True, help="frame count (or give duration)"),
-    "duration": Duration(None, help='length, e.g. "8s"; frames = duration * fps'),
+    "duration": Duration(None, help='length, e.g. "8s"; frames = duration * fps; "audio": as long as the '
+                                    'soundtrack after its offset', words=("audio",)),
     "fps": Number(30.0, 0, 240, low_open=True, help="frames per second"),
     "video": Choice("mp4", VIDEO_FORMATS + ("none",), help="container/codec of the video, or none"),
     "quality": Number(18, 0, 63, integer=True, help="crf where the codec has one (lower is better)"),

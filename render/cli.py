@@ -236,6 +236,8 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
 def plan(recipe, sets, show_all, plot_path, backend):
     """Print the per-frame parameter table of RECIPE without rendering."""
     from .plan import format_plan, make_plan
+    if plot_path is not None:
+        _check_plot_path(plot_path)
     loaded = _load(recipe, _with_backend(sets, backend))
     made = make_plan(loaded)
     click.echo(format_plan(made, None if show_all else 24))
@@ -245,6 +247,16 @@ def plan(recipe, sets, show_all, plot_path, backend):
     if loaded.print is not None and loaded.print.size:
         from .prints.driver import options_for, plan_print
         click.echo("\n".join(plan_print(loaded, options_for(loaded)).describe()))
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def _check_plot_path(path: Path) -> None:
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise click.BadParameter(f"{path}: draw to a {', '.join(PLOT_SUFFIXES)} file", param_hint="--plot")
+    if not path.absolute().parent.is_dir():
+        raise click.BadParameter(f"{path}: the folder {path.absolute().parent} does not exist", param_hint="--plot")
 
 
 @main.command()

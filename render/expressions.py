@@ -35,6 +35,7 @@ import numpy as np
 
 MAX_EXPONENT = 64.0     # |exponent| of ** above this is refused (9**9**9 never runs)
 MAX_LENGTH = 2000       # characters of one expression
+MAX_DEPTH = 120         # levels of its syntax tree (a sum of 500 terms is 500 levels: split it)
 
 
 class ExpressionError(ValueError):
@@ -188,6 +189,10 @@ def bind(text: str, source: NameSource) -> BoundExpression:
     return BoundExpression(compile_expression(text, source), source)
 
 
+# names people write for the ones that exist (the closest spelling would often be the wrong one)
+_ALIASES = {"frame": "f", "n": "f", "i": "f", "time": "t", "seconds": "t", "beat": "b", "beats": "b"}
+
+
 def _did_you_mean(word: str, options) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -231,7 +236,10 @@ class Expression:
                 array = np.asarray(values[name], dtype=np.float64)
                 names[name] = _Vector(array) if array.ndim == 2 else array
         with np.errstate(all="ignore"):
-            result = _Evaluator(names).run(self.tree)
+            try:
+                result = _Evaluator(names).run(self.tree)
+            except RecursionError:  # compile_expression bounds the depth; this is the last guard
+                raise ExpressionError(f"expression nested too deeply (at most {MAX_DEPTH} levels)") from None
         if isinstance(result, _Vector):
             raise ExpressionError(f"{self.text!r} is {result.values.shape[1]} values per frame: pick one "
                                   "with [0]..[{}]".format(result.values.shape[1] - 1))
@@ -252,16 +260,32 @@ def compile_expression(text: str, source: NameSource) -> Expression:
         raise ExpressionError(f"expression is {len(text)} characters long; at most {MAX_LENGTH}")
     if not text.strip():
         raise ExpressionError("empty expression")
+    flat = " ".join(text.split())   # a TOML multi-line string: its line breaks are spaces
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(flat, mode="eval")
     except SyntaxError as err:
         where = f" at column {err.offset}" if err.offset else ""
-        raise ExpressionError(f"{text!r} is not a valid expression ({err.msg}{where})") from None
+        raise ExpressionError(f"{flat!r} is not a valid expression ({err.msg}{where})") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"expression nested too deeply (at most {MAX_DEPTH} levels)") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError(f"expression nested too deeply (more than {MAX_DEPTH} levels of operators, calls "
+                              "and parentheses): split it into several keys or features")
     known = dict(source.names())
     used: set[str] = set()
     for node in ast.walk(tree):
-        _check_node(node, text, known, source, used)
-    return Expression(text, tree, frozenset(used))
+        _check_node(node, flat, known, source, used)
+    return Expression(flat, tree, frozenset(used))
+
+
+def _depth(tree: ast.AST) -> int:
+    """Levels of the syntax tree, counted without recursion (evaluation recurses once per level)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _check_node(node: ast.AST, text: str, known: dict[str, int], source: NameSource, used: set[str]) -> None:
@@ -289,10 +313,14 @@ def _check_node(node: ast.AST, text: str, known: dict[str, int], source: NameSou
         if node.id in FUNCTIONS and not _is_called(node):
             raise ExpressionError(f"{node.id} is a function: call it, e.g. {node.id}(t)")
         if node.id not in known and node.id not in CONSTANTS and node.id not in FUNCTIONS:
-            reason = source.missing(node.id)
+            reason = source.missing(_ALIASES.get(node.id.lower(), node.id))
             if reason:
                 raise ExpressionError(f"unknown name {node.id!r}: {reason}")
-            raise ExpressionError(f"unknown name {node.id!r}" + _did_you_mean(node.id, list(known) + list(CONSTANTS))
+            lower = node.id.lower()
+            hint = _ALIASES.get(lower, lower)
+            suggestion = (f" (did you mean {hint!r}?)" if hint in known or hint in CONSTANTS else
+                          _did_you_mean(node.id, list(known) + list(CONSTANTS)))
+            raise ExpressionError(f"unknown name {node.id!r}" + suggestion
                                   + "; names here: " + ", ".join(sorted(known) + list(CONSTANTS)))
         if known.get(node.id, 1) > 1 and not getattr(node, "_indexed", False):
             raise ExpressionError(f"{node.id} is {known[node.id]} values per frame: pick one with "
@@ -349,7 +377,7 @@ def _check_subscript(node: ast.Subscript, known: dict[str, int]) -> None:
 
 def _check_exponent(node: ast.AST) -> None:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and abs(node.value) > MAX_EXPONENT:
-        raise ExpressionError(f"power too large: exponent {node.value} (at most {MAX_EXPONENT:g})")
+        raise ExpressionError(f"power too large: exponent {node.value} (at most {MAX_EXPONENT:g} either way)")
 
 
 # --- evaluation ----------------------------------------------------------------------------------
@@ -357,7 +385,8 @@ def _check_exponent(node: ast.AST) -> None:
 def _power(a, b):
     b = _f(b)
     if b.size and np.nanmax(np.abs(b)) > MAX_EXPONENT:
-        raise ExpressionError(f"power too large: exponent {np.nanmax(np.abs(b)):g} (at most {MAX_EXPONENT:g})")
+        raise ExpressionError(f"power too large: exponent {b.flat[np.nanargmax(np.abs(b))]:g} (at most "
+                              f"{MAX_EXPONENT:g} either way)")
     return np.power(_f(a), b)
 
 

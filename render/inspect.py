@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import OutputError
 from .metadata import KEY, PICTURE_SUFFIXES, RECIPE, RENDERER
-from .outputs.probe import video_tags
+from .outputs.probe import stream_summary, video_tags
 
 
 def _as_seen(path: Path) -> list[str]:
@@ -51,6 +51,7 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
     tags = video_tags(path.absolute())  # ffmpeg takes a relative name with a colon (take:2.mp4) for a protocol
     if recipe_only:
         raise OutputError(f"{path}: videos carry the recipe's name and hash, not its text; inspect a frame")
+    streams = stream_summary(path)
     if not tags:
-        return "\n".join([f"{path}: no container metadata"] + _as_seen(path)) + "\n"
-    return "\n".join(f"{k:<11} {v}" for k, v in tags.items()) + "\n"
+        return "\n".join([f"{path}: no container metadata"] + streams + _as_seen(path)) + "\n"
+    return "\n".join([f"{k:<11} {v}" for k, v in tags.items()] + streams) + "\n"

@@ -106,13 +106,14 @@ def audio_lines(recipe: Recipe) -> list[str]:
     out = recipe.output
     end = audio.offset + out.frames / out.fps
     lines = [f"audio    {audio.path.name} ({audio.duration:.2f} s, sha256 {audio.digest[:12]}): frames cover "
-             f"{audio.offset:.2f}-{end:.2f} s" + (" (silence after the track ends)" if end > audio.duration + 1e-6 else "")]
+             f"{audio.offset:.2f}-{end:.2f} s" + (" (silence before the track starts)" if audio.offset < 0 else "")
+             + (" (silence after the track ends)" if end > audio.duration + 1e-6 else "")]
     signals = signals_of(recipe)
     from .audio import Track, beat_times, tempo
     track = Track.open(audio.path)
     times = beat_times(track)
     inside = times[(times >= audio.offset) & (times < end)]
-    first = f", the first at frame {round((inside[0] - audio.offset) * out.fps)}" if len(inside) else ""
+    first = f", the first on frame {int(np.floor((inside[0] - audio.offset) * out.fps + 0.5))}" if len(inside) else ""
     lines.append(f"beats    {tempo(track):.1f} bpm: {len(inside)} in the frames{first} (b counts them)")
     for name, spec in audio.features.items():
         values = signals.value(name, out.frames)

@@ -23,6 +23,7 @@ from .framekeys import frame_keys
 from .contracts import Engine, FrameJob
 from .metadata import picture_metadata, recipe_hash
 from .notices import note
+from .outputs.formats import CODECS
 from .outputs.video import SoundInput, encode_video, loop_order, video_path
 from .plan import Plan, make_plan
 from .provenance import provenance
@@ -245,9 +246,11 @@ def _encode(recipe: Recipe, store: RunStore) -> Path:
     if sound is not None and len(order) > out.frames and out.video != "gif":
         note(f"{path.name} loops pingpong with sound: the track plays on from {sound.offset:g} s for the whole "
              f"forward-and-back {len(order) / out.fps:g} s, so picture and sound correspond only in the forward half")
+    comment = f"neural-render recipe {recipe_hash(recipe)}"
+    if sound is not None and CODECS[out.video].audio is not None:
+        comment += f"; soundtrack {sound.path.name} from {sound.offset:g} s"
     return encode_video(store.load, order, out.size, out.fps, out.video, out.quality, path,
-                        tags={"title": recipe.name, "comment": f"neural-render recipe {recipe_hash(recipe)}"},
-                        audio=sound)
+                        tags={"title": recipe.name, "comment": comment}, audio=sound)
 
 
 def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Path:

@@ -112,14 +112,15 @@ def test_beats_of_a_steady_pulse(media, bpm):
     frames = int((7.0 - offset) * fps)
     times = frame_times(frames, fps, offset)
     b = beat_position(track, frames, fps, offset)
-    assert np.allclose(np.interp(beats, times, b), np.arange(len(beats)), atol=1 / (fps * period))
+    ends = times + 0.5 / fps                                # b is the count at the end of each frame's interval
+    assert np.allclose(np.interp(beats, ends, b), np.arange(len(beats)), atol=1 / (fps * period))
     steps = np.flatnonzero(np.diff(np.floor(b))) + 1       # frames where floor(b) goes up
     assert np.all(np.diff(np.floor(b)) <= 1)
-    first_at_or_after = [int(np.searchsorted(times, t)) for t in beats if offset < t <= times[-1]]
-    assert list(steps) == first_at_or_after
+    holding = [int(np.floor((t - offset) * fps + 0.5)) for t in beats if times[0] + 0.5 / fps <= t < ends[-1]]
+    assert list(steps) == holding                          # the frame whose interval holds the beat
     median = np.median(np.diff(beats))
-    before = times < beats[0]
-    assert np.allclose(b[before], (times[before] - beats[0]) / median)   # extrapolated, one beat a period
+    before = ends < beats[0]
+    assert np.allclose(b[before], (ends[before] - beats[0]) / median, atol=1e-6)   # extrapolated, a beat a period
 
     impulse = sample_feature(track, FeatureSpec("hit", "beat"), frames, fps, offset)
     expected = np.zeros(frames)
@@ -129,8 +130,11 @@ def test_beats_of_a_steady_pulse(media, bpm):
     assert all(abs(frame_of(t, fps, offset) - frame_of(w, fps, offset)) <= 1 for t, w in zip(beats, nearest_kick))
 
     pulse = sample_feature(track, FeatureSpec("hit", "beat", decay=0.2), frames, fps, offset)
-    last = np.array([beats[beats <= t].max() if (beats <= t).any() else np.nan for t in times])
-    assert np.allclose(pulse, np.where(np.isnan(last), 0.0, np.exp(-(times - last) / 0.2)))
+    last = np.array([beats[beats < e].max() if (beats < e).any() else np.nan for e in ends])  # in or before the frame
+    assert np.allclose(pulse, np.where(np.isnan(last), 0.0, np.exp(-np.maximum(times - last, 0) / 0.2)))
+    rises = np.flatnonzero(np.diff(pulse) > 0) + 1
+    assert np.array_equal(rises, np.flatnonzero(impulse))                      # the pulse jumps on the beat's frame
+    assert np.all(pulse[impulse == 1] >= np.exp(-0.5 / fps / 0.2) - 1e-12)     # to (almost) 1: at most half a frame late
 
 
 def test_chroma_finds_the_pitch_class(media):

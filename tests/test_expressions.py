@@ -102,6 +102,9 @@ def test_integer_fields_round_expressions(write_recipe):
     ("b / 4", "b counts the beats of a soundtrack"),
     ("1 +", "not a valid expression"),
     ("log(t)", "gives -inf at frame 0"),
+    ("0.5 + 0 * (" + "+".join(["t"] * 500) + ")", "nested too deeply"),
+    ("-" * 400 + "t", "nested too deeply"),
+    ("frame / 8", "did you mean 'f'"),
 ])
 def test_refused_expressions_give_one_line_with_file_line_and_key(write_recipe, text, words):
     path = write_recipe(TINY_RECIPE.replace("rotate = 1.0", f'rotate = "{text}"'))
@@ -195,3 +198,18 @@ def test_constants_are_floats_so_nothing_overflows_slowly():
     with pytest.raises(ExpressionError, match="gives inf"):
         values("2 ** 64 * 2 ** 64 * 1e300", 3)
     assert math.isclose(values("pi", 1)[0], math.pi)
+
+
+def test_a_multi_line_expression_reads_as_one_line(write_recipe):
+    text = TINY_RECIPE.replace("rotate = 1.0", 'rotate = """\n    0.5\n      + 0.25 * f\n"""')
+    np.testing.assert_allclose(make_plan(load_recipe(write_recipe(text))).columns["motion.rotate"],
+                               0.5 + 0.25 * np.arange(4))
+
+
+def test_plot_needs_a_picture_suffix_and_an_existing_folder(write_recipe, tmp_path):
+    from click.testing import CliRunner
+    from render.cli import main
+    path = write_recipe()
+    for target, words in ((tmp_path / "curves.txt", "draw to a .png"), (tmp_path / "no" / "c.png", "does not exist")):
+        result = CliRunner().invoke(main, ["plan", str(path), "--plot", str(target)])
+        assert result.exit_code == 2 and words in result.output and "Traceback" not in result.output

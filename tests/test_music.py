@@ -180,14 +180,14 @@ def test_a_walk_changes_seed_exactly_on_the_beats(tmp_path):
     assert abs(np.median(np.diff(beats)) - 0.5) < 0.02          # the tracker found the 120 bpm pulse
     period = np.median(np.diff(beats))
     times = list(beats) + [beats[-1] + k * period for k in range(1, 4)]  # b goes on at the tempo after the last
-    expected = [int(np.ceil(t * 24 - 1e-9)) for t in times[0::2]]
+    expected = [int(np.floor(t * 24 + 0.5)) for t in times[0::2]]   # the frame whose interval holds the beat
     expected = [e for e in expected if e < len(latents)]
     assert jumps == expected
 
 
 def test_a_style_switches_and_a_dream_kicks_on_beats(tmp_path, click_track):
-    """The mix of a style recipe written with square(b / 4) switches style on beats 0, 2, 4 ... (the
-    first frame at or after each) and a dream zoom written with an onset feature peaks on the clicks."""
+    """The mix of a style recipe written with square(b / 4) switches style on beats 0, 2, 4 ... (on
+    the frame whose interval holds the beat) and a dream zoom written with an onset feature peaks on the clicks."""
     y, beat_seconds = pulse(120.0, 4.0, first=0.5)
     write_wav(tmp_path / "pulse.wav", y)
     shutil.copy(CHELSEA, tmp_path / "chelsea.png")
@@ -212,7 +212,7 @@ mix.b = "1 - square(b / 4)"
     a = plan.columns["style.mix.a"]
     beats = audio.beat_times(audio.Track.open(tmp_path / "pulse.wav"))
     switches = [i for i in range(1, len(a)) if a[i] != a[i - 1]]
-    expected = [int(np.ceil(t * 10 - 1e-9)) for t in beats[0::2] if t * 10 < len(a)]
+    expected = [int(np.floor(t * 10 + 0.5)) for t in beats[0::2] if t * 10 < len(a)]
     assert switches == expected and set(np.unique(a)) == {0.0, 1.0}
 
     dream = TINY_RECIPE.replace("frames = 4", 'duration = "audio"').replace(
@@ -246,3 +246,68 @@ def test_the_demo_recipes_use_the_shipped_track(name):
     assert recipe.audio is not None and recipe.audio.path.name == "drums-and-bass.flac"
     assert recipe.output.frames == round(min(recipe.output.frames / recipe.output.fps,
                                              recipe.audio.duration) * recipe.output.fps)
+
+
+def test_a_hit_at_zero_seconds_is_a_hit_and_the_first_beat(tmp_path):
+    """The analysis hears silence before the track: a click at 0 s peaks on frame 0 and starts the
+    beat count (b = 0 on frame 0), as it would anywhere else."""
+    write_wav(tmp_path / "track.wav", clicks([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 6.0))
+    path = _walk(tmp_path, 10)
+    recipe = load_recipe(path, ['walk.position="floor(b)"', "walk.loop=true"])
+    truncation = make_plan(recipe).columns["walk.truncation"]
+    assert truncation[0] > 0.95 and truncation[1:5].max() < 0.6
+    beats = audio.beat_times(audio.Track.open(tmp_path / "track.wav"))
+    assert abs(beats[0]) < 0.02 and len(beats) == 6
+    assert np.floor(audio.beat_position(audio.Track.open(tmp_path / "track.wav"), 60, 10.0))[0] == 0
+
+
+def test_a_track_without_beats_has_no_invented_ones(tmp_path):
+    """A steady tone: its onset stays near 0 after the start (noise is not stretched to full range),
+    it has no beats, and an expression reading b says so in one line naming the key."""
+    from tests.audio_signals import tone
+    write_wav(tmp_path / "track.wav", tone(220.0, 4.0))
+    path = _walk(tmp_path, 10)
+    truncation = make_plan(load_recipe(path)).columns["walk.truncation"]
+    assert truncation[3:].max() < 0.55
+    assert len(audio.beat_times(audio.Track.open(tmp_path / "track.wav"))) == 0
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path, ['walk.position="b / 4"'])
+    assert err.value.key == "walk.position" and "0 beats" in err.value.message
+
+
+def test_a_negative_offset_starts_the_track_later(tmp_path, click_track):
+    recipe = load_recipe(_walk(tmp_path, 10, -1.0))
+    assert recipe.output.frames == 50                                  # 1 s of silence + the 4 s track
+    truncation = make_plan(recipe).columns["walk.truncation"]
+    assert truncation[:10].max() == 0.5                                # nothing before the track starts
+    assert int(np.argmax(truncation[10:20])) + 10 == round((0.5 + 1.0) * 10)   # the click at 0.5 s of the file
+    assert "silence before the track starts" in format_plan(make_plan(recipe))
+
+
+def test_a_device_is_not_an_audio_file(tmp_path):
+    path = _walk(tmp_path)
+    path.write_text(path.read_text().replace('file = "track.wav"', 'file = "/dev/zero"'))
+    done = subprocess.run([sys.executable, "-m", "render.cli", "validate", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "not a regular file" in done.stderr
+
+
+def test_render_run_puts_the_recipes_track_in_its_video(tmp_path):
+    """End to end through `render run` with a real [audio] table: the mp4 carries the track from the
+    offset for the video's length, and `render inspect` says so."""
+    from click.testing import CliRunner
+    from render.cli import main
+    from tests.test_soundtrack import assert_same_duration, decode
+    write_wav(tmp_path / "track.wav", clicks((0.5, 1.2), 3.0))
+    path = _walk(tmp_path, 8, 0.25).read_text().replace('video = "none"', 'video = "mp4"')
+    (tmp_path / "walk.toml").write_text(path.replace("size = [64, 64]", "size = [32, 32]"))
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", str(tmp_path / "walk.toml"), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    video = tmp_path / "run" / "walk.mp4"
+    decoded = decode(video, tmp_path, side=32)
+    assert decoded.audio_codec == "aac"
+    assert_same_duration(decoded, 22, 8)                       # (3.0 - 0.25) s x 8 fps
+    assert decoded.clicks() == [pytest.approx(0.25, abs=1 / 8), pytest.approx(0.95, abs=1 / 8)]
+    shown = runner.invoke(main, ["inspect", str(video)]).output
+    assert "sound       aac" in shown and "soundtrack track.wav from 0.25 s" in shown

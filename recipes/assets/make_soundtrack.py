@@ -65,6 +65,10 @@ def tone(freq: float, length: int, harmonics: tuple[float, ...]) -> np.ndarray:
 
 
 def add(track: np.ndarray, start_s: float, sound: np.ndarray, gain: float) -> None:
+    """Mix ``sound`` in at ``start_s`` seconds, its last 20 ms faded out (a cut tail would click)."""
+    fade = min(len(sound), int(0.02 * RATE))
+    sound = sound.copy()
+    sound[len(sound) - fade:] *= np.linspace(1.0, 0.0, fade)
     start = int(round(start_s * RATE))
     end = min(len(track), start + len(sound))
     track[start:end] += gain * sound[: end - start]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE_VARIABLE = "NEURAL_RENDER_CACHE"
-ANALYSIS_VERSION = 1  # bump when any computation in features.py changes its numbers
+ANALYSIS_VERSION = 4  # bump when any computation in features.py changes its numbers
 
 
 def default_audio_folder() -> Path:

@@ -92,6 +92,8 @@ class Track:
             raise AudioError(path, "no such file")
         if path.is_dir():
             raise AudioError(path, "is a folder, not an audio file")
+        if not path.is_file():
+            raise AudioError(path, "is not a regular file (a device or a pipe?), not an audio file")
         try:
             digest = _digest(path)
         except OSError as err:

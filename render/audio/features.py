@@ -34,9 +34,10 @@ chroma).
 - ``beat``: beat times from ``librosa.beat.beat_track`` on the part's onset strength (Ellis, "Beat
   tracking by dynamic programming", J. New Music Research 2007), in seconds of the file.  Sampled as
   an impulse (``decay = 0``: 1.0 on frame ``round((beat - offset) * fps)``, halves rounded up, so
-  the frame whose interval holds the beat; else 0) or a pulse
-  (``decay > 0``: ``exp(-(t_n - last beat at or before t_n) / decay)``, 0 before the first beat and
-  after the end of the track).
+  the frame whose interval holds the beat; else 0) or a pulse (``decay > 0``: 1.0 on that frame,
+  then ``exp(-(t_n - beat) / decay)`` until the next beat's frame; 0 before the first beat and after
+  the end of the track).  Leading and trailing beats no onset supports are dropped (the tracker's
+  grid running into silence), but a downbeat at 0 s is kept.
   ``attack``, ``release``, ``normalize`` and ``gamma`` do not apply to beats and are left out of
   their key.  :func:`beat_position` gives the beat count ``b``.
 
@@ -85,6 +86,9 @@ HPSS_KERNEL = (31, 17)          # medians over (hops along time, mel bands along
 # over sub-hop positions, with a faint noise floor: clicks +0.9, hats +1.05, snares +1.1, kicks +1.3 hops on
 # average); moved this many hops earlier, attacks peak on their own hop (means -0.1 .. +0.35 hops)
 ONSET_SHIFT = 1
+ONSET_FLOOR = 1.0               # onset strength (mean dB rise over mel bands) of the weakest hit normalised
+                                # to 1: a drum or click measures 10-40 at any level, a steady tone's noise < 0.1
+LEAD_HOPS = 8                   # hops of silence analysed before the track (a hit at 0 s is a hit)
 SILENT_CHROMA_DB = 60.0         # hops this far below the track's loudest have no pitch (chroma 0)
 GRID = {"sr": SR, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "hpss": list(HPSS_KERNEL)}
 
@@ -190,15 +194,25 @@ class FeatureSpec:
 
 class _Spectra:
     """The STFT magnitude (1025, hops), mel power (128, hops), HPSS masks and derived per-part
-    spectrograms of one track, each computed on first use."""
+    spectrograms of one track, each computed on first use.
+
+    The analysis runs on the track with :data:`LEAD_HOPS` hops of silence in front, so a sound at
+    0 s has a silent hop before it: its onset is measured like any other (spectral flux needs a hop
+    before) and the beat tracker sees it.  The curves handed out start at the track's 0 s."""
 
     def __init__(self, y: np.ndarray):
         import librosa
         self.hops = 1 + len(y) // HOP
+        y = np.concatenate([np.zeros(LEAD_HOPS * HOP, dtype=np.float32), y])
         padded = y if len(y) >= N_FFT else np.pad(y, (0, N_FFT - len(y)))
-        self.magnitude_mix = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, center=True))[:, :self.hops]
+        self.magnitude_mix = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, center=True))[
+            :, :LEAD_HOPS + self.hops]
         self.mel_basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS)
         self._memo: dict = {}
+
+    def _track(self, array: np.ndarray) -> np.ndarray:
+        """The hops of the track itself (the lead-in dropped)."""
+        return array[..., LEAD_HOPS:LEAD_HOPS + self.hops]
 
     def _get(self, name, compute):
         if name not in self._memo:
@@ -221,8 +235,9 @@ class _Spectra:
 
     def magnitude(self, part: str) -> np.ndarray:
         if part == "mix":
-            return self.magnitude_mix
-        return self._get(f"magnitude:{part}", lambda: self.magnitude_mix * (self._spread() @ self.masks()[part]))
+            return self._track(self.magnitude_mix)
+        return self._get(f"magnitude:{part}",
+                         lambda: self._track(self.magnitude_mix * (self._spread() @ self.masks()[part])))
 
     def _spread(self) -> np.ndarray:
         """(1025, 128): each STFT bin's weights over the mel bands (the filters' weights, summing to 1;
@@ -243,9 +258,10 @@ class _Spectra:
         def compute():
             import librosa
             envelope = librosa.onset.onset_strength(S=librosa.power_to_db(self.mel(part)), sr=SR,
-                                                    hop_length=HOP, n_fft=N_FFT)[:self.hops]
-            # one hop earlier than librosa's centring: see ONSET_SHIFT
-            return np.concatenate([envelope[ONSET_SHIFT:], np.zeros(ONSET_SHIFT)]).astype(np.float64)
+                                                    hop_length=HOP, n_fft=N_FFT)
+            # one hop earlier than librosa's centring (see ONSET_SHIFT), then the track's own hops
+            envelope = np.concatenate([envelope[ONSET_SHIFT:], np.zeros(ONSET_SHIFT)])
+            return self._track(envelope).astype(np.float64)
         return self._get(f"onset:{part}", compute)
 
 
@@ -330,11 +346,14 @@ def smooth(curve: np.ndarray, attack: float, release: float, step: float = HOP_S
     return np.array(columns, dtype=np.float64).T.reshape(curve.shape)
 
 
-def normalise(curve: np.ndarray, percentiles: tuple[float, float] | None, gamma: float) -> np.ndarray:
-    """Percentiles of the whole curve mapped to 0..1 and clipped (skipped for None), then ``** gamma``."""
+def normalise(curve: np.ndarray, percentiles: tuple[float, float] | None, gamma: float,
+              floor: float = 0.0) -> np.ndarray:
+    """Percentiles of the whole curve mapped to 0..1 and clipped (skipped for None), then ``** gamma``.
+    ``floor``: the value mapped to 1 is at least this (a curve of mere noise stays near 0)."""
     curve = np.asarray(curve, dtype=np.float64)
     if percentiles is not None and curve.size:
         lo, hi = np.percentile(curve, percentiles)
+        hi = max(hi, lo + floor)
         span = hi - lo
         curve = np.clip((curve - lo) / span, 0.0, 1.0) if span > 0 else np.zeros_like(curve)
     return curve ** gamma if gamma != 1.0 else curve
@@ -350,7 +369,8 @@ def feature_curve(track: Track, spec: FeatureSpec) -> np.ndarray:
     if stored is not None:
         return stored
     curve = raw_curve(_spectra_of(track), spec)
-    curve = normalise(smooth(curve, spec.attack, spec.release), spec.normalize, spec.gamma)
+    floor = ONSET_FLOOR if spec.kind == "onset" else 0.0
+    curve = normalise(smooth(curve, spec.attack, spec.release), spec.normalize, spec.gamma, floor)
     ANALYSES.count += 1
     cache.store_array(key, curve)
     return curve
@@ -430,9 +450,9 @@ def _sample_beats(beats: np.ndarray, frames: int, fps: float, offset: float, dec
         out[index[(index >= 0) & (index < frames)]] = 1.0
         return out
     times = offset + np.arange(frames, dtype=np.float64) / fps
-    last = np.searchsorted(beats, times, side="right") - 1
+    last = np.searchsorted(beats, times + 0.5 / fps, side="left") - 1   # the last beat in or before the frame's interval
     after = last >= 0
-    out[after] = np.exp(-(times[after] - beats[last[after]]) / decay)
+    out[after] = np.exp(-np.maximum(times[after] - beats[last[after]], 0.0) / decay)   # 1.0 on the beat's own frame
     out[(times < 0) | (times > duration)] = 0.0
     return out
 
@@ -450,11 +470,34 @@ def beat_times(track: Track, part: str = "mix") -> np.ndarray:
         return stored
     import librosa
     envelope = _spectra_of(track).onset(part)
-    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=SR, hop_length=HOP, units="time")
-    beats = np.unique(np.asarray(beats, dtype=np.float64))
+    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=SR, hop_length=HOP, units="time", trim=False)
+    beats = _trim_weak_ends(np.unique(np.asarray(beats, dtype=np.float64)), envelope)
     ANALYSES.count += 1
     cache.store_array(key, beats)
     return beats
+
+
+WEAK_BEAT = 0.25   # a first or last beat whose onset is under this share of the median beat's is dropped
+
+
+def _trim_weak_ends(beats: np.ndarray, envelope: np.ndarray) -> np.ndarray:
+    """Drop leading and trailing beats that no onset supports (the tracker's grid running on into
+    the silence before or after the music), and all of them when the typical beat has no onset
+    above :data:`ONSET_FLOOR` (a steady tone, a drone: nothing to count).  librosa's own trimming (``trim=True``) also drops a
+    beat on the very first hop, a downbeat at 0 s; this one keeps every beat a hit supports."""
+    if len(beats) == 0:
+        return beats
+    hops = np.clip(np.round(beats / HOP_SECONDS).astype(int), 0, len(envelope) - 1)
+    strength = np.array([envelope[max(0, h - 3):h + 4].max() for h in hops])
+    if np.median(strength) < ONSET_FLOOR:   # a grid laid over noise: the track has no beat
+        return beats[:0]
+    if len(beats) < 3:
+        return beats
+    strong = strength >= WEAK_BEAT * np.median(strength)
+    if not strong.any():
+        return beats
+    first, last = np.argmax(strong), len(strong) - 1 - np.argmax(strong[::-1])
+    return beats[first:last + 1]
 
 
 def tempo(track: Track, part: str = "mix") -> float:
@@ -465,16 +508,19 @@ def tempo(track: Track, part: str = "mix") -> float:
 
 
 def beat_position(track: Track, frames: int, fps: float, offset: float = 0.0, part: str = "mix") -> np.ndarray:
-    """float64 (frames,): the beat count b at each frame time, 0 at the first beat, 1 at the second,
-    linear between beats, extrapolated with the median beat interval before the first and after the
-    last beat, so ``floor(b)`` steps exactly at each beat time (the first frame at or after it).
+    """float64 (frames,): the beat count b of each frame, 0 at the first beat, 1 at the second, linear
+    between beats, extrapolated with the median beat interval before the first and after the last
+    beat.  Frame n stands for ``[t_n - 0.5/fps, t_n + 0.5/fps)`` and b is the count at the end of that
+    interval, so ``floor(b)`` steps on the frame whose interval holds the beat: the frame a beat
+    impulse (``decay = 0``) fires on.
     Raises :class:`AudioError` when the track has fewer than two beats."""
     frames, fps, offset = _check_frames(frames, fps, offset)
     beats = beat_times(track, part)
     if len(beats) < 2:
         raise AudioError(track.path, f"has {len(beats)} beat{'s' * (len(beats) != 1)}: "
                                      "a beat count needs a steady pulse")
-    times = offset + np.arange(frames, dtype=np.float64) / fps
+    # the count at the end of each frame's interval: floor(b) steps on the frame holding the beat
+    times = offset + (np.arange(frames, dtype=np.float64) + 0.5) / fps - 1e-9
     interval = float(np.median(np.diff(beats)))
     position = np.interp(times, beats, np.arange(len(beats), dtype=np.float64))
     before, after = times < beats[0], times > beats[-1]

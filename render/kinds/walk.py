@@ -251,7 +251,8 @@ class WalkKind(Kind):
             what = (f"{s.path} through seeds {shown}" + (" and back (loop)" if s.loop else "")
                     + ", at walk.position (in keys) per frame")
         else:
-            what = (f"{s.path} through seeds " + ", ".join(f"{seed}@{frame:g}" for frame, seed in s.keys)
+            keys = ", ".join(f"{seed}@{frame:g}" for frame, seed in s.keys[:8])
+            what = (f"{s.path} through seeds {keys}" + (f", ... ({len(s.keys)} seeds)" if len(s.keys) > 8 else "")
                     + (" and back (loop)" if s.loop else ""))
         return [f"walk     {what}", f"grid     {s.grid[0]}x{s.grid[1]}   latent {s.latent_size}   "
                                      f"batch {s.batch}"]

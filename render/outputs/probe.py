@@ -42,6 +42,26 @@ def probe_video(path: Path) -> VideoFacts:
                       float(fps.group(1)) if fps else 0.0, int(frames[-1]))
 
 
+def stream_summary(path: Path) -> list[str]:
+    """``ffmpeg -i``'s duration and one line per stream (codec, size or sample rate and channels), as
+    ``render inspect`` shows them: whether a video carries sound is one of its facts."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(Path(path).absolute())], capture_output=True,
+                            text=True)
+    lines = []
+    for line in result.stderr.splitlines():
+        duration = re.match(r"^\s+Duration: ([\d:.]+)", line)
+        stream = re.match(r"^\s+Stream #\d+:\d+\S*: (Video|Audio): (.*)$", line)
+        if duration:
+            lines.append(f"duration    {duration.group(1)}")
+        elif stream:
+            kind = "video" if stream.group(1) == "Video" else "sound"
+            details = re.sub(r"\s*\((?:default|attached pic)\)", "", stream.group(2))
+            lines.append(f"{kind:<11} {details}")
+    if lines and not any(line.startswith("sound") for line in lines):
+        lines.append("sound       none")
+    return lines
+
+
 def video_tags(path: Path) -> dict[str, str]:
     """Container metadata of a video (``ffmpeg -i``'s Metadata block of the file), keys in lower case
     (Matroska/WebM stores ``COMMENT``, MP4 ``comment``)."""

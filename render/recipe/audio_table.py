@@ -21,6 +21,7 @@ the analysis itself is :mod:`render.audio`, run when a value is first needed.
 
 from __future__ import annotations
 
+import keyword
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,7 +97,8 @@ class AudioLength(Field):
 
 AUDIO = {
     "file": AudioFile(),
-    "offset": Number(0.0, 0.0, 1e6, help="seconds into the file at frame 0"),
+    "offset": Number(0.0, -1e6, 1e6, help="seconds into the file at frame 0 (negative: the track starts that "
+                                          "long after frame 0, silence until then)"),
     "duration": AudioLength(),
 }
 
@@ -151,9 +153,9 @@ def _parse_features(raw: Any, section: Callable, error: Callable) -> dict:
     features = {}
     for name, table in raw.items():
         where = f"audio.features.{name}"
-        if not name.isidentifier() or not name.isascii():
+        if not name.isidentifier() or not name.isascii() or keyword.iskeyword(name) or name.startswith("_"):
             raise error(where, "a feature's name is how expressions read it: letters, digits and _, "
-                               "not starting with a digit (e.g. kick, bass_2)")
+                               "starting with a letter, not a Python keyword (e.g. kick, bass_2)")
         if name in RESERVED:
             raise error(where, f"{name!r} is already a name in expressions (t, f, frames, fps, b, pi, "
                                "tau, e and the functions): choose another")

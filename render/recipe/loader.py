@@ -22,6 +22,7 @@ from ..models import catalog
 from ..backend import BackendError, require_backend, resolve_backend
 from ..backend.devices import resolve_precision
 from . import schema
+from ..audio.decode import AudioError
 from ..expressions import ExpressionError
 from ..signals import Signals
 from .audio_table import parse_audio
@@ -220,7 +221,7 @@ def _check_expanded(sections: dict, spec: dict, frames: int, ctx: _Context) -> N
                     continue
                 try:
                     values = schedule.expand(frames)
-                except ExpressionError as err:
+                except (ExpressionError, AudioError) as err:   # AudioError: b on a track without beats
                     raise ctx.error(column, str(err)) from None
                 problem = field.check_expanded(column, values)
                 if problem:

@@ -16,7 +16,7 @@ from render.errors import RecipeError
 from render.framekeys import frame_keys
 from render.plan import format_plan, make_plan
 from render.recipe import load_recipe
-from tests.audio_signals import clicks, place, pulse, write_wav
+from tests.audio_signals import clicks, pulse, write_wav
 from tests.helpers import CHELSEA, REPO, TINY_RECIPE
 
 CLICKS = (0.5, 1.25, 2.0, 3.3)
@@ -191,7 +191,7 @@ def test_a_style_switches_and_a_dream_kicks_on_beats(tmp_path, click_track):
     y, beat_seconds = pulse(120.0, 4.0, first=0.5)
     write_wav(tmp_path / "pulse.wav", y)
     shutil.copy(CHELSEA, tmp_path / "chelsea.png")
-    style = f"""
+    style = """
 kind = "style"
 [output]
 size = [64, 64]
@@ -201,7 +201,7 @@ duration = "audio"
 file = "pulse.wav"
 [style]
 content = "chelsea.png"
-images = {{ a = "chelsea.png", b = "chelsea.png" }}
+images = { a = "chelsea.png", b = "chelsea.png" }
 mix.a = "square(b / 4)"
 mix.b = "1 - square(b / 4)"
 """

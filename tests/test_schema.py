@@ -54,4 +54,4 @@ def test_schema_rejects_what_the_loader_rejects():
 def test_every_example_recipe_loads():
     from render.recipe import load_recipe
     kinds = {load_recipe(path).kind.name for path in RECIPES}
-    assert kinds == {"dream", "style", "walk", "translate"}
+    assert kinds == {"dream", "style", "walk", "translate", "visualize"}

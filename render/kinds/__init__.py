@@ -18,7 +18,8 @@ from .base import Engine, FrameJob, Kind
 
 ENTRY_POINT_GROUP = "neural_render.kinds"
 BUILTIN = {"dream": "render.kinds.dream:KIND", "style": "render.kinds.style:KIND",
-           "walk": "render.kinds.walk:KIND", "translate": "render.kinds.translate:KIND"}
+           "walk": "render.kinds.walk:KIND", "translate": "render.kinds.translate:KIND",
+           "visualize": "render.kinds.visualize:KIND"}
 
 
 def _load_object(target: str):

@@ -1,0 +1,117 @@
+"""Feature visualization: plain pixels against the Fourier basis + decorrelated colour + transforms.
+
+For the same channels, steps and size, each way is measured on:
+
+- robust activation: the channel's mean activation over 32 randomly jittered, scaled and rotated
+  copies of the result (a held-out set: other seeds, wider ranges than the optimisation's);
+- high-frequency energy: the share of the image's spectral power in the top octave of spatial
+  frequencies (above half the Nyquist frequency), beside that of recipes/assets/chelsea.png at the
+  same size;
+- clipped pixels: the share of pixel values at 0 or 255 in any channel;
+- seconds per step (the compile excluded).
+
+Then a morph (one channel's weight falling while another's rises over 8 frames): the mean absolute
+frame-to-frame change with shared starts (the kind's way) against independent starts per frame.
+
+    python benchmarks/bench_visualize.py [--size 128] [--steps 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from render.backend import activate  # noqa: E402
+
+activate("tensorflow")
+
+from render.engines.featurevis import Settings, Target, Visualizer, target_value  # noqa: E402
+from render.engines.robustness import Transforms, apply  # noqa: E402
+from render.media import load_image  # noqa: E402
+from render.models import build, catalog  # noqa: E402
+
+LAYER = "block4_conv1"
+CHANNELS = (12, 97, 130, 300)
+CHELSEA = Path(__file__).resolve().parents[1] / "recipes" / "assets" / "chelsea.png"
+
+
+def top_octave_share(image: np.ndarray) -> float:
+    grey = image.mean(axis=2) - image.mean()
+    power = np.abs(np.fft.fft2(grey)) ** 2
+    fy, fx = np.fft.fftfreq(grey.shape[0])[:, None], np.fft.fftfreq(grey.shape[1])[None, :]
+    radius = np.sqrt(fx * fx + fy * fy)
+    return float(power[radius > 0.25].sum() / power.sum())
+
+
+def robust_activation(extractor, image: np.ndarray, channel: int) -> float:
+    held_out = Transforms(pad=16, jitter=12, scales=tuple(np.linspace(0.8, 1.2, 9)), rotate=15.0)
+    rng = np.random.default_rng(987654)
+    moves = held_out.draw(rng, 32)
+    copies = np.asarray(apply(np.repeat(image[None], 32, axis=0).astype(np.float32), moves, held_out.pad))
+    values = target_value(extractor(copies)[0], Target(0, "channel", channel))
+    return float(np.mean(np.asarray(values)))
+
+
+def timed(vis, settings, size, channel_index, terms):
+    weights = np.zeros((1, terms), np.float32)
+    weights[0, channel_index] = 1.0
+    vis.render([(1, 0)], weights, size, Settings(**{**settings.__dict__, "steps": 2}))   # compile
+    start = time.perf_counter()
+    images, _ = vis.render([(1, 0)], weights, size, settings)
+    return images[0], (time.perf_counter() - start) / settings.steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=256)
+    args = parser.parse_args()
+    size = (args.size, args.size)
+    extractor = build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], precision="float32")
+    vis = Visualizer(extractor, [Target(0, "channel", c, label=str(c)) for c in CHANNELS])
+    ways = {"pixels": Settings("pixels", False, 1.0, Transforms.none(), 0.05, args.steps),
+            "fft + colour + transforms": Settings("fft", True, 1.0, Transforms(), 0.05, args.steps)}
+    photo = top_octave_share(load_image(CHELSEA, *size))
+    print(f"{LAYER}, channels {CHANNELS}, {args.size}x{args.size}, {args.steps} Adam steps (lr 0.05)")
+    print(f"photo (chelsea.png) top-octave power share: {photo:.4f}")
+    results = {}
+    for name, settings in ways.items():
+        rows = []
+        for index, channel in enumerate(CHANNELS):
+            image, per_step = timed(vis, settings, size, index, len(CHANNELS))
+            pixels = np.round(image * 255)
+            rows.append((robust_activation(extractor, image, channel), top_octave_share(image),
+                         float(np.mean((pixels <= 0) | (pixels >= 255))), per_step))
+        results[name] = np.array(rows)
+        mean = results[name].mean(axis=0)
+        print(f"{name:>26}: robust activation {mean[0]:.3f}, top-octave share {mean[1]:.4f} "
+              f"({mean[1] / photo:.2f}x the photo), clipped {100 * mean[2]:.2f}%, {1000 * mean[3]:.1f} ms/step")
+    base, better = results["pixels"].mean(axis=0), results["fft + colour + transforms"].mean(axis=0)
+    print(f"ratio robust activation {better[0] / base[0]:.2f}x (target >= 1.5x); time per step "
+          f"{better[3] / base[3]:.2f}x (the transforms pad the image: more pixels through the network)")
+    same = {}
+    for name, kind, decorrelate in (("pixels + transforms", "pixels", False), ("fft + colour + transforms", "fft", True)):
+        same[name] = timed(vis, Settings(kind, decorrelate, 1.0, Transforms(), 0.05, 32), size, 0, len(CHANNELS))[1]
+    print("the parameterisation's own cost, same transforms: " + ", ".join(f"{k} {1000 * v:.1f} ms/step"
+          for k, v in same.items()) + f" ({same['fft + colour + transforms'] / same['pixels + transforms']:.2f}x)")
+
+    frames = 8
+    weights = np.zeros((frames, len(CHANNELS)), np.float32)
+    weights[:, 1] = np.linspace(1, 0, frames)
+    weights[:, 0] = np.linspace(0, 1, frames)
+    settings = Settings("fft", True, 1.0, Transforms(), 0.05, args.steps // 2)
+    shared, _ = vis.render([(1, 0)] * frames, weights, size, settings)
+    independent, _ = vis.render([(1, i) for i in range(frames)], weights, size, settings)
+    change = [float(np.abs(np.diff(images, axis=0)).mean()) for images in (shared, independent)]
+    print(f"morph 97 -> 12 over {frames} frames: mean frame-to-frame change {change[0]:.4f} with shared starts, "
+          f"{change[1]:.4f} independent ({change[0] / change[1]:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

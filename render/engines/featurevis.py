@@ -1,0 +1,163 @@
+"""Feature visualization: "max h(x)", an image optimised so a chosen unit of a CNN responds strongly
+(Olah, Mordvintsev and Schubert, "Feature Visualization", Distill 2017).
+
+Three separate questions, as in the Lucid library's design:
+
+- *what to maximise*: :class:`Target` terms (a channel's mean, one neuron, a whole layer's energy, a
+  direction in a layer's activation space) summed with per-frame weights, minus an optional
+  diversity penalty across a batch (:func:`objective`);
+- *how the image is represented*: :mod:`render.engines.parameterization` (pixels or a scaled Fourier
+  basis, decorrelated colour, a sigmoid into valid colours);
+- *robustness*: :mod:`render.engines.robustness` (pad, jitter, scale, rotate, re-drawn each step).
+
+:class:`Visualizer` runs Adam on the parameters (one compiled graph per step shape).  Randomness
+(the start and every step's transforms) comes from ``(seed, start)`` and the step number, never from
+a running stream, so a frame is reproducible and a batch gives the images one-at-a-time runs give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..backend import current
+from ..backend.kerasops import ops
+from . import parameterization as param
+from .robustness import Transforms, apply
+
+TARGET_KINDS = ("channel", "neuron", "layer", "direction")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One term: ``output`` indexes the extractor's outputs; ``kind`` is channel (mean of one
+    channel), neuron (that channel at the centre position), layer (mean square of all channels) or
+    direction (mean over positions of the activations' dot product with ``direction``, a unit
+    vector over the layer's channels)."""
+
+    output: int
+    kind: str
+    channel: int | None = None
+    direction: tuple[float, ...] | None = None
+    label: str = ""
+
+
+def target_value(activation, target: Target):
+    """Per image ``(batch,)``: how strongly ``activation`` ``(batch, h, w, c)`` shows ``target``."""
+    if target.kind == "channel":
+        return ops.mean(activation[..., target.channel], axis=(1, 2))
+    if target.kind == "neuron":
+        h, w = activation.shape[1], activation.shape[2]
+        return activation[:, h // 2, w // 2, target.channel]
+    if target.kind == "layer":
+        return ops.mean(ops.square(activation), axis=(1, 2, 3))
+    direction = np.asarray(target.direction, np.float32)
+    return ops.mean(ops.einsum("bhwc,c->bhw", activation, direction), axis=(1, 2))
+
+
+def gram_similarity(activation):
+    """Mean cosine similarity between the Gram matrices of every pair of images in the batch (a scalar
+    in -1..1; 0 for a batch of one): the diversity term penalises it."""
+    batch = activation.shape[0]
+    if batch < 2:
+        return ops.convert_to_tensor(0.0)
+    flat = ops.reshape(activation, (batch, -1, activation.shape[-1]))
+    gram = ops.einsum("bpc,bpd->bcd", flat, flat)
+    gram = ops.reshape(gram, (batch, -1))
+    gram = gram / (ops.sqrt(ops.sum(ops.square(gram), axis=1, keepdims=True)) + 1e-8)
+    cosine = ops.matmul(gram, ops.transpose(gram))
+    return (ops.sum(cosine) - ops.trace(cosine)) / float(batch * (batch - 1))
+
+
+def objective(activations: Sequence, targets: Sequence[Target], weights, diversity, diversity_output: int):
+    """Scalar to maximise: ``sum over the batch and terms of weights[b, k] * value_k(image b)`` minus
+    ``diversity * gram_similarity`` of output ``diversity_output``.  ``weights`` float32
+    ``(batch, terms)``: every image its own mix (frames of a morph in one batch)."""
+    total = 0.0
+    for k, target in enumerate(targets):
+        total = total + ops.sum(weights[:, k] * target_value(activations[target.output], target))
+    if diversity_output >= 0:
+        total = total - diversity * gram_similarity(activations[diversity_output])
+    return total
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to optimise: the parameterisation (``pixels`` or ``fft``), colour decorrelation, the
+    spectrum's ``decay``, the transforms, Adam's ``learning_rate`` and the number of ``steps``."""
+
+    parameterization: str = "fft"
+    decorrelate: bool = True
+    decay: float = 1.0
+    transforms: Transforms = Transforms()
+    learning_rate: float = 0.05
+    steps: int = 256
+
+
+class Visualizer:
+    """Optimises a batch of images for weighted targets of ``extractor`` (a
+    :class:`render.models.build.FeatureExtractor` whose outputs the targets index).
+
+    ``render(starts, weights, size, settings, diversity=0.0, diversity_output=-1)``: ``starts`` are
+    ``(seed, start index)`` pairs, one per image (its random start and its transforms' stream);
+    ``weights`` float32 ``(batch, terms)``; returns float32 images ``(batch, h, w, 3)`` in 0..1 and the
+    objective's last value."""
+
+    def __init__(self, extractor, targets: Sequence[Target]):
+        self.extractor, self.targets = extractor, tuple(targets)
+        backend = current()
+
+        def loss(params, weights, moves, scale, diversity, kind, decorrelate, pad, diversity_output):
+            images = param.image_of(params, kind, decorrelate, scale)
+            seen = apply(images, moves, pad)
+            return -objective(self.extractor(seen), self.targets, weights, diversity, diversity_output)
+
+        value_and_grad = backend.value_and_grad(loss)
+
+        def step(params, m, v, t, weights, moves, scale, diversity, rate, kind, decorrelate, pad, diversity_output):
+            value, grad = value_and_grad(params, weights, moves, scale, diversity, kind, decorrelate, pad,
+                                         diversity_output)
+            m = 0.9 * m + 0.1 * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            m_hat = m / (1.0 - ops.power(0.9, t))
+            v_hat = v / (1.0 - ops.power(0.999, t))
+            return params - rate * m_hat / (ops.sqrt(v_hat) + 1e-8), m, v, value
+
+        def image(params, scale, kind, decorrelate):
+            return param.image_of(params, kind, decorrelate, scale)
+
+        models = [extractor.model]
+        self._step = backend.compile(step, models, static=(9, 10, 11, 12), name="featurevis step")
+        self._image = backend.compile(image, static=(2, 3), name="featurevis image")
+
+    def start(self, starts: Sequence[tuple[int, int]], size: tuple[int, int], settings: Settings) -> np.ndarray:
+        """The parameters each image starts from: small noise drawn from its ``(seed, start)``."""
+        width, height = size
+        return np.concatenate([param.init_parameters(settings.parameterization, 1, height, width,
+                                                     np.random.default_rng([seed, start, 0x7669])) for seed, start in starts])
+
+    def render(self, starts, weights, size: tuple[int, int], settings: Settings, diversity: float = 0.0,
+               diversity_output: int = -1):
+        width, height = size
+        params = self.start(starts, size, settings)
+        m, v = np.zeros_like(params), np.zeros_like(params)
+        scale = param.spectrum_scale(height, width, settings.decay)
+        weights = np.asarray(weights, np.float32)
+        streams = [np.random.default_rng([seed, start, 0x6A6974]) for seed, start in starts]
+        value = np.nan
+        for t in range(1, settings.steps + 1):
+            moves = np.concatenate([settings.transforms.draw(rng, 1) for rng in streams])
+            params, m, v, value = self._step(params, m, v, np.float32(t), weights, moves, scale,
+                                             np.float32(diversity), np.float32(settings.learning_rate),
+                                             settings.parameterization, settings.decorrelate,
+                                             settings.transforms.pad, diversity_output)
+        images = np.asarray(self._image(params, scale, settings.parameterization, settings.decorrelate))
+        return images, -float(value)
+
+    def value(self, images, weights) -> np.ndarray:
+        """Per image ``(batch,)``: the weighted targets of ``images`` as they are (no transforms)."""
+        acts = self.extractor(np.asarray(images, np.float32))
+        weights = np.asarray(weights, np.float32)
+        return np.asarray(sum(weights[:, k] * target_value(acts[t.output], t) for k, t in enumerate(self.targets)))

@@ -1,0 +1,193 @@
+"""Feature visualization: every objective and parameterisation climbs, the Fourier basis and the
+colour transform are what they say, randomness is reproducible and re-drawn each step, the diversity
+term pushes variants apart, atlas cells equal single-channel renders, and the kind's recipes work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from render.engines import parameterization as param
+from render.engines.featurevis import Settings, Target, Visualizer, gram_similarity, objective
+from render.engines.robustness import Transforms
+from render.models import build, catalog
+from render.recipe import load_recipe
+
+
+@pytest.fixture(scope="module")
+def extractor(vgg16):
+    return build.feature_extractor(catalog.resolve("vgg16", None), ["block3_conv1", "block4_conv1"], base=vgg16)
+
+
+TARGETS = [Target(1, "channel", 97, label="channel"), Target(1, "neuron", 7, label="neuron"),
+           Target(0, "layer", label="layer"),
+           Target(1, "direction", direction=tuple(np.eye(512)[5] * 0.6 + np.eye(512)[9] * 0.8), label="direction")]
+
+
+@pytest.mark.parametrize("kind, decorrelate", [("pixels", False), ("fft", True), ("fft", False)])
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.label)
+def test_a_few_steps_raise_every_objective(extractor, target, kind, decorrelate):
+    vis = Visualizer(extractor, [target])
+    weights = np.ones((1, 1), np.float32)
+    settings = Settings(kind, decorrelate, 1.0, Transforms.none(), 0.05, 6)
+    start = param.image_of(vis.start([(2, 0)], (48, 48), settings), kind, decorrelate,
+                           param.spectrum_scale(48, 48))
+    images, _ = vis.render([(2, 0)], weights, (48, 48), settings)
+    assert vis.value(images, weights)[0] > vis.value(np.asarray(start), weights)[0] + 1e-3
+
+
+def test_the_fourier_basis_is_numpys_inverse_fft_and_colours_are_always_valid():
+    rng = np.random.default_rng(0)
+    params = param.init_parameters("fft", 2, 24, 40, rng, std=3.0)
+    scale = param.spectrum_scale(24, 40)
+    expected = np.real(np.fft.ifft2((params[:, 0] + 1j * params[:, 1]) * scale[None, :, :, None], axes=(1, 2))) / 4
+    np.testing.assert_allclose(np.asarray(param.linear_image(params, "fft", scale)), expected, atol=1e-4)
+    wild = rng.standard_normal((1, 2, 24, 40, 3)).astype(np.float32) * 1e4
+    images = np.asarray(param.image_of(wild, "fft", True, scale))
+    assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0
+    assert scale[0, 0] == pytest.approx(np.sqrt(24 * 40) * 40)              # the lowest frequency: 1/max side
+    assert scale[0, 1] > scale[0, 5] > scale[12, 20]                         # falls as 1/f
+
+
+def test_the_colour_transform_is_the_documented_basis_once():
+    linear = np.random.default_rng(1).standard_normal((1, 4, 4, 3)).astype(np.float32)
+    basis = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+    basis = basis / np.linalg.norm(basis, axis=0).max()
+    expected = 1 / (1 + np.exp(-(linear @ basis.T)))
+    np.testing.assert_allclose(np.asarray(param.to_image(linear, True)), expected, atol=1e-5)
+    assert abs(np.linalg.det(param.COLOR_CORRELATION_SQRT)) > 1e-3        # invertible: any colour is reachable
+    recovered = np.linalg.solve(param.COLOR_CORRELATION_SQRT, (linear.reshape(-1, 3) @ basis.T).T).T
+    np.testing.assert_allclose(recovered, linear.reshape(-1, 3), atol=1e-4)
+
+
+def test_same_seed_same_image_and_a_batch_equals_one_at_a_time(extractor):
+    vis = Visualizer(extractor, [TARGETS[0], Target(1, "channel", 12)])
+    settings = Settings("fft", True, 1.0, Transforms(pad=4, jitter=2, rotate=5.0), 0.05, 4)
+    weights = np.array([[1.0, 0.0], [0.3, 0.7]], np.float32)
+    together, _ = vis.render([(5, 0), (5, 1)], weights, (40, 40), settings)
+    alone = [vis.render([start], weights[i:i + 1], (40, 40), settings)[0][0] for i, start in enumerate([(5, 0), (5, 1)])]
+    np.testing.assert_allclose(together, np.stack(alone), atol=2e-5)
+    again, _ = vis.render([(5, 0)], weights[:1], (40, 40), settings)
+    np.testing.assert_array_equal(again[0], alone[0])
+
+
+def test_transforms_are_drawn_afresh_every_step(extractor, monkeypatch):
+    drawn = []
+    original = Transforms.draw
+
+    def spy(self, rng, batch):
+        values = original(self, rng, batch)
+        drawn.append(values.tobytes())
+        return values
+    monkeypatch.setattr(Transforms, "draw", spy)
+    vis = Visualizer(extractor, [TARGETS[0]])
+    vis.render([(1, 0)], np.ones((1, 1), np.float32), (32, 32), Settings(transforms=Transforms(), steps=6))
+    assert len(drawn) == 6 and len(set(drawn)) == 6
+
+
+def test_the_diversity_term_pushes_variants_apart(extractor):
+    vis = Visualizer(extractor, [TARGETS[0]])
+    settings = Settings("fft", True, 1.0, Transforms.none(), 0.05, 12)
+    weights = np.ones((3, 1), np.float32)
+    starts = [(4, 0), (4, 1), (4, 2)]
+
+    def similarity(diversity):
+        images, _ = vis.render(starts, weights, (40, 40), settings, diversity, 1)
+        return float(gram_similarity(extractor(images.astype(np.float32))[1]))
+
+    assert similarity(50.0) < similarity(0.0) - 1e-3
+
+
+def test_objective_sums_weighted_targets_per_image(extractor):
+    images = np.random.default_rng(3).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    acts = extractor(images)
+    weights = np.array([[1.0, 0.5], [0.0, 2.0]], np.float32)
+    targets = [TARGETS[0], TARGETS[2]]
+    channel = np.asarray(acts[1])[..., 97].mean(axis=(1, 2))
+    layer = (np.asarray(acts[0]) ** 2).mean(axis=(1, 2, 3))
+    expected = (weights[:, 0] * channel + weights[:, 1] * layer).sum()
+    assert float(objective(acts, targets, weights, 0.0, -1)) == pytest.approx(expected, rel=1e-4)
+
+
+VISUALIZE = """\
+kind = "visualize"
+seed = 3
+
+[output]
+size = [{width}, 48]
+frames = {frames}
+video = "none"
+
+[visualize]
+steps = 4
+batch = 2
+{extra}
+"""
+
+
+def test_an_atlas_cell_is_the_single_channel_render(write_recipe, tmp_path):
+    from render.runner import render
+    from tests.helpers import pixels
+    one = load_recipe(write_recipe(VISUALIZE.format(width=48, frames=1, extra='objective = { "block4_conv1:12" = 1.0 }'),
+                                   "one.toml"))
+    atlas = load_recipe(write_recipe(VISUALIZE.format(width=144, frames=1, extra='atlas = { layer = "block4_conv1", '
+                                                                               'channels = [97, 12, 3], columns = 3 }'),
+                                     "atlas.toml"))
+    render(one, tmp_path / "one")
+    render(atlas, tmp_path / "atlas")
+    single = pixels(tmp_path / "one" / "one.png")
+    sheet = pixels(tmp_path / "atlas" / "atlas.png")
+    np.testing.assert_array_equal(sheet[:, 48:96], single)
+    assert np.abs(sheet[:, :48].astype(int) - single.astype(int)).mean() > 5     # another channel, another picture
+
+
+def test_recipe_mistakes_name_the_key(write_recipe):
+    from render.errors import RecipeError
+    for extra, key in (('objective = { "block4_conv9:1" = 1.0 }', "visualize.objective.block4_conv9:1"),
+                       ('objective = { "block4_conv1:999" = 1.0 }', "visualize.objective.block4_conv1:999"),
+                       ('objective = { "direction:x" = 1.0 }', "visualize.objective.direction:x")):
+        with pytest.raises(RecipeError) as err:
+            load_recipe(write_recipe(VISUALIZE.format(width=48, frames=1, extra=extra)))
+        assert err.value.key == key
+
+
+def test_an_atlas_print_re_renders_its_cells(write_recipe, tmp_path):
+    """Printed at twice the size, every cell is optimised again: more top-octave detail than the
+    poster upscaled, and the cells tile the paper with no grey seam between them."""
+    from PIL import Image
+    from render.prints.driver import make_print, options_for, plan_print
+    from render.runner import render
+    from tests.helpers import pixels
+    recipe = load_recipe(write_recipe(VISUALIZE.format(width=96, frames=1, extra='atlas = { layer = "block4_conv1", '
+                                                                             'channels = [97, 12], columns = 2 }'),
+                                      "atlas.toml"))
+    render(recipe, tmp_path / "run")
+    plan = plan_print(recipe, options_for(recipe, size="192x96px", fmt="png"))
+    printed = pixels(make_print(plan, tmp_path / "run").path).astype(np.float64) / 255
+    poster = Image.open(tmp_path / "run" / "atlas.png").resize((192, 96), Image.BICUBIC)
+    upscaled = np.asarray(poster).astype(np.float64) / 255
+
+    def top_octave(image):
+        grey = image.mean(axis=2) - image.mean()
+        power = np.abs(np.fft.fft2(grey)) ** 2
+        radius = np.hypot(np.fft.fftfreq(grey.shape[0])[:, None], np.fft.fftfreq(grey.shape[1])[None, :])
+        return power[radius > 0.25].sum() / power.sum()
+
+    assert top_octave(printed) > 2 * top_octave(upscaled)
+    grey_columns = [x for x in range(192) if np.all(np.abs(printed[:, x] - 0.5) < 1 / 255)]
+    assert not grey_columns
+
+
+def test_a_dead_channel_says_its_cell_stays_grey(write_recipe, tmp_path, caplog):
+    """block3_conv3's channel 1 does not fire on this seed's start (VGG16's embedded weights): no
+    gradient reaches the picture, and the run says so instead of leaving a silent grey square."""
+    import logging
+    from render.runner import render
+    recipe = load_recipe(write_recipe(VISUALIZE.format(width=96, frames=1, extra='atlas = { targets = '
+                                                                            '["block3_conv3:1", "block4_conv1:97"], labels = true }'),
+                                      "dead.toml"))
+    with caplog.at_level(logging.INFO, logger="render.notes"):
+        render(recipe, tmp_path / "run")
+    notes = [r.getMessage() for r in caplog.records if r.name == "render.notes"]
+    assert any("block3_conv3:1" in n and "never responded" in n for n in notes), notes
+    assert not any("block4_conv1:97" in n for n in notes)

@@ -80,7 +80,7 @@ def test_kind_missing_unknown_and_planned(write_recipe):
     assert error_of(write_recipe(TINY_RECIPE.replace('kind = "dream"', ""))).key == "kind"
     assert "did you mean 'dream'" in str(error_of(write_recipe(TINY_RECIPE.replace('"dream"', '"drem"'))))
     unknown = str(error_of(write_recipe(TINY_RECIPE.replace('"dream"', '"paint"'))))
-    assert "unknown kind 'paint'" in unknown and "available: dream, style, translate, walk" in unknown
+    assert "unknown kind 'paint'" in unknown and "available: dream, style, translate, visualize, walk" in unknown
 
 
 def test_frames_and_duration_conflict_and_an_odd_size_is_accepted(write_recipe):

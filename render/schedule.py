@@ -116,17 +116,8 @@ class Keyframes:
         if len(self.points) == 1:
             return table[0]
         seg, u = _segments(keys, t)
-        v0, v1 = table[seg, columns], table[seg + 1, columns]
-        if self.interp == "step":
-            out = np.where(u >= 1.0, v1, v0)
-        elif self.interp == "linear":
-            out = v0 + (v1 - v0) * u
-        elif self.interp == "smooth":
-            out = v0 + (v1 - v0) * (u * u * (3.0 - 2.0 * u))
-        elif self.interp == "cubic":
-            out = _cubic_hermite(keys, table, seg, u, columns)
-        else:
-            raise AssertionError(self.interp)
+        out = _blend(self.interp, table[seg, columns], table[seg + 1, columns], u,
+                     lambda: _cubic_hermite(keys, table, seg, u, columns))
         out = np.where(t <= keys[0], table[0], out)
         return np.where(t >= keys[-1], table[-1], out)
 
@@ -138,17 +129,7 @@ class Keyframes:
         keys, vals, t = _wrap(self.points, period if self.cycle else None, t)
         vals = np.array(vals, dtype=np.float64)
         seg, u = _segments(keys, t)
-        v0, v1 = vals[seg], vals[seg + 1]
-        if self.interp == "step":
-            out = np.where(u >= 1.0, v1, v0)
-        elif self.interp == "linear":
-            out = v0 + (v1 - v0) * u
-        elif self.interp == "smooth":
-            out = v0 + (v1 - v0) * (u * u * (3.0 - 2.0 * u))
-        elif self.interp == "cubic":
-            out = _cubic_hermite(keys, vals, seg, u)
-        else:  # guarded by parse_keyframes; an internal invariant
-            raise AssertionError(self.interp)
+        out = _blend(self.interp, vals[seg], vals[seg + 1], u, lambda: _cubic_hermite(keys, vals, seg, u))
         out = np.where(t <= keys[0], vals[0], out)
         return np.where(t >= keys[-1], vals[-1], out)
 
@@ -176,6 +157,20 @@ def _cubic_hermite(keys: np.ndarray, vals: np.ndarray, seg: np.ndarray, u: np.nd
     u2, u3 = u * u, u * u * u
     return ((2 * u3 - 3 * u2 + 1) * pick(vals, seg) + (u3 - 2 * u2 + u) * m0
             + (-2 * u3 + 3 * u2) * pick(vals, seg + 1) + (u3 - u2) * m1)
+
+
+def _blend(interp: str, v0: np.ndarray, v1: np.ndarray, u: np.ndarray, cubic) -> np.ndarray:
+    """Numbers ``v0`` -> ``v1`` at positions ``u`` (0..1) by ``interp``; ``cubic()`` gives the spline
+    (it needs the neighbouring keys too)."""
+    if interp == "step":
+        return np.where(u >= 1.0, v1, v0)
+    if interp == "linear":
+        return v0 + (v1 - v0) * u
+    if interp == "smooth":
+        return v0 + (v1 - v0) * (u * u * (3.0 - 2.0 * u))
+    if interp == "cubic":
+        return cubic()
+    raise AssertionError(interp)  # guarded by parse_keyframes; an internal invariant
 
 
 def _is_dynamic(value) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -40,3 +41,18 @@ def cat_image():
     """Chelsea as float32 (48, 64, 3) in 0..1 (a single-tile image for the stepper tests)."""
     from render.media import load_image
     return load_image(CHELSEA, 64, 48)
+
+
+@pytest.fixture
+def notes():
+    """Messages sent to the notes channel during the test (whatever a CLI test left configured)."""
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    log = logging.getLogger("render.notes")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    yield seen
+    log.removeHandler(handler)
+    log.setLevel(level)

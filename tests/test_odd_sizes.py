@@ -2,7 +2,6 @@
 padded by repeating the edge pixels, says so in one note and records it in a ``padded`` tag; every
 format decodes to the expected size with output position ``p`` showing stored frame ``order[p]``."""
 
-import logging
 import subprocess
 
 import numpy as np
@@ -38,21 +37,6 @@ batch = 4
 PADDED = {"mp4": (64, 48), "hevc": (64, 48), "webm": (64, 48), "prores": (64, 47), "prores4444": (63, 47),
           "gif": (63, 47)}  # from 63x47, measured: see Codec in render/outputs/formats.py
 RED, BLUE = (220, 30, 30), (30, 30, 220)
-
-
-@pytest.fixture
-def notes():
-    """Messages sent to the notes channel during the test (whatever a CLI test left configured)."""
-    seen: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: seen.append(record.getMessage())
-    log = logging.getLogger("render.notes")
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    yield seen
-    log.removeHandler(handler)
-    log.setLevel(level)
 
 
 def moving(index: int, size=(63, 47)) -> np.ndarray:

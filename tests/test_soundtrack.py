@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
 import re
 import subprocess
 import wave
@@ -115,21 +114,6 @@ def decode(path: Path, tmp: Path, side: int = SIDE) -> Decoded:
 def track(tmp_path_factory) -> Path:
     """4 s of FLAC with clicks at CLICKS: longer than offset + video, so the encoder must cut it."""
     return write_track(tmp_path_factory.mktemp("track") / "track.flac", 4.0, CLICKS)
-
-
-@pytest.fixture
-def notes():
-    """Messages sent to the notes channel during the test (whatever a CLI test left configured)."""
-    seen: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: seen.append(record.getMessage())
-    log = logging.getLogger("render.notes")
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    yield seen
-    log.removeHandler(handler)
-    log.setLevel(level)
 
 
 def encode_flashes(tmp: Path, video: str, audio: SoundInput | None, frames: list[np.ndarray], fps: float = FPS,

@@ -15,7 +15,6 @@ run whose features are all cached never decodes at all.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RenderError
+from ..store import file_sha256
 
 SR = 22050           # analysis sample rate (Hz): librosa's default, plenty for onsets, beats and chroma
 _KEEP_DECODED = 2    # tracks whose samples stay in memory (a 3-minute track is 16 MB)
@@ -39,14 +39,6 @@ class AudioError(RenderError):
         self.file = str(file)
         self.message = message
         super().__init__(f"{self.file}: {message}")
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _ffmpeg_decode(path: Path) -> np.ndarray:
@@ -95,7 +87,7 @@ class Track:
         if not path.is_file():
             raise AudioError(path, "is not a regular file (a device or a pipe?), not an audio file")
         try:
-            digest = _digest(path)
+            digest = file_sha256(path)
         except OSError as err:
             raise AudioError(path, f"cannot be read ({err.strerror or err})") from None
         duration = read_duration(digest)
@@ -121,7 +113,7 @@ def samples(track: Track) -> np.ndarray:
     if y is not None:
         _decoded.move_to_end(track.digest)
         return y
-    if not Path(track.path).is_file() or _digest(Path(track.path)) != track.digest:
+    if not Path(track.path).is_file() or file_sha256(Path(track.path)) != track.digest:
         raise AudioError(track.path, "changed or removed since it was opened; open it again")
     y = _ffmpeg_decode(Path(track.path))
     _remember(track.digest, y)

@@ -196,36 +196,36 @@ def _with_article(role: str) -> str:
 
 def _check_cycles(sections: dict, spec: dict, frames: int, ctx: _Context) -> None:
     """A cyclic schedule wraps over the frame count, so its keys must fit inside one period."""
+    for _, column, schedule in _columns(sections, spec):
+        points = getattr(schedule, "points", ())
+        if getattr(schedule, "cycle", False) and points[-1][0] - points[0][0] >= frames:
+            raise ctx.error(column, f"cycle = true repeats every {frames} frames (the frame "
+                                    f"count), but the keys span {points[-1][0] - points[0][0]:g}")
+
+
+def _columns(sections: dict, spec: dict):
+    """Every plan column of the kind's tables: ``(field, column name, schedule)``."""
     for name, table in spec.items():
         for key, field in table.items():
             value = sections[name][key]
-            if value is None:
-                continue
-            for column, schedule in field.schedules(f"{name}.{key}", value).items():
-                points = getattr(schedule, "points", ())
-                if getattr(schedule, "cycle", False) and points[-1][0] - points[0][0] >= frames:
-                    raise ctx.error(column, f"cycle = true repeats every {frames} frames (the frame "
-                                            f"count), but the keys span {points[-1][0] - points[0][0]:g}")
+            if value is not None:
+                for column, schedule in field.schedules(f"{name}.{key}", value).items():
+                    yield field, column, schedule
 
 
 def _check_expanded(sections: dict, spec: dict, frames: int, ctx: _Context) -> None:
     """Expressions are known only per frame: expand each once and check its values against its
     field's range (and that each gives a finite number at every frame)."""
-    for name, table in spec.items():
-        for key, field in table.items():
-            value = sections[name][key]
-            if value is None:
-                continue
-            for column, schedule in field.schedules(f"{name}.{key}", value).items():
-                if not getattr(schedule, "dynamic", False):
-                    continue
-                try:
-                    values = schedule.expand(frames)
-                except (ExpressionError, AudioError) as err:   # AudioError: b on a track without beats
-                    raise ctx.error(column, str(err)) from None
-                problem = field.check_expanded(column, values)
-                if problem:
-                    raise ctx.error(column, problem)
+    for field, column, schedule in _columns(sections, spec):
+        if not getattr(schedule, "dynamic", False):
+            continue
+        try:
+            values = schedule.expand(frames)
+        except (ExpressionError, AudioError) as err:   # AudioError: b on a track without beats
+            raise ctx.error(column, str(err)) from None
+        problem = field.check_expanded(column, values)
+        if problem:
+            raise ctx.error(column, problem)
 
 
 def _audio_frames(audio: AudioSettings | None, fps: float, ctx: _Context, key: str) -> int:

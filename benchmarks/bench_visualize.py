@@ -10,10 +10,15 @@ For the same channels, steps and size, each way is measured on:
 - clipped pixels: the share of pixel values at 0 or 255 in any channel;
 - seconds per step (the compile excluded).
 
-Then a morph (one channel's weight falling while another's rises over 8 frames): the mean absolute
-frame-to-frame change with shared starts (the kind's way) against independent starts per frame.
+Ways: plain ``pixels`` (through the sigmoid, no colour decorrelation, no transforms), the Fourier
+basis with Lucid's decay 1, and the kind's default (decay 1.5); ``--views 4`` adds the default with
+four transformed copies per step.
 
-    python benchmarks/bench_visualize.py [--size 128] [--steps 256]
+Then a morph (one channel's weight falling while another's rises over 8 frames): the mean absolute
+frame-to-frame change of the kind's anchored frames (render.engines.anchors) and of frames that only
+share the seeded start, against independent starts per frame.
+
+    python benchmarks/bench_visualize.py [--size 128] [--steps 256] [--views 4]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from render.backend import activate  # noqa: E402
 
 activate("tensorflow")
 
+from render.engines.anchors import Anchors  # noqa: E402
 from render.engines.featurevis import Settings, Target, Visualizer, target_value  # noqa: E402
 from render.engines.robustness import Transforms, apply  # noqa: E402
 from render.media import load_image  # noqa: E402
@@ -71,12 +77,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=256)
+    parser.add_argument("--views", type=int, default=1)
     args = parser.parse_args()
     size = (args.size, args.size)
     extractor = build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], precision="float32")
     vis = Visualizer(extractor, [Target(0, "channel", c, label=str(c)) for c in CHANNELS])
     ways = {"pixels": Settings("pixels", False, 1.0, Transforms.none(), 0.05, args.steps),
-            "fft + colour + transforms": Settings("fft", True, 1.0, Transforms(), 0.05, args.steps)}
+            "fft decay 1 (Lucid)": Settings("fft", True, 1.0, Transforms(), 0.05, args.steps),
+            "fft + colour + transforms": Settings("fft", True, 1.5, Transforms(), 0.05, args.steps)}
+    if args.views > 1:
+        ways[f"the same, {args.views} views"] = Settings("fft", True, 1.5, Transforms(), 0.05, args.steps, args.views)
     photo = top_octave_share(load_image(CHELSEA, *size))
     print(f"{LAYER}, channels {CHANNELS}, {args.size}x{args.size}, {args.steps} Adam steps (lr 0.05)")
     print(f"photo (chelsea.png) top-octave power share: {photo:.4f}")
@@ -92,12 +102,15 @@ def main() -> None:
         mean = results[name].mean(axis=0)
         print(f"{name:>26}: robust activation {mean[0]:.3f}, top-octave share {mean[1]:.4f} "
               f"({mean[1] / photo:.2f}x the photo), clipped {100 * mean[2]:.2f}%, {1000 * mean[3]:.1f} ms/step")
-    base, better = results["pixels"].mean(axis=0), results["fft + colour + transforms"].mean(axis=0)
-    print(f"ratio robust activation {better[0] / base[0]:.2f}x (target >= 1.5x); time per step "
-          f"{better[3] / base[3]:.2f}x (the transforms pad the image: more pixels through the network)")
+    base = results["pixels"]
+    for name, rows in results.items():
+        if name != "pixels":
+            print(f"{name}: robust activation {rows[:, 0].mean() / base[:, 0].mean():.2f}x pixels (per channel "
+                  + ", ".join(f"{r:.2f}" for r in rows[:, 0] / base[:, 0]) + f"; target >= 1.5x), time per step "
+                  f"{rows[:, 3].mean() / base[:, 3].mean():.2f}x (the transforms pad the image: more pixels)")
     same = {}
     for name, kind, decorrelate in (("pixels + transforms", "pixels", False), ("fft + colour + transforms", "fft", True)):
-        same[name] = timed(vis, Settings(kind, decorrelate, 1.0, Transforms(), 0.05, 32), size, 0, len(CHANNELS))[1]
+        same[name] = timed(vis, Settings(kind, decorrelate, 1.5, Transforms(), 0.05, 32), size, 0, len(CHANNELS))[1]
     print("the parameterisation's own cost, same transforms: " + ", ".join(f"{k} {1000 * v:.1f} ms/step"
           for k, v in same.items()) + f" ({same['fft + colour + transforms'] / same['pixels + transforms']:.2f}x)")
 
@@ -105,12 +118,19 @@ def main() -> None:
     weights = np.zeros((frames, len(CHANNELS)), np.float32)
     weights[:, 1] = np.linspace(1, 0, frames)
     weights[:, 0] = np.linspace(0, 1, frames)
-    settings = Settings("fft", True, 1.0, Transforms(), 0.05, args.steps // 2)
-    shared, _ = vis.render([(1, 0)] * frames, weights, size, settings)
+    settings = Settings("fft", True, 1.5, Transforms(), 0.05, args.steps // 2)
+    starts = [(1, 0)] * frames
+    params, _ = vis.optimise(Anchors(vis, frames).start(starts, weights, size, settings), starts, weights, size,
+                             Settings(**{**settings.__dict__, "steps": settings.steps // 4}))
+    anchored = vis.images(params, size, settings)
+    shared, _ = vis.render(starts, weights, size, settings)
     independent, _ = vis.render([(1, i) for i in range(frames)], weights, size, settings)
-    change = [float(np.abs(np.diff(images, axis=0)).mean()) for images in (shared, independent)]
-    print(f"morph 97 -> 12 over {frames} frames: mean frame-to-frame change {change[0]:.4f} with shared starts, "
-          f"{change[1]:.4f} independent ({change[0] / change[1]:.2f}x)")
+    change = [np.abs(np.diff(images, axis=0)).mean(axis=(1, 2, 3)) for images in (anchored, shared, independent)]
+    print(f"morph 97 -> 12 over {frames} frames, {settings.steps} steps (anchored: refined {settings.steps // 4}): "
+          f"mean frame-to-frame change {change[0].mean():.4f} anchored ({change[0].mean() / change[2].mean():.2f}x), "
+          f"{change[1].mean():.4f} shared start only ({change[1].mean() / change[2].mean():.2f}x), "
+          f"{change[2].mean():.4f} independent; largest step {change[0].max():.4f} / {change[1].max():.4f} / "
+          f"{change[2].max():.4f}")
 
 
 if __name__ == "__main__":

@@ -233,19 +233,11 @@ class VectorKeyframes:
         keys, vals, t = _wrap(self.points, period if self.cycle else None, t)
         vals = np.array(vals, dtype=np.float64)
         seg, u = _segments(keys, t)
-        v0, v1 = vals[seg], vals[seg + 1]
-        if self.interp == "step":
-            out = np.where((u >= 1.0)[:, None], v1, v0)
-        elif self.interp == "linear":
-            out = v0 + (v1 - v0) * u[:, None]
-        elif self.interp == "smooth":
-            out = v0 + (v1 - v0) * (u * u * (3.0 - 2.0 * u))[:, None]
-        elif self.interp == "slerp":
-            out = slerp(v0, v1, u)
-        elif self.interp == "cubic":
-            out = _cubic_hermite(keys, vals, seg, u[:, None])
+        if self.interp == "slerp":
+            out = slerp(vals[seg], vals[seg + 1], u)
         else:
-            raise AssertionError(self.interp)
+            out = _blend(self.interp, vals[seg], vals[seg + 1], u[:, None],
+                         lambda: _cubic_hermite(keys, vals, seg, u[:, None]))
         out = np.where((t <= keys[0])[:, None], vals[0], out)
         return np.where((t >= keys[-1])[:, None], vals[-1], out)
 

@@ -49,6 +49,13 @@ def test_the_fourier_basis_is_numpys_inverse_fft_and_colours_are_always_valid():
     assert scale[0, 1] > scale[0, 5] > scale[12, 20]                         # falls as 1/f
 
 
+def test_decay_moves_the_steps_between_frequencies_not_their_level():
+    lucid, smooth = param.spectrum_scale(24, 40, 1.0), param.spectrum_scale(24, 40, 1.5)
+    assert np.sqrt(np.mean(smooth ** 2)) == pytest.approx(np.sqrt(np.mean(lucid ** 2)), rel=1e-5)
+    assert smooth[0, 2] / smooth[0, 8] == pytest.approx(4 ** 1.5, rel=1e-5)     # f = 2/40 against 8/40
+    assert lucid[0, 2] / lucid[0, 8] == pytest.approx(4.0, rel=1e-5)
+
+
 def test_the_colour_transform_is_the_documented_basis_once():
     linear = np.random.default_rng(1).standard_normal((1, 4, 4, 3)).astype(np.float32)
     basis = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -60,9 +67,10 @@ def test_the_colour_transform_is_the_documented_basis_once():
     np.testing.assert_allclose(recovered, linear.reshape(-1, 3), atol=1e-4)
 
 
-def test_same_seed_same_image_and_a_batch_equals_one_at_a_time(extractor):
+@pytest.mark.parametrize("views", [1, 3])
+def test_same_seed_same_image_and_a_batch_equals_one_at_a_time(extractor, views):
     vis = Visualizer(extractor, [TARGETS[0], Target(1, "channel", 12)])
-    settings = Settings("fft", True, 1.0, Transforms(pad=4, jitter=2, rotate=5.0), 0.05, 4)
+    settings = Settings("fft", True, 1.0, Transforms(pad=4, jitter=2, rotate=5.0), 0.05, 4, views)
     weights = np.array([[1.0, 0.0], [0.3, 0.7]], np.float32)
     together, _ = vis.render([(5, 0), (5, 1)], weights, (40, 40), settings)
     alone = [vis.render([start], weights[i:i + 1], (40, 40), settings)[0][0] for i, start in enumerate([(5, 0), (5, 1)])]
@@ -83,6 +91,26 @@ def test_transforms_are_drawn_afresh_every_step(extractor, monkeypatch):
     vis = Visualizer(extractor, [TARGETS[0]])
     vis.render([(1, 0)], np.ones((1, 1), np.float32), (32, 32), Settings(transforms=Transforms(), steps=6))
     assert len(drawn) == 6 and len(set(drawn)) == 6
+
+
+def test_views_average_the_objective_over_each_images_own_copies(extractor, monkeypatch):
+    from render.engines import featurevis
+    seen = []
+    original = featurevis.apply
+
+    def spy(images, moves, pad):
+        seen.append((images.shape[0], moves.shape[0]))
+        return original(images, moves, pad)
+    monkeypatch.setattr(featurevis, "apply", spy)
+    vis = Visualizer(extractor, [TARGETS[0]])
+    weights = np.ones((2, 1), np.float32)
+    settings = Settings(transforms=Transforms(pad=4, jitter=3), steps=5, views=3)
+    start, _ = vis.render([(3, 0), (3, 1)], weights, (32, 32), Settings(steps=0))
+    images, value = vis.render([(3, 0), (3, 1)], weights, (32, 32), settings)
+    assert seen[-1] == (6, 6)                   # 2 images x 3 views, each copy its own transform
+    assert (vis.value(images, weights) > vis.value(start, weights)).all()
+    # the reported objective is per image, not summed over the views
+    assert value < 1.5 * vis.value(images, weights).sum()
 
 
 def test_the_diversity_term_pushes_variants_apart(extractor):
@@ -187,4 +215,65 @@ def test_a_dead_channel_says_its_cell_stays_grey(write_recipe, tmp_path, notes):
                                       "dead.toml"))
     render(recipe, tmp_path / "run")
     assert any("block3_conv3:1" in n and "never responded" in n for n in notes), notes
-    assert not any("block4_conv1:97" in n for n in notes)
+    assert not any("block4_conv1:97" in n and "never responded" in n for n in notes)
+
+
+MORPH = 'objective = { "block4_conv1:97" = { 0 = 1.0, 5 = 0.0 }, "block4_conv1:12" = { 0 = 0.0, 5 = 1.0 } }\nrefine = 8'
+
+
+@pytest.fixture(scope="module")
+def morph_engine(tmp_path_factory):
+    from render.engines.visualize import VisualizeEngine
+    folder = tmp_path_factory.mktemp("morph")
+    (folder / "morph.toml").write_text(VISUALIZE.format(width=48, frames=6, extra=MORPH).replace("steps = 4", "steps = 64"))
+    return VisualizeEngine.from_recipe(load_recipe(folder / "morph.toml"))
+
+
+def test_a_morph_keeps_its_layout_from_frame_to_frame(morph_engine):
+    """Anchored frames (each from the blend of the two channels' own images) change far less from one
+    frame to the next than frames optimised from the shared seeded start, every step of the way, and
+    the morph goes somewhere: each frame is further from the first than the one before."""
+    import dataclasses
+    weights = np.stack([np.linspace(1, 0, 6), np.linspace(0, 1, 6)], axis=1).astype(np.float32)
+    starts = [(3, 0)] * 6
+    anchored = morph_engine.render_cells(starts, weights, (48, 48), morph_engine.settings)
+    plain = dataclasses.replace(morph_engine, refine=0).render_cells(starts, weights, (48, 48), morph_engine.settings)
+    steps = [np.abs(np.diff(images, axis=0)).mean(axis=(1, 2, 3)) for images in (anchored, plain)]
+    assert steps[0].mean() < 0.6 * steps[1].mean(), steps
+    from_first = np.abs(anchored - anchored[0]).mean(axis=(1, 2, 3))
+    assert np.all(np.diff(from_first) > 0), from_first
+    assert from_first[-1] > 0.1                                    # not a stalled picture
+    assert from_first[-1] > 0.75 * steps[0].sum()                  # a straight path, not flicker back and forth
+
+
+def test_a_morph_frame_is_the_same_alone_and_starts_from_its_anchors(morph_engine):
+    from render.engines.anchors import Anchors
+    vis, settings = morph_engine.visualizer, morph_engine.settings
+    weights = np.array([[0.75, 0.25], [0.0, 0.0], [0.2, 0.6]], np.float32)
+    starts = [(3, 0)] * 3
+    together = morph_engine.render_cells(starts, weights, (48, 48), settings)
+    for i in range(3):
+        alone = morph_engine.render_cells(starts[i:i + 1], weights[i:i + 1], (48, 48), settings)
+        np.testing.assert_allclose(alone[0], together[i], atol=2e-5)
+    # the start: |weight|-blend of each channel optimised alone from the seeded start
+    blend = Anchors(vis).start(starts, weights, (48, 48), settings)
+    alone_a, _ = vis.optimise(vis.start(starts[:1], (48, 48), settings), starts[:1], [[1.0, 0.0]], (48, 48), settings)
+    alone_b, _ = vis.optimise(vis.start(starts[:1], (48, 48), settings), starts[:1], [[0.0, 1.0]], (48, 48), settings)
+    np.testing.assert_allclose(blend[0], 0.75 * alone_a[0] + 0.25 * alone_b[0], atol=1e-5)
+    np.testing.assert_allclose(blend[2], 0.25 * alone_a[0] + 0.75 * alone_b[0], atol=1e-5)
+    np.testing.assert_array_equal(blend[1], vis.start(starts[:1], (48, 48), settings)[0])   # no weight: seeded
+    away, _ = vis.optimise(vis.start(starts[:1], (48, 48), settings), starts[:1], [[-1.0, 0.0]], (48, 48), settings)
+    np.testing.assert_allclose(Anchors(vis).start(starts[:1], [[-2.0, 0.0]], (48, 48), settings)[0], away[0], atol=1e-5)
+
+
+def test_labels_fit_their_cells_and_keep_the_pictures_depth(notes):
+    from render.engines.visualize import label_cells
+    frame = np.full((128, 256, 3), 0.3001, np.float32)
+    labelled = label_cells(frame, ["block4_conv1:97", "block5_conv3:300"], 2, (128, 128))
+    assert labelled.dtype == np.float32
+    assert labelled[:20, :128].max() > 0.95 and labelled[:20, 128:].max() > 0.95       # a label in each cell
+    assert labelled[:20].min() < 0.05                                                  # on its dark shadow
+    np.testing.assert_array_equal(labelled[32:], frame[32:])                           # 16-bit values untouched
+    narrow = label_cells(frame, ["block4_conv1:97"], 8, (32, 128))
+    np.testing.assert_array_equal(narrow, frame)
+    assert any("too narrow for their labels" in n for n in notes)

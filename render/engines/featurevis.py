@@ -86,14 +86,17 @@ def objective(activations: Sequence, targets: Sequence[Target], weights, diversi
 @dataclass(frozen=True)
 class Settings:
     """How to optimise: the parameterisation (``pixels`` or ``fft``), colour decorrelation, the
-    spectrum's ``decay``, the transforms, Adam's ``learning_rate`` and the number of ``steps``."""
+    spectrum's ``decay``, the transforms, Adam's ``learning_rate``, the number of ``steps`` and the
+    ``views`` of each image per step (transformed copies whose objective is averaged: a steadier
+    gradient, views times the compute)."""
 
     parameterization: str = "fft"
     decorrelate: bool = True
-    decay: float = 1.0
+    decay: float = 1.5
     transforms: Transforms = Transforms()
     learning_rate: float = 0.05
     steps: int = 256
+    views: int = 1
 
 
 class Visualizer:
@@ -103,7 +106,8 @@ class Visualizer:
     ``render(starts, weights, size, settings, diversity=0.0, diversity_output=-1)``: ``starts`` are
     ``(seed, start index)`` pairs, one per image (its random start and its transforms' stream);
     ``weights`` float32 ``(batch, terms)``; returns float32 images ``(batch, h, w, 3)`` in 0..1 and the
-    objective's last value."""
+    objective's last value.  :meth:`start`, :meth:`optimise` and :meth:`images` are its three parts,
+    for callers that start from other parameters (a morph's anchors)."""
 
     def __init__(self, extractor, targets: Sequence[Target]):
         self.extractor, self.targets = extractor, tuple(targets)
@@ -111,8 +115,16 @@ class Visualizer:
 
         def loss(params, weights, moves, scale, diversity, kind, decorrelate, pad, diversity_output):
             images = param.image_of(params, kind, decorrelate, scale)
-            seen = apply(images, moves, pad)
-            return -objective(self.extractor(seen), self.targets, weights, diversity, diversity_output)
+            views = moves.shape[0] // images.shape[0]
+            seen = apply(ops.repeat(images, views, axis=0) if views > 1 else images, moves, pad)
+            acts = self.extractor(seen)
+            if views == 1:
+                return -objective(acts, self.targets, weights, diversity, diversity_output)
+            mean = ops.repeat(weights, views, axis=0) / float(views)
+            value = objective(acts, self.targets, mean, 0.0, -1)
+            if diversity_output >= 0:
+                value = value - diversity * gram_similarity(acts[diversity_output][::views])
+            return -value
 
         value_and_grad = backend.value_and_grad(loss)
 
@@ -138,23 +150,36 @@ class Visualizer:
         return np.concatenate([param.init_parameters(settings.parameterization, 1, height, width,
                                                      np.random.default_rng([seed, start, 0x7669])) for seed, start in starts])
 
-    def render(self, starts, weights, size: tuple[int, int], settings: Settings, diversity: float = 0.0,
-               diversity_output: int = -1):
+    def optimise(self, params: np.ndarray, starts, weights, size: tuple[int, int], settings: Settings,
+                 diversity: float = 0.0, diversity_output: int = -1) -> tuple[np.ndarray, float]:
+        """``settings.steps`` Adam steps (fresh moments) from ``params``; each image's transforms come
+        from its ``(seed, start)`` stream.  Returns the parameters and the objective's last value
+        (nan after 0 steps)."""
         width, height = size
-        params = self.start(starts, size, settings)
         m, v = np.zeros_like(params), np.zeros_like(params)
         scale = param.spectrum_scale(height, width, settings.decay)
         weights = np.asarray(weights, np.float32)
         streams = [np.random.default_rng([seed, start, 0x6A6974]) for seed, start in starts]
         value = np.nan
         for t in range(1, settings.steps + 1):
-            moves = np.concatenate([settings.transforms.draw(rng, 1) for rng in streams])
+            moves = np.concatenate([settings.transforms.draw(rng, settings.views) for rng in streams])
             params, m, v, value = self._step(params, m, v, np.float32(t), weights, moves, scale,
                                              np.float32(diversity), np.float32(settings.learning_rate),
                                              settings.parameterization, settings.decorrelate,
                                              settings.transforms.pad, diversity_output)
-        images = np.asarray(self._image(params, scale, settings.parameterization, settings.decorrelate))
-        return images, -float(value)
+        return np.asarray(params), -float(value)
+
+    def images(self, params: np.ndarray, size: tuple[int, int], settings: Settings) -> np.ndarray:
+        """Parameters -> float32 images ``(batch, h, w, 3)`` in 0..1."""
+        width, height = size
+        scale = param.spectrum_scale(height, width, settings.decay)
+        return np.asarray(self._image(params, scale, settings.parameterization, settings.decorrelate))
+
+    def render(self, starts, weights, size: tuple[int, int], settings: Settings, diversity: float = 0.0,
+               diversity_output: int = -1):
+        params, value = self.optimise(self.start(starts, size, settings), starts, weights, size, settings,
+                                      diversity, diversity_output)
+        return self.images(params, size, settings), value
 
     def value(self, images, weights) -> np.ndarray:
         """Per image ``(batch,)``: the weighted targets of ``images`` as they are (no transforms)."""

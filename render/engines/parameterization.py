@@ -8,8 +8,9 @@ and colour direction equally easy to change, and the picture shows shapes instea
 
 - ``pixels``: the parameters are the image (through the colour transform and a sigmoid);
 - ``fft``: the parameters are the real and imaginary parts of each channel's 2-D spectrum, scaled by
-  ``1 / max(f, 1 / max(h, w))`` (f in cycles per pixel: natural images' amplitude falls roughly as
-  ``1 / f``) and by ``decay`` the overall level, then transformed back with an inverse FFT.
+  ``1 / max(f, 1 / max(h, w)) ** decay`` (f in cycles per pixel: natural images' amplitude falls
+  roughly as ``1 / f``; the kind's default decay 1.5 gives pictures whose top octave holds 1.5x a
+  photo's share of power, Lucid's 1 gives 4.5x), then transformed back with an inverse FFT.
 
 ``decorrelate``: the three channels are combined with :data:`COLOR_CORRELATION_SQRT`, the square root
 of the colour covariance of natural images (ImageNet photos, as published with the Lucid library by
@@ -38,13 +39,21 @@ COLOR_CORRELATION_SQRT = (_COLOR_SQRT / np.max(np.linalg.norm(_COLOR_SQRT, axis=
 
 
 def spectrum_scale(height: int, width: int, decay: float = 1.0) -> np.ndarray:
-    """float32 ``(h, w)``: the step of each frequency, ``sqrt(h w) / max(f, 1/max(h, w)) ** decay``
-    with f the frequency's magnitude in cycles per pixel (the ``sqrt(h w)`` undoes the inverse FFT's
-    ``1 / (h w)`` for a spectrum of white noise, so the image's contrast does not depend on its size)."""
+    """float32 ``(h, w)``: the step of each frequency, ``1 / max(f, 1/max(h, w)) ** decay`` with f the
+    frequency's magnitude in cycles per pixel, times ``sqrt(h w)`` (undoing the inverse FFT's
+    ``1 / (h w)`` for a spectrum of white noise, so the image's contrast does not depend on its size).
+
+    ``decay`` only moves the steps between frequencies: the scale is normalised to the root mean
+    square of ``decay = 1``'s (Lucid's), so a steeper decay is smoother rather than louder (without
+    the normalisation, decay 1.5 made the lowest frequencies' steps 11x larger at 128 px and 23 %
+    of the pixels saturated: BENCHMARKS.md)."""
     fy = np.fft.fftfreq(height)[:, None]
     fx = np.fft.fftfreq(width)[None, :]
-    f = np.sqrt(fx * fx + fy * fy)
-    return (np.sqrt(height * width) / np.maximum(f, 1.0 / max(height, width)) ** decay).astype(np.float32)
+    floor = np.maximum(np.sqrt(fx * fx + fy * fy), 1.0 / max(height, width))
+    lucid = 1.0 / floor
+    scale = lucid ** decay
+    scale = scale * np.sqrt(np.mean(lucid ** 2) / np.mean(scale ** 2))
+    return (np.sqrt(height * width) * scale).astype(np.float32)
 
 
 def init_parameters(kind: str, batch: int, height: int, width: int, rng: np.random.Generator,

@@ -2,13 +2,15 @@
 visualizations (:mod:`render.engines.featurevis`), assembled into uint8 frames.
 
 Every image starts from the parameters of ``(seed, 0)`` (variant ``v`` of a frame from ``(seed, v)``)
-and draws its transforms from the same stream, so frames that differ only in their weights start the
-same optimisation (a morph changes less per frame than independent frames), an atlas cell is exactly
-the one-channel render with the same seed, and a batch gives the images one-at-a-time renders give.
+and draws its transforms from the same stream, so an atlas cell is exactly the one-channel render with
+the same seed and a batch gives the images one-at-a-time renders give.  Frames of an objective with
+several targets start from their targets' anchors (:mod:`render.engines.anchors`), so a morph keeps its
+layout from frame to frame.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +18,7 @@ import numpy as np
 from ..media import load_image
 from ..models import build
 from ..notices import note
+from .anchors import Anchors
 from .featurevis import Settings, Target, Visualizer
 from .images import to_uint8
 from .robustness import Transforms
@@ -35,6 +38,10 @@ class VisualizeEngine:
     diversity: float
     diversity_output: int
     labels: tuple[str, ...] = ()      # written in the atlas cells' corners (empty: none)
+    refine: int = 0                   # > 0: frames start from their targets' anchors, then this many steps
+
+    def __post_init__(self):
+        self.anchors = Anchors(self.visualizer, self.batch) if self.refine else None
 
     @classmethod
     def from_recipe(cls, recipe, base_model=None) -> "VisualizeEngine":
@@ -49,11 +56,13 @@ class VisualizeEngine:
                                        recipe.background)
             targets.append(Target(layers.index(t.layer), t.kind, t.channel, direction, t.key))
         settings = Settings(s.parameterization, s.decorrelate, s.decay,
-                            Transforms(s.pad, s.jitter, tuple(s.scales), s.rotate), s.learning_rate, s.steps)
+                            Transforms(s.pad, s.jitter, tuple(s.scales), s.rotate), s.learning_rate, s.steps,
+                            s.views)
         return cls(Visualizer(extractor, targets), settings, recipe.output.size, recipe.seed,
                    tuple(t.column for t in s.targets), s.cells, s.columns, s.batch, s.atlas is not None,
                    s.diversity, 0 if s.variants > 1 and s.diversity > 0 else -1,
-                   tuple(t.key for t in s.targets) if s.atlas and s.atlas["labels"] else ())
+                   tuple(t.key for t in s.targets) if s.atlas and s.atlas["labels"] else (),
+                   s.refine if s.morph == "anchors" and s.atlas is None and len(targets) > 1 else 0)
 
     @property
     def rows(self) -> int:
@@ -75,8 +84,20 @@ class VisualizeEngine:
         if self.atlas or self.cells > 1:
             return [self._sheet(*self.cell_inputs(job.row)) for job in jobs]
         weights = np.stack([self._weights(job) for job in jobs])
-        images, _ = self.visualizer.render([(self.seed, 0)] * len(jobs), weights, self.size, self.settings)
+        images = self.render_cells([(self.seed, 0)] * len(jobs), weights, self.size, self.settings)
         return [to_uint8(image) for image in images]
+
+    def render_cells(self, starts, weights, size: tuple[int, int], settings: Settings, diversity: float = 0.0,
+                     diversity_output: int = -1) -> np.ndarray:
+        """Float32 images ``(len(starts), h, w, 3)``: each optimised from its seeded start, or (a morph,
+        ``refine`` > 0) from its targets' anchors and refined for ``refine`` steps
+        (:mod:`render.engines.anchors`)."""
+        if self.anchors is None:
+            return self.visualizer.render(starts, weights, size, settings, diversity, diversity_output)[0]
+        params = self.anchors.start(starts, weights, size, settings)
+        refine = dataclasses.replace(settings, steps=self.refine)
+        params, _ = self.visualizer.optimise(params, starts, weights, size, refine, diversity, diversity_output)
+        return self.visualizer.images(params, size, settings)
 
     def _weights(self, job) -> np.ndarray:
         return np.array([job.row[c] for c in self.columns], np.float32)
@@ -89,8 +110,8 @@ class VisualizeEngine:
         chunk = len(starts) if self.diversity_output >= 0 else self.batch
         cells = []
         for first in range(0, len(starts), chunk):
-            images, _ = self.visualizer.render(starts[first:first + chunk], weights[first:first + chunk],
-                                               (cell_w, cell_h), self.settings, self.diversity, self.diversity_output)
+            images = self.render_cells(starts[first:first + chunk], weights[first:first + chunk], (cell_w, cell_h),
+                                       self.settings, self.diversity, self.diversity_output)
             cells.extend(images)
             silent = np.flatnonzero(np.abs(self.visualizer.value(images, weights[first:first + chunk])) < 1e-6)
             for index in silent:   # a dead unit: no gradient ever reached the picture
@@ -101,7 +122,7 @@ class VisualizeEngine:
             row, col = divmod(index, self.grid_columns)
             frame[row * cell_h:(row + 1) * cell_h, col * cell_w:(col + 1) * cell_w] = image[:height - row * cell_h,
                                                                                             :width - col * cell_w]
-        return label_cells(to_uint8(frame), self.labels, self.grid_columns, (cell_w, cell_h))
+        return to_uint8(label_cells(frame, self.labels, self.grid_columns, (cell_w, cell_h)))
 
 
 def _direction(extractor, output: int, pictures, size, background) -> tuple[float, ...]:
@@ -116,17 +137,30 @@ def _direction(extractor, output: int, pictures, size, background) -> tuple[floa
 
 
 def label_cells(frame: np.ndarray, labels, columns: int, cell: tuple[int, int]) -> np.ndarray:
-    """``frame`` with each cell's label in its top-left corner (white on a dark shadow; Pillow's
-    default font, scaled to the cell)."""
+    """``frame`` (float ``(h, w, 3)`` in 0..1, kept float so a 16-bit print keeps its depth) with each
+    cell's label in its top-left corner: white on a dark shadow, Pillow's default font at a twelfth of
+    the cell's height, smaller when the longest label would not fit the cell's width.  Cells too small
+    for a legible label (under 7 px type) get none, and a note says so."""
     if not labels:
         return frame
     from PIL import Image, ImageDraw, ImageFont
-    picture = Image.fromarray(frame)
-    draw = ImageDraw.Draw(picture)
-    font = ImageFont.load_default(size=max(8, cell[1] // 12))
+    longest = max(labels, key=len)
+    size = max(7, cell[1] // 12)
+    while size >= 7:
+        font = ImageFont.load_default(size=size)
+        if ImageDraw.Draw(Image.new("L", (1, 1))).textlength(longest, font=font) <= cell[0] - 6:
+            break
+        size -= 1
+    else:
+        note(f"atlas cells of {cell[0]} px are too narrow for their labels ({longest!r}): drawn without them")
+        return frame
+    height, width = frame.shape[:2]
+    shadow, text = Image.new("L", (width, height), 0), Image.new("L", (width, height), 0)
     for index, label in enumerate(labels):
         row, col = divmod(index, columns)
         x, y = col * cell[0] + 3, row * cell[1] + 2
-        draw.text((x + 1, y + 1), label, fill=(0, 0, 0), font=font)
-        draw.text((x, y), label, fill=(255, 255, 255), font=font)
-    return np.asarray(picture)
+        ImageDraw.Draw(shadow).text((x + 1, y + 1), label, fill=255, font=font)
+        ImageDraw.Draw(text).text((x, y), label, fill=255, font=font)
+    dark = np.asarray(shadow, np.float32)[..., None] / 255
+    light = np.asarray(text, np.float32)[..., None] / 255
+    return (frame * (1 - dark)) * (1 - light) + light

@@ -9,8 +9,9 @@ Each frame optimises an image, from a seeded start, for a weighted sum of target
   ``layer``, ``toward`` and ``away`` pictures (the difference of their mean activations).
 
 Weights are keyframable (``visualize.objective.<target>`` columns), so a video morphs one channel into
-another; every frame starts from the same seeded parameters and draws the same transforms, so
-neighbouring frames change less than independent ones (0.52x, BENCHMARKS.md).  ``variants = N`` puts N
+another: each frame starts from the blend of its targets' anchors (each target's own image) and is
+refined (``morph = "anchors"``, :mod:`render.engines.anchors`), so neighbouring frames keep their
+layout (0.17x the frame-to-frame change of independent frames, BENCHMARKS.md).  ``variants = N`` puts N
 images of the frame's objective side by side, optimised together with a diversity penalty (their Gram
 matrices pushed apart); ``[visualize.atlas]`` makes a still: a sheet of one layer's channels, each cell
 the same render a one-channel recipe with the same seed gives.
@@ -36,7 +37,8 @@ VISUALIZE = {
     "parameterization": Choice("fft", ("fft", "pixels"),
                                help="fft: a scaled Fourier basis (structures); pixels: plain pixels (noise-like)"),
     "decorrelate": Flag(True, help="optimise decorrelated colour channels (natural images' colour basis)"),
-    "decay": Number(1.0, 0.0, 3.0, help="fft: how fast the step falls with frequency (1 = like natural images)"),
+    "decay": Number(1.5, 0.0, 3.0, help="fft: how fast the step falls with frequency (1 = Lucid's 1/f, sharper; "
+                                        "1.5 = as smooth as a photo; 2 = soft)"),
     "steps": Number(256, 1, 100_000, integer=True, help="Adam steps per image"),
     "learning_rate": Number(0.05, 0.0, 10.0, low_open=True, help="Adam's step size"),
     "pad": Number(12, 0, 256, integer=True, help="grey pixels padded around the image before transforms"),
@@ -44,6 +46,13 @@ VISUALIZE = {
     "scales": NumberList([1.0 + (i - 5) / 50.0 for i in range(11)], 0.0, 4.0,
                          help="random scale each step, drawn from these"),
     "rotate": Number(10.0, 0.0, 180.0, help="random rotation each step, up to this many degrees either way"),
+    "views": Number(1, 1, 64, integer=True, help="transformed copies of each image per step, their gradients "
+                                                 "averaged (steadier, views x the time)"),
+    "morph": Choice("anchors", ("anchors", "start"),
+                    help="objectives of several targets: anchors = each frame starts from the blend of its "
+                         "targets' own images and is refined (a morph keeps its layout); start = every frame "
+                         "optimised from the seeded start"),
+    "refine": Number(64, 1, 100_000, integer=True, help="morph = \"anchors\": Adam steps from the blend of anchors"),
     "variants": Number(1, 1, 64, integer=True, help="images of the objective side by side in each frame"),
     "diversity": Number(0.0, 0.0, 1e6, help="with variants > 1: weight of the penalty on their similarity "
                                            "(Gram matrices)"),
@@ -161,6 +170,9 @@ class VisualizeSettings:
     jitter: int
     scales: tuple[float, ...]
     rotate: float
+    views: int
+    morph: str
+    refine: int
     variants: int
     diversity: float
     batch: int
@@ -204,7 +216,7 @@ class VisualizeKind(Kind):
     name = "visualize"
     description = "Feature visualization (Olah et al. 2017): images that maximise channels, neurons, layers or directions"
     chained = False
-    engine_version = "visualize-2"
+    engine_version = "visualize-3"
     sections = {"visualize": VISUALIZE}
     roles = (FEATURES,)
     default_model = "vgg16"
@@ -230,21 +242,23 @@ class VisualizeKind(Kind):
             targets = tuple(_target(key, model, directions, error) for key in v["objective"])
         return VisualizeSettings(targets, v["parameterization"], v["decorrelate"], v["decay"], v["steps"],
                                  v["learning_rate"], v["pad"], v["jitter"], tuple(v["scales"]), v["rotate"],
-                                 v["variants"], v["diversity"], v["batch"], atlas)
+                                 v["views"], v["morph"], v["refine"], v["variants"], v["diversity"], v["batch"], atlas)
 
     def key_parts(self, recipe) -> dict[str, Any]:
         s: VisualizeSettings = recipe.settings
         return {"targets": [[t.key, t.layer, t.kind, t.channel, list(t.direction) if t.direction else None]
                             for t in s.targets],
                 "how": [s.parameterization, s.decorrelate, s.decay, s.steps, s.learning_rate, s.pad, s.jitter,
-                        list(s.scales), s.rotate, s.variants, s.diversity],
+                        list(s.scales), s.rotate, s.views, s.variants, s.diversity]
+                       + ([s.morph, s.refine] if len(s.targets) > 1 and s.atlas is None else []),
                 "atlas": s.atlas and [[list(c) for c in s.atlas["channels"]], s.atlas["columns"], s.atlas["labels"]]}
 
     def batch_size(self, recipe) -> int:
         return 1 if recipe.settings.atlas or recipe.settings.variants > 1 else recipe.settings.batch
 
     def preview_sections(self, sections, factor):
-        v = dict(sections["visualize"], steps=max(16, sections["visualize"]["steps"] // 4))
+        v = dict(sections["visualize"], steps=max(16, sections["visualize"]["steps"] // 4),
+                 refine=max(4, sections["visualize"]["refine"] // 4))
         return dict(sections, visualize=v)
 
     def summary(self, recipe) -> list[str]:
@@ -255,11 +269,15 @@ class VisualizeKind(Kind):
                 f"optimise {s.parameterization}{' + decorrelated colour' if s.decorrelate else ''}, {s.steps} Adam "
                 f"steps at {s.learning_rate:g}; transforms pad {s.pad}, jitter {s.jitter}, scales "
                 f"{min(s.scales):g}..{max(s.scales):g}, rotate {s.rotate:g} deg"
-                + (f"; {s.variants} variants, diversity {s.diversity:g}" if s.variants > 1 else "")]
+                + (f", {s.views} views a step" if s.views > 1 else "")
+                + (f"; {s.variants} variants, diversity {s.diversity:g}" if s.variants > 1 else "")
+                + (f"; frames start from the {len(s.targets)} targets' anchors, then {s.refine} steps"
+                   if s.morph == "anchors" and len(s.targets) > 1 and s.atlas is None else "")]
 
     def memory_estimate(self, recipe) -> int:
         width, height = recipe.output.size
-        return int(width * height * 3 * 4 * 64 * max(1, recipe.kind.batch_size(recipe)) + 200 * 2**20)
+        return int(width * height * 3 * 4 * 64 * max(1, recipe.kind.batch_size(recipe)) * recipe.settings.views
+                   + 200 * 2**20)
 
     def build_engine(self, recipe):
         activate(recipe.backend)

@@ -39,8 +39,7 @@ class VisualizePrinter:
                 scaled = dataclasses.replace(transforms, pad=round(transforms.pad * ratio),
                                              jitter=round(transforms.jitter * ratio))
                 settings = dataclasses.replace(engine.settings, transforms=scaled, steps=stage_steps(request, stage))
-                images, _ = engine.visualizer.render([starts[index]], weights[index:index + 1], (x1 - x0, y1 - y0),
-                                                     settings)
+                images = engine.render_cells([starts[index]], weights[index:index + 1], (x1 - x0, y1 - y0), settings)
                 canvas[y0:y1, x0:x1] = images[0]
                 done += 1
                 on_step(stage, done * request.stages[stage].steps // len(starts))   # the bar counts steps
@@ -50,10 +49,9 @@ class VisualizePrinter:
         engine = self.engine
         if not engine.labels:
             return state["image"]
-        from ..engines.images import to_uint8
         from ..engines.visualize import label_cells
         cell = (request.width // engine.grid_columns, request.height // engine.rows)
-        return label_cells(to_uint8(state["image"]), engine.labels, engine.grid_columns, cell).astype(np.float32) / 255
+        return label_cells(state["image"], engine.labels, engine.grid_columns, cell)
 
 
 def stage_steps(request: PrintRequest, stage: int) -> int:

@@ -80,8 +80,12 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1)
     args = parser.parse_args()
     size = (args.size, args.size)
-    extractor = build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], precision="float32")
-    vis = Visualizer(extractor, [Target(0, "channel", c, label=str(c)) for c in CHANNELS])
+    base = build.build_base_model(catalog.resolve("vgg16", None))
+    # measured on the layer's output; optimised on its values before the ReLU, as the kind does
+    extractor = build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], base=base, precision="float32")
+    vis = Visualizer(build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], base=base, precision="float32",
+                                             pre_activation=True),
+                     [Target(0, "channel", c, label=str(c)) for c in CHANNELS])
     ways = {"pixels": Settings("pixels", False, 1.0, Transforms.none(), 0.05, args.steps),
             "fft decay 1 (Lucid)": Settings("fft", True, 1.0, Transforms(), 0.05, args.steps),
             "fft + colour + transforms": Settings("fft", True, 1.5, Transforms(), 0.05, args.steps)}

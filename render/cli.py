@@ -112,7 +112,7 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path, fi
 @click.option("--frames", "frame_range", metavar="RANGE", help="Only these frames, e.g. 0-9,20 (missing "
               "earlier frames of a feedback video are rendered too).")
 @click.option("--force", is_flag=True, help="Render the chosen frames again even if stored.")
-@click.option("--preview", is_flag=True, help="Quick small draft (<=256 px, a third of the steps) into "
+@click.option("--preview", is_flag=True, help="Quick small draft (<=256 px, fewer steps) into "
               "<run folder>-preview.")
 @click.option("--no-encode", is_flag=True, help="Store frames only; encode later with `render encode`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (for scripts and CI).")

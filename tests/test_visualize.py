@@ -170,10 +170,15 @@ def test_an_atlas_cell_is_the_single_channel_render(write_recipe, tmp_path):
 
 
 def test_recipe_mistakes_name_the_key(write_recipe):
+    """Unknown layers and channels, a frame whose weights are all 0 (it would stay grey),
+    atlas cells under 16 px (16 channels of 48 px in 4 columns: 12 px), variants in an atlas."""
     from render.errors import RecipeError
     for extra, key in (('objective = { "block4_conv9:1" = 1.0 }', "visualize.objective.block4_conv9:1"),
                        ('objective = { "block4_conv1:999" = 1.0 }', "visualize.objective.block4_conv1:999"),
-                       ('objective = { "direction:x" = 1.0 }', "visualize.objective.direction:x")):
+                       ('objective = { "direction:x" = 1.0 }', "visualize.objective.direction:x"),
+                       ('objective = { "block4_conv1:1" = "0 * t", "block4_conv1:2" = 0.0 }', "visualize.objective"),
+                       ('atlas = { layer = "block2_conv1", channels = 16, columns = 4 }', "visualize.atlas"),
+                       ('variants = 2\natlas = { layer = "block2_conv1", channels = 2 }', "visualize.variants")):
         with pytest.raises(RecipeError) as err:
             load_recipe(write_recipe(VISUALIZE.format(width=48, frames=1, extra=extra)))
         assert err.value.key == key
@@ -277,3 +282,61 @@ def test_labels_fit_their_cells_and_keep_the_pictures_depth(notes):
     narrow = label_cells(frame, ["block4_conv1:97"], 8, (32, 128))
     np.testing.assert_array_equal(narrow, frame)
     assert any("too narrow for their labels" in n for n in notes)
+
+
+def test_objectives_before_the_relu_wake_a_unit_that_is_off_everywhere(vgg16):
+    """block3_conv1's channel 14 is off at every position of seed 2's start (48 px): on the layer's
+    output no gradient reaches the picture and it stays grey; on the values before the ReLU (the
+    kind's way, as Lucid's) six steps make it fire."""
+    info = catalog.resolve("vgg16", None)
+    post = build.feature_extractor(info, ["block3_conv1"], base=vgg16)
+    pre = build.feature_extractor(info, ["block3_conv1"], base=vgg16, pre_activation=True)
+    images = np.random.default_rng(0).uniform(size=(2, 40, 40, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.maximum(np.asarray(pre(images)[0]), 0), np.asarray(post(images)[0]), atol=1e-4)
+    settings = Settings(transforms=Transforms.none(), steps=6)
+    start, _ = Visualizer(post, [Target(0, "channel", 14)]).render([(2, 0)], [[1.0]], (48, 48), Settings(steps=0))
+    assert np.asarray(post(start)[0])[..., 14].max() <= 0
+    for extractor, fires in ((post, False), (pre, True)):
+        vis = Visualizer(extractor, [Target(0, "channel", 14)])
+        images, _ = vis.render([(2, 0)], [[1.0]], (48, 48), settings)
+        assert bool(vis.value(images, [[1.0]], rectified=True)[0] > 0.5) == fires
+
+
+def test_a_print_of_variants_keeps_their_diversity_term(write_recipe, tmp_path):
+    from render.prints.driver import make_print, options_for, plan_print
+    from render.runner import render
+    from tests.helpers import pixels
+    printed = []
+    for diversity in (0.0, 1000.0):
+        recipe = load_recipe(write_recipe(VISUALIZE.format(width=96, frames=1, extra=f"variants = 2\ndiversity = {diversity}"),
+                                          f"v{int(diversity)}.toml"))
+        render(recipe, tmp_path / f"run{int(diversity)}")
+        plan = plan_print(recipe, options_for(recipe, size="192x96px", fmt="png"))
+        printed.append(pixels(make_print(plan, tmp_path / f"run{int(diversity)}").path).astype(np.float64))
+    assert np.abs(printed[0] - printed[1]).mean() > 1.0
+
+
+def test_a_direction_between_two_copies_of_one_picture_is_refused(write_recipe, tmp_path):
+    import shutil
+    from render.engines.visualize import VisualizeEngine
+    from render.errors import RecipeError
+    from tests.helpers import CHELSEA
+    shutil.copyfile(CHELSEA, tmp_path / "a.png")
+    shutil.copyfile(CHELSEA, tmp_path / "b.png")
+    text = VISUALIZE.format(width=48, frames=1, extra='objective = { "direction:same" = 1.0 }\n'
+                            '[visualize.directions.same]\nlayer = "block3_conv1"\ntoward = "a.png"\naway = "b.png"')
+    recipe = load_recipe(write_recipe(text, "same.toml"))
+    with pytest.raises(RecipeError) as err:
+        VisualizeEngine.from_recipe(recipe)
+    assert err.value.key == "visualize.directions.same" and "same" in str(err.value)
+
+
+def test_the_kind_optimises_values_before_the_relu(write_recipe, vgg16):
+    """The recipe's frame of block3_conv1's channel 14 (off everywhere on seed 2's start) fires."""
+    from render.engines.visualize import VisualizeEngine
+    text = VISUALIZE.format(width=48, frames=1, extra='objective = { "block3_conv1:14" = 1.0 }\npad = 0\njitter = 0\n'
+                            'scales = [1.0]\nrotate = 0.0').replace("seed = 3", "seed = 2").replace("steps = 4", "steps = 6")
+    engine = VisualizeEngine.from_recipe(load_recipe(write_recipe(text, "wake.toml")), base_model=vgg16)
+    image = engine.render_cells([(2, 0)], [[1.0]], (48, 48), engine.settings)
+    post = build.feature_extractor(catalog.resolve("vgg16", None), ["block3_conv1"], base=vgg16)
+    assert np.asarray(post(image)[0])[..., 14].mean() > 0.5

@@ -2,12 +2,12 @@
 
 A frame of a morph (channel A's weight falling while B's rises) optimised from scratch finds its own
 layout: with every frame starting from the same seeded parameters and drawing the same transforms,
-neighbouring frames still differ by 0.56x what independent frames do, and the video jumps.  Here each
+neighbouring frames still differ by 0.51x what independent frames do, and the video jumps.  Here each
 target first gets its *anchor*, the parameters its own objective reaches from the frame's seeded start
 (``steps`` steps, once per target, sign, start, size and settings; cached for the process).  A frame
 starts from the blend of its targets' anchors, weighted by ``|weight| / sum |weight|``, and is refined
 for a few steps on its mixed objective, so the layout carries over and only the pattern changes:
-0.17x the frame-to-frame change of independent frames (BENCHMARKS.md, "Feature visualization").
+0.19x the frame-to-frame change of independent frames (BENCHMARKS.md, "Feature visualization").
 
 This is a per-frame form of the shared parameterisation Olah, Mordvintsev and Schubert use for their
 interpolations ("Feature Visualization", Distill 2017, "Interaction between Neurons"), where frames are
@@ -39,9 +39,9 @@ class Anchors:
         starts from its seeded start."""
         weights = np.asarray(weights, np.float32)
         context = (size, settings)
-        needed = {(k, float(np.sign(w[k])), tuple(start)) for w, start in zip(weights, starts)
-                  for k in np.flatnonzero(w)}
-        missing = sorted(n for n in needed if (n, context) not in self._cache)
+        names = [[(int(k), float(np.sign(w[k])), tuple(start)) for k in np.flatnonzero(w)]
+                 for w, start in zip(weights, starts)]
+        missing = sorted({n for row in names for n in row if (n, context) not in self._cache})
         for first in range(0, len(missing), self.batch):
             chunk = missing[first:first + self.batch]
             one_hot = np.zeros((len(chunk), weights.shape[1]), np.float32)
@@ -54,11 +54,8 @@ class Anchors:
                 self._cache[(name, context)] = params[row]
         seeded = self.visualizer.start(starts, size, settings)
         blended = []
-        for i, (w, start) in enumerate(zip(weights, starts)):
+        for i, (w, row) in enumerate(zip(weights, names)):
             total = float(np.abs(w).sum())
-            if total == 0.0:
-                blended.append(seeded[i])
-                continue
-            blended.append(sum(abs(float(w[k])) / total * self._cache[((k, float(np.sign(w[k])), tuple(start)), context)]
-                               for k in np.flatnonzero(w)))
+            blended.append(sum(abs(float(w[k])) / total * self._cache[((k, sign, start), context)]
+                               for k, sign, start in row) if row else seeded[i])
         return np.stack(blended).astype(np.float32)

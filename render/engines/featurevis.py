@@ -71,15 +71,20 @@ def gram_similarity(activation):
     return (ops.sum(cosine) - ops.trace(cosine)) / float(batch * (batch - 1))
 
 
-def objective(activations: Sequence, targets: Sequence[Target], weights, diversity, diversity_output: int):
+def objective(activations: Sequence, targets: Sequence[Target], weights, diversity, diversity_output: int,
+              rectified: Sequence | None = None):
     """Scalar to maximise: ``sum over the batch and terms of weights[b, k] * value_k(image b)`` minus
     ``diversity * gram_similarity`` of output ``diversity_output``.  ``weights`` float32
-    ``(batch, terms)``: every image its own mix (frames of a morph in one batch)."""
+    ``(batch, terms)``: every image its own mix (frames of a morph in one batch).  ``rectified``: the
+    outputs after their activation when ``activations`` are taken before it; a layer's energy and
+    the Gram matrices use those, channels, neurons and directions the values before it."""
+    rectified = activations if rectified is None else rectified
     total = 0.0
     for k, target in enumerate(targets):
-        total = total + ops.sum(weights[:, k] * target_value(activations[target.output], target))
+        source = rectified if target.kind == "layer" else activations
+        total = total + ops.sum(weights[:, k] * target_value(source[target.output], target))
     if diversity_output >= 0:
-        total = total - diversity * gram_similarity(activations[diversity_output])
+        total = total - diversity * gram_similarity(rectified[diversity_output])
     return total
 
 
@@ -118,12 +123,13 @@ class Visualizer:
             views = moves.shape[0] // images.shape[0]
             seen = apply(ops.repeat(images, views, axis=0) if views > 1 else images, moves, pad)
             acts = self.extractor(seen)
+            post = self._rectify(acts)
             if views == 1:
-                return -objective(acts, self.targets, weights, diversity, diversity_output)
+                return -objective(acts, self.targets, weights, diversity, diversity_output, post)
             mean = ops.repeat(weights, views, axis=0) / float(views)
-            value = objective(acts, self.targets, mean, 0.0, -1)
+            value = objective(acts, self.targets, mean, 0.0, -1, post)
             if diversity_output >= 0:
-                value = value - diversity * gram_similarity(acts[diversity_output][::views])
+                value = value - diversity * gram_similarity(post[diversity_output][::views])
             return -value
 
         value_and_grad = backend.value_and_grad(loss)
@@ -181,8 +187,17 @@ class Visualizer:
                                       diversity, diversity_output)
         return self.images(params, size, settings), value
 
-    def value(self, images, weights) -> np.ndarray:
-        """Per image ``(batch,)``: the weighted targets of ``images`` as they are (no transforms)."""
+    def _rectify(self, acts) -> list:
+        """The outputs after their activation (the extractor's ``post`` functions; as they are when the
+        extractor returns outputs after activation)."""
+        post = getattr(self.extractor, "post", ())
+        return [f(a) for f, a in zip(post, acts)] if post else list(acts)
+
+    def value(self, images, weights, rectified: bool = False) -> np.ndarray:
+        """Per image ``(batch,)``: the weighted targets of ``images`` as they are (no transforms);
+        ``rectified``: of the outputs after their activation (0 for a unit that never fires)."""
         acts = self.extractor(np.asarray(images, np.float32))
+        post = self._rectify(acts)
+        source = [post if rectified or t.kind == "layer" else acts for t in self.targets]
         weights = np.asarray(weights, np.float32)
-        return np.asarray(sum(weights[:, k] * target_value(acts[t.output], t) for k, t in enumerate(self.targets)))
+        return np.asarray(sum(weights[:, k] * target_value(source[k][t.output], t) for k, t in enumerate(self.targets)))

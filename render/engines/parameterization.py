@@ -9,8 +9,8 @@ and colour direction equally easy to change, and the picture shows shapes instea
 - ``pixels``: the parameters are the image (through the colour transform and a sigmoid);
 - ``fft``: the parameters are the real and imaginary parts of each channel's 2-D spectrum, scaled by
   ``1 / max(f, 1 / max(h, w)) ** decay`` (f in cycles per pixel: natural images' amplitude falls
-  roughly as ``1 / f``; the kind's default decay 1.5 gives pictures whose top octave holds 1.5x a
-  photo's share of power, Lucid's 1 gives 4.5x), then transformed back with an inverse FFT.
+  roughly as ``1 / f``; the kind's default decay 1.5 gives pictures whose top octave holds 1.4x a
+  photo's share of power, Lucid's 1 gives 4.6x), then transformed back with an inverse FFT.
 
 ``decorrelate``: the three channels are combined with :data:`COLOR_CORRELATION_SQRT`, the square root
 of the colour covariance of natural images (ImageNet photos, as published with the Lucid library by

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import RecipeError
 from ..media import load_image
 from ..models import build
 from ..notices import note
@@ -47,13 +48,17 @@ class VisualizeEngine:
     def from_recipe(cls, recipe, base_model=None) -> "VisualizeEngine":
         s = recipe.settings
         layers = list(dict.fromkeys(t.layer for t in s.targets))
-        extractor = build.feature_extractor(recipe.model, layers, base=base_model, precision=recipe.precision)
+        extractor = build.feature_extractor(recipe.model, layers, base=base_model, precision=recipe.precision,
+                                            pre_activation=True)
         targets = []
         for t in s.targets:
             direction = None
             if t.kind == "direction":
-                direction = _direction(extractor, layers.index(t.layer), t.direction, recipe.output.size,
-                                       recipe.background)
+                try:
+                    direction = _direction(extractor, layers.index(t.layer), t.direction, recipe.output.size,
+                                           recipe.background)
+                except ValueError as err:
+                    raise RecipeError(str(recipe.path), f"visualize.directions.{t.key.split(':', 1)[1]}", str(err)) from None
             targets.append(Target(layers.index(t.layer), t.kind, t.channel, direction, t.key))
         settings = Settings(s.parameterization, s.decorrelate, s.decay,
                             Transforms(s.pad, s.jitter, tuple(s.scales), s.rotate), s.learning_rate, s.steps,
@@ -113,7 +118,7 @@ class VisualizeEngine:
             images = self.render_cells(starts[first:first + chunk], weights[first:first + chunk], (cell_w, cell_h),
                                        self.settings, self.diversity, self.diversity_output)
             cells.extend(images)
-            silent = np.flatnonzero(np.abs(self.visualizer.value(images, weights[first:first + chunk])) < 1e-6)
+            silent = np.flatnonzero(np.abs(self.visualizer.value(images, weights[first:first + chunk], True)) < 1e-6)
             for index in silent:   # a dead unit: no gradient ever reached the picture
                 note(f"cell {first + index} ({self.labels[first + index] if self.labels else 'its objective'}) never "
                      "responded from this start: a dead channel? its cell stays grey; try another channel or seed")
@@ -133,7 +138,10 @@ def _direction(extractor, output: int, pictures, size, background) -> tuple[floa
         image = load_image(picture, width, height, background)[None].astype(np.float32)
         means.append(np.asarray(extractor(image)[output]).mean(axis=(0, 1, 2)))
     direction = means[0] - means[1]
-    return tuple(float(v) for v in direction / (np.linalg.norm(direction) + 1e-12))
+    length = float(np.linalg.norm(direction))
+    if length <= 1e-6 * (float(np.linalg.norm(means[0])) + 1e-12):
+        raise ValueError("its toward and away pictures give the same mean activations: the direction is zero")
+    return tuple(float(v) for v in direction / length)
 
 
 def label_cells(frame: np.ndarray, labels, columns: int, cell: tuple[int, int]) -> np.ndarray:

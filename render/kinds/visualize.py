@@ -4,14 +4,15 @@ own optimisation, frames render in batches).
 Each frame optimises an image, from a seeded start, for a weighted sum of targets of a CNN:
 
 - ``"block4_conv1:97"``: channel 97's mean activation; ``"block4_conv1:97:neuron"``: that channel at
-  the centre position only; ``"block4_conv1"``: the whole layer's energy (mean square);
+  the centre position only; ``"block4_conv1"``: the whole layer's energy (mean square); channels,
+  neurons and directions are taken before the layer's ReLU, so a unit that is off still has a gradient;
 - ``"direction:NAME"``: a direction in a layer's activation space, from ``[visualize.directions.NAME]``
   ``layer``, ``toward`` and ``away`` pictures (the difference of their mean activations).
 
 Weights are keyframable (``visualize.objective.<target>`` columns), so a video morphs one channel into
 another: each frame starts from the blend of its targets' anchors (each target's own image) and is
 refined (``morph = "anchors"``, :mod:`render.engines.anchors`), so neighbouring frames keep their
-layout (0.17x the frame-to-frame change of independent frames, BENCHMARKS.md).  ``variants = N`` puts N
+layout (0.19x the frame-to-frame change of independent frames, BENCHMARKS.md).  ``variants = N`` puts N
 images of the frame's objective side by side, optimised together with a diversity penalty (their Gram
 matrices pushed apart); ``[visualize.atlas]`` makes a still: a sheet of one layer's channels, each cell
 the same render a one-channel recipe with the same seed gives.
@@ -84,7 +85,8 @@ class Atlas(Field):
                              '{ targets = ["block1_conv2:5", "block5_conv1:30"] }')
         unknown = set(raw) - {"layer", "channels", "columns", "labels"}
         if unknown:
-            raise FieldError(f"unknown key {sorted(unknown)[0]!r}; known: layer, channels, columns, labels")
+            raise FieldError(f"unknown key {sorted(unknown)[0]!r}; known: layer, channels, columns, labels "
+                             "(or targets, columns, labels)")
         channels = raw.get("channels", 16)
         if isinstance(channels, int) and not isinstance(channels, bool) and 1 <= channels <= 4096:
             channels = list(range(channels))
@@ -205,7 +207,8 @@ def _target(key: str, model, directions: dict, error) -> TargetSpec:
     if len(parts) == 1:
         return TargetSpec(key, layer, "layer", None, column)
     if not parts[1].isdigit() or len(parts) > 3 or (len(parts) == 3 and parts[2] != "neuron"):
-        raise error(column, f'expected "layer:channel" or "layer:channel:neuron", got {key!r}')
+        raise error(column, f'expected "layer:channel" or "layer:channel:neuron" (the word neuron: the '
+                            f'centre position), got {key!r}')
     channel = int(parts[1])
     if channel >= model.layers[layer].channels:
         raise error(column, f"channel {channel} is out of range: {layer} has {model.layers[layer].channels}")
@@ -216,7 +219,7 @@ class VisualizeKind(Kind):
     name = "visualize"
     description = "Feature visualization (Olah et al. 2017): images that maximise channels, neurons, layers or directions"
     chained = False
-    engine_version = "visualize-3"
+    engine_version = "visualize-4"
     sections = {"visualize": VISUALIZE}
     roles = (FEATURES,)
     default_model = "vgg16"
@@ -237,9 +240,23 @@ class VisualizeKind(Kind):
                                 f"{layer} has {model.layers[layer].channels} channels (0..{model.layers[layer].channels - 1})")
             if output.frames != 1:
                 raise error("visualize.atlas", "an atlas is a still: give output.frames = 1")
+            if v["variants"] > 1 or v["diversity"] > 0:
+                raise error("visualize.variants" if v["variants"] > 1 else "visualize.diversity",
+                            "an atlas has one cell per channel: variants and diversity are for one objective's images")
+            rows = -(-len(atlas["channels"]) // atlas["columns"])
+            cell = (output.size[0] // atlas["columns"], output.size[1] // rows)
+            if min(cell) < 16:
+                raise error("visualize.atlas", f"{len(atlas['channels'])} channels in {atlas['columns']} columns make "
+                                               f"cells of {cell[0]}x{cell[1]} px in {output.size[0]}x{output.size[1]}: "
+                                               "at least 16 px each; a larger output.size or fewer channels")
             targets = tuple(TargetSpec(f"{layer}:{c}", layer, "channel", c, "") for layer, c in atlas["channels"])
         else:
             targets = tuple(_target(key, model, directions, error) for key in v["objective"])
+            total = sum(np.abs(schedule.expand(output.frames)) for schedule in v["objective"].values())
+            zero = np.flatnonzero(np.asarray(total) == 0)
+            if zero.size:
+                raise error("visualize.objective", f"every weight is 0 at frame {zero[0]}: the picture would stay "
+                                                   "grey; give a target a weight there")
         return VisualizeSettings(targets, v["parameterization"], v["decorrelate"], v["decay"], v["steps"],
                                  v["learning_rate"], v["pad"], v["jitter"], tuple(v["scales"]), v["rotate"],
                                  v["views"], v["morph"], v["refine"], v["variants"], v["diversity"], v["batch"], atlas)

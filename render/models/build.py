@@ -128,6 +128,7 @@ class FeatureExtractor:
     layers: tuple[str, ...]
     convention: str
     precision: str = "float32"
+    post: tuple = ()     # with pre_activation: each output's activation function (identity where none)
 
     def __call__(self, images01, keep_dtype: bool = False) -> list:
         inputs = preprocess(images01, self.convention)
@@ -154,13 +155,36 @@ def with_compute_dtype(model: keras.Model, dtype: str) -> keras.Model:
 
 
 def feature_extractor(info: catalog.ModelInfo, layers: Sequence[str], base: keras.Model | None = None,
-                      precision: str = "float32") -> FeatureExtractor:
-    """A model truncated to the deepest requested layer, returning those layers' activations."""
+                      precision: str = "float32", pre_activation: bool = False) -> FeatureExtractor:
+    """A model truncated to the deepest requested layer, returning those layers' activations.
+
+    ``pre_activation``: a layer with its own non-linear activation (VGG's convolutions carry their
+    ReLU) returns its values before it, from a twin of the layer without the activation (same
+    weights); ``relu`` of them is the layer's output.  Feature visualization optimises these, as
+    Lucid does: a unit that is off everywhere still has a gradient."""
     base = base if base is not None else build_base_model(info)
     unique = tuple(dict.fromkeys(layers))
     try:
-        outputs = [base.get_layer(name).output for name in unique]
+        found = [base.get_layer(name) for name in unique]
     except ValueError as err:
         raise ModelError(f"model {info.name}: {err}") from None
+    twins, outputs, post = [], [], []
+    for layer in found:
+        activation = getattr(layer, "activation", None)
+        if pre_activation and activation is not None and getattr(activation, "__name__", "") != "linear":
+            config = dict(layer.get_config(), activation="linear", name=f"{layer.name}_pre_activation")
+            twin = layer.__class__.from_config(config)
+            outputs.append(twin(layer.input))
+            twins.append((twin, layer))
+            post.append(activation)
+        else:
+            outputs.append(layer.output)
+            post.append(_identity)
+    for twin, layer in twins:
+        twin.set_weights(layer.get_weights())
     truncated = with_compute_dtype(keras.Model(base.inputs, outputs), precision)
-    return FeatureExtractor(truncated, unique, info.preprocess, precision)
+    return FeatureExtractor(truncated, unique, info.preprocess, precision, tuple(post) if pre_activation else ())
+
+
+def _identity(x):
+    return x

@@ -27,9 +27,6 @@ from ..backend.kerasops import ops
 from . import parameterization as param
 from .robustness import Transforms, apply
 
-TARGET_KINDS = ("channel", "neuron", "layer", "direction")
-
-
 @dataclass(frozen=True)
 class Target:
     """One term: ``output`` indexes the extractor's outputs; ``kind`` is channel (mean of one

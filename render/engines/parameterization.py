@@ -29,8 +29,6 @@ import numpy as np
 
 from ..backend.kerasops import ops
 
-PARAMETERIZATIONS = ("pixels", "fft")
-
 # sqrt of the colour covariance of ImageNet photos in RGB (Lucid, lucid/optvis/param/color.py)
 _COLOR_SQRT = np.array([[0.26, 0.09, 0.02],
                         [0.27, 0.00, -0.05],

@@ -43,10 +43,6 @@ class Transforms:
         shift = rng.integers(-self.jitter, self.jitter + 1, size=(batch, 2)) if self.jitter else np.zeros((batch, 2))
         return np.column_stack([scale, angle, shift]).astype(np.float32)
 
-    def key(self) -> dict:
-        return {"pad": self.pad, "jitter": self.jitter, "scales": [repr(s) for s in self.scales],
-                "rotate": repr(self.rotate)}
-
 
 def apply(images, params, pad: int):
     """Pad ``images`` with grey by ``pad`` pixels, then resample each with its scale, rotation (about

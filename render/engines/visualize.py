@@ -82,13 +82,12 @@ class VisualizeEngine:
         """Each cell's weights ``(cells, terms)`` and start ``(seed, start)`` for the frame ``row``."""
         if self.atlas:
             return np.eye(self.cells, dtype=np.float32), [(self.seed, 0)] * self.cells
-        weights = np.array([row[c] for c in self.columns], np.float32)
-        return np.tile(weights, (self.cells, 1)), [(self.seed, v) for v in range(self.cells)]
+        return np.tile(self._weights(row), (self.cells, 1)), [(self.seed, v) for v in range(self.cells)]
 
     def render_batch(self, jobs) -> list[np.ndarray]:
         if self.atlas or self.cells > 1:
             return [self._sheet(*self.cell_inputs(job.row)) for job in jobs]
-        weights = np.stack([self._weights(job) for job in jobs])
+        weights = np.stack([self._weights(job.row) for job in jobs])
         images = self.render_cells([(self.seed, 0)] * len(jobs), weights, self.size, self.settings)
         return [to_uint8(image) for image in images]
 
@@ -104,8 +103,9 @@ class VisualizeEngine:
         params, _ = self.visualizer.optimise(params, starts, weights, size, refine, diversity, diversity_output)
         return self.visualizer.images(params, size, settings)
 
-    def _weights(self, job) -> np.ndarray:
-        return np.array([job.row[c] for c in self.columns], np.float32)
+    def _weights(self, row) -> np.ndarray:
+        """The frame ``row``'s weight of each target ``(terms,)``."""
+        return np.array([row[c] for c in self.columns], np.float32)
 
     def _sheet(self, weights: np.ndarray, starts) -> np.ndarray:
         """Cells in rows of ``grid_columns``, optimised ``batch`` at a time (all together when they
@@ -153,10 +153,11 @@ def label_cells(frame: np.ndarray, labels, columns: int, cell: tuple[int, int]) 
         return frame
     from PIL import Image, ImageDraw, ImageFont
     longest = max(labels, key=len)
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
     size = max(7, cell[1] // 12)
     while size >= 7:
         font = ImageFont.load_default(size=size)
-        if ImageDraw.Draw(Image.new("L", (1, 1))).textlength(longest, font=font) <= cell[0] - 6:
+        if measure.textlength(longest, font=font) <= cell[0] - 6:
             break
         size -= 1
     else:
@@ -164,11 +165,12 @@ def label_cells(frame: np.ndarray, labels, columns: int, cell: tuple[int, int]) 
         return frame
     height, width = frame.shape[:2]
     shadow, text = Image.new("L", (width, height), 0), Image.new("L", (width, height), 0)
+    draw_shadow, draw_text = ImageDraw.Draw(shadow), ImageDraw.Draw(text)
     for index, label in enumerate(labels):
         row, col = divmod(index, columns)
         x, y = col * cell[0] + 3, row * cell[1] + 2
-        ImageDraw.Draw(shadow).text((x + 1, y + 1), label, fill=255, font=font)
-        ImageDraw.Draw(text).text((x, y), label, fill=255, font=font)
+        draw_shadow.text((x + 1, y + 1), label, fill=255, font=font)
+        draw_text.text((x, y), label, fill=255, font=font)
     dark = np.asarray(shadow, np.float32)[..., None] / 255
     light = np.asarray(text, np.float32)[..., None] / 255
     return (frame * (1 - dark)) * (1 - light) + light

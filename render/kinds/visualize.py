@@ -70,16 +70,15 @@ class Atlas(Field):
 
     def parse(self, raw: Any, env: ParseEnv):
         if isinstance(raw, dict) and "targets" in raw:   # channels of several layers: a study strip
-            targets, columns = raw["targets"], raw.get("columns", len(raw["targets"]) if isinstance(raw["targets"], list) else 1)
+            targets = raw["targets"]
             if set(raw) - {"targets", "columns", "labels"}:
                 raise FieldError("with targets, only columns and labels go beside it")
             if not (isinstance(targets, list) and targets and all(isinstance(t, str) and t.count(":") == 1
                                                                   and t.split(":")[1].isdigit() for t in targets)):
                 raise FieldError('targets: a list of "layer:channel"', "targets")
-            if not isinstance(columns, int) or isinstance(columns, bool) or not 1 <= columns <= len(targets):
-                raise FieldError(f"columns: a whole number 1..{len(targets)}", "columns")
             pairs = tuple((t.split(":")[0], int(t.split(":")[1])) for t in targets)
-            return {"layer": None, "channels": pairs, "columns": columns, "labels": _labels(raw)}
+            return {"layer": None, "channels": pairs, "columns": _columns(raw, len(pairs), len(pairs)),
+                    "labels": _labels(raw)}
         if not isinstance(raw, dict) or "layer" not in raw:
             raise FieldError('expected { layer = "block4_conv1", channels = 16, columns = 4 } or '
                              '{ targets = ["block1_conv2:5", "block5_conv1:30"] }')
@@ -93,9 +92,7 @@ class Atlas(Field):
         if not (isinstance(channels, list) and channels and all(isinstance(c, int) and not isinstance(c, bool)
                                                                  and c >= 0 for c in channels)):
             raise FieldError("channels: a count (16) or a list of channel numbers ([3, 97, 130])", "channels")
-        columns = raw.get("columns", int(np.ceil(np.sqrt(len(channels)))))
-        if not isinstance(columns, int) or isinstance(columns, bool) or not 1 <= columns <= len(channels):
-            raise FieldError(f"columns: a whole number 1..{len(channels)}", "columns")
+        columns = _columns(raw, len(channels), int(np.ceil(np.sqrt(len(channels)))))
         if not isinstance(raw["layer"], str):
             raise FieldError("layer: a layer name", "layer")
         return {"layer": raw["layer"], "channels": tuple((raw["layer"], c) for c in channels), "columns": columns,
@@ -109,6 +106,13 @@ class Atlas(Field):
             "channels": {"anyOf": [{"type": "integer", "minimum": 1},
                                    {"type": "array", "items": {"type": "integer", "minimum": 0}}]}},
             "additionalProperties": False})
+
+
+def _columns(raw: dict, cells: int, default: int) -> int:
+    columns = raw.get("columns", default)
+    if not isinstance(columns, int) or isinstance(columns, bool) or not 1 <= columns <= cells:
+        raise FieldError(f"columns: a whole number 1..{cells}", "columns")
+    return columns
 
 
 def _labels(raw: dict) -> bool:

@@ -52,17 +52,18 @@ def main():
     show_notes(quiet=False)
 
 
-def _load(recipe: Path, sets: tuple[str, ...]):
-    """A recipe file, or a picture the renderer wrote (its metadata carries the resolved recipe)."""
+def _graph(recipe: Path, sets: tuple[str, ...], preview: bool = False, out_dir: Path | None = None):
+    """A recipe file, or a picture the renderer wrote (its metadata carries the resolved recipe), with
+    every recipe whose frames it uses (:func:`render.graph.load_graph`)."""
+    from .graph import load_graph
     from .metadata import PICTURE_SUFFIXES, recipe_from_picture
-    from .recipe import load_recipe
     if recipe.suffix.lower() in PICTURE_SUFFIXES:
         try:
             text, origin = recipe_from_picture(recipe)
         except (ValueError, OSError) as err:
             raise click.BadParameter(str(err), param_hint="RECIPE") from None
-        return load_recipe(origin, sets, text=text)
-    return load_recipe(recipe, sets)
+        return load_graph(origin, sets, text=text, preview=preview, out_dir=out_dir)
+    return load_graph(recipe, sets, preview=preview, out_dir=out_dir)
 
 
 recipe_argument = click.argument("recipe", type=click.Path(path_type=Path), metavar="RECIPE")
@@ -120,23 +121,20 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path, fi
 @farm_options
 def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, backend, ray_address, workers,
         gpus_per_worker):
-    """Render RECIPE: only frames not already stored, then the video."""
+    """Render RECIPE: only frames not already stored, then the video (first the frames it needs of
+    recipes whose frames it uses)."""
     _quiet(quiet)
-    from .plan import preview_recipe
+    from .graph import render_graph
     from .progress import ProgressBar
-    from .runner import default_out_dir, parse_frame_range, render
+    from .runner import parse_frame_range
 
-    loaded = _load(recipe, _with_backend(sets, backend))
-    if preview:
-        loaded = preview_recipe(loaded)
-    if out_dir is None:
-        out_dir = default_out_dir(loaded, preview)
-    elif preview:
+    if out_dir is not None and preview:
         out_dir = out_dir.with_name(out_dir.name + "-preview")
+    graph = _graph(recipe, _with_backend(sets, backend), preview, out_dir)
     frames = None
     if frame_range:
         try:
-            frames = parse_frame_range(frame_range, loaded.output.frames)
+            frames = parse_frame_range(frame_range, graph.recipe.output.frames)
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--frames") from None
     farm = _farm(ray_address, workers, gpus_per_worker)
@@ -144,11 +142,13 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
     if farm is not None:
         from .farm.engine import farm_engine_factory
         factory = farm_engine_factory(farm, preview)
-    result = render(loaded, out_dir, frames, force, encode=not no_encode,
-                    progress=None if quiet else ProgressBar(), engine_factory=factory)
+    run = render_graph(graph, frames, force, encode=not no_encode, progress=None if quiet else ProgressBar(),
+                       engine_factory=factory)
     if not quiet:
-        for upstream in result.upstream:  # a recipe used as footage, its missing frames rendered first
-            click.echo(f"{len(upstream.rendered)} upstream frames rendered, in {upstream.folder}")
+        for node, level in run.upstream:  # recipes whose frames it uses, upstream first
+            click.echo(f"upstream {node.name}: {len(level.rendered)} frames rendered, {level.reused} reused, "
+                       f"in {level.folder}")
+        result = run.result
         click.echo(f"{len(result.rendered)} frames rendered, {result.reused} reused, in {result.folder}")
         if result.video:
             click.echo(f"video: {result.video}")
@@ -194,10 +194,11 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
     _quiet(quiet)
     from .prints.driver import default_print_path, make_print, options_for, plan_print, proof_options
     from .prints.paper import SizeError, parse_memory
-    from .progress import PrintProgressBar
+    from .progress import PrintProgressBar, ProgressBar
     from .runner import default_out_dir
 
-    loaded = _load(recipe, _with_backend(sets, backend))
+    graph = _graph(recipe, _with_backend(sets, backend))
+    loaded = graph.recipe
     try:
         memory = parse_memory(max_memory) if max_memory else None
     except SizeError as err:
@@ -212,6 +213,9 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
         return
     run_dir = out_dir or default_out_dir(loaded)
     target = default_print_path(run_dir, plan, proof=True) if proof else file
+    if graph.upstream:  # the frames the printed frame reads from other recipes
+        from .graph import render_upstream
+        render_upstream(graph, [plan.frame], progress=None if quiet else ProgressBar())
     farm = _farm(ray_address, workers, gpus_per_worker)
     if farm is not None:  # the worker plans with its own memory and writes the file
         from .farm.engine import print_on_farm
@@ -235,11 +239,14 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
 @backend_option
 def plan(recipe, sets, show_all, plot_path, backend):
     """Print the per-frame parameter table of RECIPE without rendering."""
-    from .plan import format_plan, make_plan
+    from .graph import format_chain
+    from .plan import format_plan
     if plot_path is not None:
         _check_plot_path(plot_path)
-    loaded = _load(recipe, _with_backend(sets, backend))
-    made = make_plan(loaded)
+    graph = _graph(recipe, _with_backend(sets, backend))
+    loaded, made = graph.recipe, graph.root.plan
+    if graph.upstream:
+        click.echo(format_chain(graph, None if show_all else 0))
     click.echo(format_plan(made, None if show_all else 24))
     if plot_path is not None:
         from .plot import plot_plan
@@ -267,7 +274,7 @@ def validate(recipes, sets):
     failed = 0
     for path in recipes:
         try:
-            _load(path, sets)
+            _graph(path, sets)
             click.echo(f"ok: {path}")
         except RecipeError as err:
             failed += 1
@@ -286,7 +293,7 @@ def validate(recipes, sets):
 def encode(recipe, out_dir, sets, video, backend):
     """Encode the stored frames of RECIPE's run again, without rendering."""
     from .runner import default_out_dir, encode_stored
-    loaded = _load(recipe, _with_backend(sets, backend))
+    loaded = _graph(recipe, _with_backend(sets, backend)).recipe
     path = encode_stored(loaded, out_dir or default_out_dir(loaded), video)
     click.echo(f"video: {path}")
 

@@ -43,15 +43,13 @@ import numpy as np
 from PIL import Image
 
 from .errors import RenderError
-from .framekeys import frame_keys
 from .gallery_page import contact_sheet, markdown_table, page_html
 from .metadata import picture_metadata
-from .plan import make_plan, preview_recipe
 from .prints.driver import make_print, options_for, plan_print
 from .prints.files import write_print
 from .provenance import device_name
-from .recipe import load_recipe
-from .runner import default_out_dir, encode_stored, render, tagged_png
+from .graph import load_graph, render_graph
+from .runner import encode_stored, tagged_png
 from .store import RunStore, atomic_write, file_sha256
 
 MANIFEST = "manifest.json"
@@ -190,17 +188,14 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
     ``overrides`` are ``--set`` strings applied to every recipe (``--backend`` is one)."""
     start = time.perf_counter()
     try:
-        recipe = load_recipe(path, overrides, registry)
-        if preview:
-            recipe = preview_recipe(recipe)
-        keys = frame_keys(make_plan(recipe))
+        graph = load_graph(path, overrides, preview=preview, registry=registry)
+        recipe, keys, out_dir = graph.recipe, graph.root.keys, graph.root.out_dir
         stamp = fingerprint(recipe, keys)
         if not force and _up_to_date(record, stamp, gallery_dir):
             return GalleryEntry(Path(path), "reused", time.perf_counter() - start,
                                 outputs=[gallery_dir / n for n in record["outputs"]], record=record)
-        out_dir = default_out_dir(recipe, preview)
-        result = render(recipe, out_dir, progress=progress_for(recipe.name) if progress_for else None,
-                        engine_factory=engine_factory)
+        result = render_graph(graph, progress=progress_for(recipe.name) if progress_for else None,
+                              engine_factory=engine_factory).result
         poster = gallery_dir / f"{recipe.name}.png"
         last = recipe.output.frames - 1
         atomic_write(poster, tagged_png(RunStore(out_dir), recipe, last, keys[last]), durable=False)
@@ -258,13 +253,13 @@ def _survey(paths: list[Path], overrides: tuple[str, ...]) -> tuple[set[str], li
     for path in paths:
         needs[Path(path)] = set()
         try:
-            recipe = load_recipe(path, overrides)
+            graph = load_graph(path, overrides)
         except RenderError:
             continue
-        backends.add(recipe.backend)
-        upstream = getattr(recipe.kind.sequence_source(recipe.sections), "upstream", None)
-        if upstream is not None and Path(upstream.path).resolve() in resolved:
-            needs[Path(path)].add(resolved[Path(upstream.path).resolve()])
+        backends.add(graph.recipe.backend)
+        for node in graph.upstream:  # every level, not only the recipes it names itself
+            if Path(node.recipe.path).resolve() in resolved:
+                needs[Path(path)].add(resolved[Path(node.recipe.path).resolve()])
     level: dict[Path, int] = {}
 
     def depth(path: Path, seen=()) -> int:

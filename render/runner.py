@@ -57,7 +57,6 @@ class RunResult:
     missing: int = 0  # frames of the recipe still not stored after this run
     video: Path | None = None
     still: Path | None = None  # a 1-frame recipe's picture, <run folder>/<recipe name>.png
-    upstream: list["RunResult"] = field(default_factory=list)  # runs of recipes used as footage, first
 
 
 def default_out_dir(recipe: Recipe, preview: bool = False) -> Path:
@@ -103,8 +102,9 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
            engine_factory: Callable[[Recipe], Engine] | None = None) -> RunResult:
     """Render the frames of ``recipe`` that are not already stored in ``out_dir``; then encode the video
     when every frame is present.  ``frames`` restricts rendering to those indices (plus, for chained
-    kinds, missing predecessors).  ``engine_factory`` builds the engine (default: the kind's).  When the
-    frames follow another recipe (``{ recipe = "..." }``), its missing frames are rendered first."""
+    kinds, missing predecessors).  ``engine_factory`` builds the engine (default: the kind's).  Frames
+    that follow another recipe's (``{ recipe = "..." }``) read them stored: :func:`render.graph.render_graph`
+    renders those first."""
     plan = make_plan(recipe)
     keys = frame_keys(plan)
     selected = frames if frames is not None else list(range(plan.frames))
@@ -115,7 +115,6 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
         chosen = set(selected)
         result.reused = len(chosen) - len(chosen.intersection(todo))
         if todo:
-            result.upstream = render_upstream(recipe, todo, progress)
             engine = (engine_factory or recipe.kind.build_engine)(recipe)
             batch = recipe.kind.batch_size(recipe)
             _render_frames(plan, keys, store, todo, engine, batch, progress, result)
@@ -126,18 +125,6 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
         elif encode and recipe.output.video != "none" and result.missing == 0:
             result.video = _encode(recipe, store)
     return result
-
-
-def render_upstream(recipe: Recipe, todo: list[int], progress=None) -> list[RunResult]:
-    """When the recipe's sequence is another recipe's frames, render the upstream frames that frames
-    ``todo`` show (chained kinds: and the frames before them, which optical flow reads) and that are
-    not stored in the upstream's run folder; nothing is encoded."""
-    source = recipe.kind.sequence_source(recipe.sections)
-    if not hasattr(source, "render_missing"):
-        return []
-    shown = set(todo) | ({i - 1 for i in todo if i > 0} if recipe.kind.chained else set())
-    done = source.render_missing({source.source_index(i) for i in shown}, progress)
-    return [done] if done is not None else []
 
 
 def tagged_png(store: RunStore, recipe: Recipe, index: int, key: str) -> bytes:

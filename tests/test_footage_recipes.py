@@ -24,6 +24,7 @@ from click.testing import CliRunner
 
 from render.errors import RecipeError
 from render.framekeys import frame_keys
+from render.graph import load_graph, render_graph
 from render.media.pictures import load_picture
 from render.plan import make_plan
 from render.recipe import load_recipe
@@ -75,6 +76,11 @@ scales = [1.0]
 UPSTREAM = '{ recipe = "walk.toml", out = "walk-run" }'
 
 
+def run(path, out, overrides=()):
+    """``render run`` of ``path`` into ``out``: the graph of recipes it reaches, rendered."""
+    return render_graph(load_graph(path, overrides, out_dir=out))
+
+
 def write(folder, name, text):
     path = folder / name
     path.write_text(textwrap.dedent(text))
@@ -90,12 +96,14 @@ def recipes(tmp_path):
 
 def test_downstream_frame_i_is_made_from_upstream_frame_i(recipes, tmp_path):
     walk, down = recipes
-    recipe = load_recipe(down, ["output.frames=9"])  # two frames past the walk's end: its last is held
+    graph = load_graph(down, ["output.frames=9"], out_dir=tmp_path / "down")  # two frames past the walk's end
+    recipe = graph.recipe
     source = recipe.settings.source
     assert (source.kind, source.count, recipe.output.fps) == ("recipe", 7, 12.0)  # the walk's fps
-    assert load_recipe(down).output.frames == 7  # its frame count when the recipe gives none
-    result = render(recipe, tmp_path / "down")
-    assert sorted(result.rendered) == list(range(9)) and result.upstream[0].rendered == list(range(7))
+    assert load_graph(down).recipe.output.frames == 7  # its frame count when the recipe gives none
+    done = render_graph(graph)
+    result, upstream_result = done.result, done.upstream[0][1]
+    assert sorted(result.rendered) == list(range(9)) and upstream_result.rendered == list(range(7))
     upstream = RunStore(tmp_path / "walk-run")
     keys = frame_keys(make_plan(load_recipe(walk)))
     assert all(upstream.is_done(i, keys[i]) for i in range(7))
@@ -121,34 +129,37 @@ def test_downstream_frame_i_is_made_from_upstream_frame_i(recipes, tmp_path):
 
 def test_editing_the_upstream_from_frame_k_rerenders_the_downstream_from_frame_k_only(recipes, tmp_path):
     walk, down = recipes
-    first = render(load_recipe(down), tmp_path / "down")
-    assert len(first.rendered) == 7
+    first = run(down, tmp_path / "down")
+    assert len(first.result.rendered) == 7
     before = frame_bytes(tmp_path / "down", 7)
-    again = render(load_recipe(down), tmp_path / "down")
-    assert (again.rendered, again.upstream, again.reused) == ([], [], 7)  # unchanged: nothing at all
+    stamps = [path.stat().st_mtime_ns for path in sorted((tmp_path / "walk-run").rglob("*"))]
+    again = run(down, tmp_path / "down")
+    assert (again.result.rendered, again.result.reused) == ([], 7)  # unchanged: nothing at all
+    assert (again.upstream[0][1].rendered, again.upstream[0][1].reused) == ([], 7)
+    assert [path.stat().st_mtime_ns for path in sorted((tmp_path / "walk-run").rglob("*"))] == stamps  # untouched
 
     walk.write_text(WALK.replace("keys = [4, 17, 42, 7]", "keys = [4, 17, 42, 99]"))  # the last key
-    edited = render(load_recipe(down), tmp_path / "down")
-    assert edited.upstream[0].rendered == [5, 6]  # the walk's frames between the third key and the last
-    assert sorted(edited.rendered) == [5, 6]
+    edited = run(down, tmp_path / "down")
+    assert edited.upstream[0][1].rendered == [5, 6]  # the walk's frames between the third key and the last
+    assert sorted(edited.result.rendered) == [5, 6]
     after = frame_bytes(tmp_path / "down", 7)
     assert after[:5] == before[:5] and after[5] != before[5] and after[6] != before[6]
 
     # a keyframed truncation from frame 3 on: frames 3.. change, upstream and downstream alike
     walk.write_text(WALK.replace("keys = [4, 17, 42, 7]", "keys = [4, 17, 42, 99]")
                     + "truncation = { 2 = 1.0, 3 = 0.6 }\n")
-    edited = render(load_recipe(down), tmp_path / "down")
-    assert edited.upstream[0].rendered == [3, 4, 5, 6]
-    assert sorted(edited.rendered) == [3, 4, 5, 6]
+    edited = run(down, tmp_path / "down")
+    assert edited.upstream[0][1].rendered == [3, 4, 5, 6]
+    assert sorted(edited.result.rendered) == [3, 4, 5, 6]
 
 
 def test_a_style_content_may_be_a_recipe(recipes, tmp_path):
     from PIL import Image
     Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(tmp_path / "a.png")
-    recipe = load_recipe(write(tmp_path, "style.toml", STYLE))
+    recipe = load_graph(write(tmp_path, "style.toml", STYLE)).recipe
     content = recipe.settings.content
     assert (content.kind, recipe.output.frames, recipe.output.fps) == ("recipe", 7, 12.0)
-    assert content.out_dir == Path("renders") / "walk"  # the walk's default run folder, from where one runs
+    assert content.folder == Path("renders") / "walk"  # the walk's default run folder, from where one runs
     keys = frame_keys(make_plan(load_recipe(tmp_path / "walk.toml")))
     assert [content.identity(i) for i in range(7)] == keys
 
@@ -167,7 +178,7 @@ def test_recipes_that_name_each_other_in_a_cycle_get_one_line_naming_it(case, tm
     for name, upstream in links.items():
         write(tmp_path, name, TRANSLATE.format(input=f'{{ recipe = "{upstream}" }}'))
     with pytest.raises(RecipeError) as caught:
-        load_recipe(tmp_path / "a.toml")
+        load_graph(tmp_path / "a.toml")
     message = str(caught.value)
     assert "\n" not in message and chain in message, message
     assert message.startswith(f"{tmp_path / blamed}:9: translate.input: "), message  # file:line: key:
@@ -186,7 +197,7 @@ def test_a_bad_recipe_table_gets_one_clear_line(table, message, recipes, tmp_pat
     write(tmp_path, "broken.toml", WALK.replace("frames_per_key = 2", "frames_per_key = 0"))
     path = write(tmp_path, "bad.toml", TRANSLATE.format(input=table))
     with pytest.raises(RecipeError) as caught:
-        load_recipe(path)
+        load_graph(path)
     assert message in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
 
 
@@ -202,7 +213,8 @@ def test_one_render_run_renders_the_missing_upstream_frames_first(tmp_path, monk
 
     ran = CliRunner().invoke(main, ["run", str(down), "--no-encode"])
     assert ran.exit_code == 0, ran.output
-    assert "7 upstream frames rendered" in ran.output and "7 frames rendered" in ran.output, ran.output
+    assert "upstream walk.toml: 7 frames rendered, 0 reused" in ran.output, ran.output
+    assert "\n7 frames rendered" in ran.output, ran.output
     keys = frame_keys(make_plan(load_recipe(tmp_path / "walk.toml")))
     upstream = RunStore(tmp_path / "renders" / "walk")  # the walk's own default run folder
     assert all(upstream.is_done(i, keys[i]) for i in range(7))
@@ -211,15 +223,15 @@ def test_one_render_run_renders_the_missing_upstream_frames_first(tmp_path, monk
     planned = CliRunner().invoke(main, ["plan", str(down)])
     assert "all stored in renders/walk" in planned.output, planned.output
     rerun = CliRunner().invoke(main, ["run", str(down), "--no-encode"])
-    assert "upstream" not in rerun.output and "0 frames rendered, 7 reused" in rerun.output, rerun.output
+    assert "upstream walk.toml: 0 frames rendered, 7 reused" in rerun.output, rerun.output
+    assert "\n0 frames rendered, 7 reused" in rerun.output, rerun.output
 
 
 KILL_IN_UPSTREAM = textwrap.dedent("""
     import os, signal, sys, time
     from pathlib import Path
     from render.engines.walk import WalkEngine
-    from render.recipe import load_recipe
-    from render.runner import render
+    from render.graph import load_graph, render_graph
 
     inner = WalkEngine.render_batch
     def render_batch(self, jobs):
@@ -232,14 +244,14 @@ KILL_IN_UPSTREAM = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)  # dies inside the upstream's engine
         return inner(self, jobs)
     WalkEngine.render_batch = render_batch
-    render(load_recipe(sys.argv[1]), Path(sys.argv[2]), encode=False)
+    render_graph(load_graph(sys.argv[1], out_dir=Path(sys.argv[2])), encode=False)
 """)
 
 
 def test_a_run_killed_inside_the_upstream_resumes_to_the_same_frames(recipes, tmp_path):
     walk, down = recipes
     write(tmp_path, "walk.toml", WALK.replace("batch = 8", "batch = 2"))
-    render(load_recipe(down), tmp_path / "unbroken")
+    run(down, tmp_path / "unbroken")
     shutil.move(tmp_path / "walk-run", tmp_path / "walk-unbroken")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     killed = subprocess.run([sys.executable, "-c", KILL_IN_UPSTREAM, str(down), str(tmp_path / "killed"),
@@ -251,7 +263,7 @@ def test_a_run_killed_inside_the_upstream_resumes_to_the_same_frames(recipes, tm
     resumed = subprocess.run([sys.executable, "-m", "render.cli", "run", str(down), "--out", str(tmp_path / "killed"),
                               "--no-encode"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert "3 upstream frames rendered" in resumed.stdout, resumed.stdout  # frames 4, 5 and 6 only
+    assert "upstream walk.toml: 3 frames rendered, 4 reused" in resumed.stdout, resumed.stdout  # frames 4, 5 and 6 only
     assert frame_bytes(tmp_path / "walk-run", 7) == frame_bytes(tmp_path / "walk-unbroken", 7)
     assert frame_bytes(tmp_path / "killed", 7) == frame_bytes(tmp_path / "unbroken", 7)
 

@@ -32,12 +32,9 @@ class RecipeSource:
         return cls(str(recipe.path), recipe.text, tuple(recipe.overrides) + (pinned,), preview)
 
     def load(self):
-        from ..recipe import load_recipe
-        recipe = load_recipe(self.path, self.overrides, text=self.text)
-        if self.preview:
-            from ..plan import preview_recipe
-            recipe = preview_recipe(recipe)
-        return recipe
+        """The recipe, read with the recipes whose frames it uses (stored: the driver rendered them)."""
+        from ..graph import load_graph
+        return load_graph(self.path, self.overrides, text=self.text, preview=self.preview).recipe
 
 
 class RenderWorker:

@@ -7,7 +7,7 @@ pictures.  Nothing else in the renderer opens an input file itself.
 - :mod:`.video`: video files through ffmpeg (presentation times, rotation);
 - :mod:`.timing`: which source frame an output frame at a given fps shows;
 - :mod:`.source`: :class:`MediaSource`, what a recipe's image/folder/video key becomes;
-- :mod:`.upstream`: another recipe's stored frames as a source (``{ recipe = "walk.toml" }``).
+- :mod:`.stored`: another recipe's stored frames, read by their frame keys (``{ recipe = "walk.toml" }``).
 """
 
 from __future__ import annotations

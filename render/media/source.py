@@ -15,7 +15,7 @@ to the recipe's frame rate and background.  Rendering reads output frame ``n`` a
   own rate, ``1 / shortest delay``, when the recipe gives none);
 - past the end, the last frame is held.
 
-Another recipe's frames are a source too (:class:`render.media.upstream.RecipeSource`, kind
+Another recipe's frames are a source too (:class:`render.media.stored.StoredFrames`, kind
 ``"recipe"``): its frame ``n`` is output frame ``n``, like a folder's.
 """
 

@@ -14,10 +14,11 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from .model import RecipeRef
 from ..schedule import (INTERPOLATIONS, VECTOR_INTERPOLATIONS, KeyframeError, Keyframes, StackedKeyframes,
                         TextSchedule, parse_key, parse_keyframes, parse_text_schedule,
                         parse_vector_keyframes)
@@ -32,13 +33,17 @@ class FieldError(ValueError):
 @dataclass(frozen=True)
 class ParseEnv:
     """What a field may need besides its value: the frame rate (time keys, sequences), the recipe's
-    folder (relative paths), its background (what transparent input pixels are laid on) and the names
-    expressions may read (a :class:`render.signals.Signals`; None: the names every recipe has)."""
+    folder (relative paths), its background (what transparent input pixels are laid on), the names
+    expressions may read (a :class:`render.signals.Signals`; None: the names every recipe has) and
+    ``recipes``, which opens another recipe's frames (a :class:`RecipeRef`) as a
+    :class:`render.media.MediaSource`, raising :class:`render.media.MediaError`; :mod:`render.graph`
+    gives it, and without it a recipe that uses another's frames is refused."""
 
     fps: float = 1.0
     base_dir: Path = Path(".")
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     signals: Any = None
+    recipes: Callable[[RecipeRef], Any] | None = None
 
     def expression(self, subkey: str, text: str):
         """``text`` as a per-frame value bound to this recipe's names; KeyframeError if invalid."""
@@ -557,7 +562,8 @@ class ImageTable(Field):
 class MediaPath(Field):
     """An image, a folder of images or a video, relative to the recipe, or another recipe whose frames
     to use (``{ recipe = "walk.toml" }``, optionally ``out = "run folder"``): checked, and returned as a
-    :class:`render.media.MediaSource` (what it is and how many frames it has)."""
+    :class:`render.media.MediaSource` (what it is and how many frames it has).  A recipe reference is
+    read into a :class:`RecipeRef` and opened by ``env.recipes``."""
 
     default: Any = None
     help: str = ""
@@ -565,9 +571,12 @@ class MediaPath(Field):
     def parse(self, raw: Any, env: ParseEnv):
         from ..media import MediaError, open_source
         if isinstance(raw, dict):
-            from ..media.upstream import open_recipe_source
+            ref = recipe_ref(raw, env.base_dir)
+            if env.recipes is None:
+                raise FieldError(f"uses the frames of {ref.path.name}: recipes that use other recipes are loaded "
+                                 "with render.graph.load_graph (as every `render` command does)")
             try:
-                return open_recipe_source(raw, env.base_dir).bound(env.fps, env.background)
+                return env.recipes(ref).bound(env.fps, env.background)
             except MediaError as err:
                 raise FieldError(str(err)) from None
         if not isinstance(raw, str) or not raw.strip():
@@ -584,3 +593,29 @@ class MediaPath(Field):
                                  "out": {"type": "string", "minLength": 1}},
                   "required": ["recipe"], "additionalProperties": False}
         return self._described({"anyOf": [{"type": "string", "minLength": 1}, recipe]})
+
+
+def recipe_ref(raw: dict, base_dir: Path) -> RecipeRef:
+    """``{ recipe = "path.toml", out = "folder" }`` (paths relative to ``base_dir``) -> a
+    :class:`RecipeRef`, checked without loading the recipe: the table's keys, that the file exists and
+    is a ``.toml`` file.  Raises :class:`FieldError`."""
+    unknown = [key for key in raw if key not in ("recipe", "out")]
+    if unknown:
+        raise FieldError(f"unknown key {unknown[0]!r} in the table; it takes recipe = \"file.toml\" and "
+                         "optionally out = \"run folder\"")
+    name, out = raw.get("recipe"), raw.get("out")
+    if not isinstance(name, str) or not name.strip():
+        raise FieldError('expected { recipe = "file.toml" }: the recipe whose frames to use')
+    if out is not None and (not isinstance(out, str) or not out.strip()):
+        raise FieldError(f"out: expected the upstream's run folder as a path, got {out!r}")
+    path = Path(name) if Path(name).is_absolute() else base_dir / name
+    if path.is_dir():
+        raise FieldError(f"{path} is a folder, not a .toml recipe: {{ recipe = ... }} names another recipe "
+                         f"whose frames to use (a folder of pictures is given as a plain path, \"{name}\")")
+    if not path.is_file():
+        raise FieldError(f"recipe not found: {path} (paths are relative to the recipe)")
+    if path.suffix.lower() != ".toml":
+        raise FieldError(f"{path} is not a .toml recipe: {{ recipe = ... }} names another recipe whose frames "
+                         f"to use (a picture or video is given as a plain path, \"{name}\")")
+    folder = None if out is None else (Path(out) if Path(out).is_absolute() else base_dir / out)
+    return RecipeRef(path, folder)

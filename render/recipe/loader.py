@@ -15,7 +15,7 @@ import dataclasses
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import ModelError, RecipeError
 from ..models import catalog
@@ -27,7 +27,7 @@ from ..expressions import ExpressionError
 from ..signals import Signals
 from .audio_table import parse_audio
 from .fields import FieldError, ParseEnv, did_you_mean
-from .model import AudioSettings, OutputSettings, PrintSettings, Recipe
+from .model import AudioSettings, OutputSettings, PrintSettings, Recipe, RecipeRef
 from .toml_lines import find_line
 
 _TOML_LINE = re.compile(r"at line (\d+)")
@@ -43,6 +43,11 @@ class _Context:
         if any(key == k or key.startswith(k + ".") for k in self.overridden):
             return RecipeError(str(self.path), key, message + " (set with --set)")
         return RecipeError(str(self.path), key, message, find_line(self.text, key))
+
+    def where(self, key: str) -> str:
+        """``"file:line key"`` (the line where it is known)."""
+        line = None if key in self.overridden else find_line(self.text, key)
+        return f"{self.path}{'' if line is None else f':{line}'} {key}"
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -114,13 +119,15 @@ def parse_toml(text: str, path: Path) -> tuple[str, dict]:
         raise RecipeError(str(path), "", f"TOML syntax error: {message}", line) from None
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None, text: str | None = None) -> Recipe:
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None, text: str | None = None,
+                recipes: Callable[[RecipeRef], Any] | None = None) -> Recipe:
     """Read, override and validate a recipe.  Raises :class:`RecipeError` on any problem.
 
     ``registry`` is a :class:`render.kinds.KindRegistry` (default: built-ins plus entry points).
     ``text`` is the recipe's TOML when it does not come from ``path`` (a recipe read back from a
-    picture: ``path`` is then where it was written, so relative assets still resolve)."""
-    from ..media.upstream import loading  # the stack of recipes being loaded: recipes as footage
+    picture: ``path`` is then where it was written, so relative assets still resolve).  ``recipes``
+    opens another recipe's frames (``{ recipe = "walk.toml" }``, a :class:`RecipeRef`) as a source;
+    :func:`render.graph.load_graph` gives it, and without it such a key is refused."""
     path = Path(path)
     overrides = tuple(overrides)
     text, data = read_toml(path) if text is None else parse_toml(text, path)
@@ -130,8 +137,7 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = (), registry=None, 
     if registry is None:
         from ..kinds import default_registry
         registry = default_registry()
-    with loading(path):  # a recipe naming this one as footage, directly or not, is a cycle
-        return dataclasses.replace(_validate(data, ctx, overrides, registry), text=text)
+    return dataclasses.replace(_validate(data, ctx, overrides, registry, recipes), text=text)
 
 
 def _check_keys(table: dict, allowed: Iterable[str], prefix: str, ctx: _Context) -> None:
@@ -160,6 +166,8 @@ def parse_section(raw: Any, spec: dict, name: str, ctx: _Context, env: ParseEnv)
         except FieldError as err:
             full = f"{name}.{key}" + (f".{err.subkey}" if err.subkey else "")
             raise ctx.error(full, str(err)) from None
+        except RecipeError as err:  # the recipe whose frames this key uses is wrong: say who reached it
+            raise err.reached_from(ctx.where(f"{name}.{key}")) from None
     return clean
 
 
@@ -235,7 +243,7 @@ def _audio_frames(audio: AudioSettings | None, fps: float, ctx: _Context, key: s
     return max(1, round((audio.duration - audio.offset) * fps))
 
 
-def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -> Recipe:
+def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, recipes=None) -> Recipe:
     kind = _kind_of(data, ctx, registry)
     _check_keys(data, ["kind", "seed", "background", "title", "description", "output", "model", "print",
                        "audio"] + list(kind.sections), "", ctx)
@@ -253,7 +261,7 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry) -
         follow_audio = follow_audio or not any(f"output.{k}" in ctx.overridden for k in ("frames", "duration"))
     if follow_audio:
         out = dataclasses.replace(out, frames=_audio_frames(audio, out.fps, ctx, "output.duration"))
-    env = ParseEnv(out.fps, ctx.path.parent, background, Signals(out.fps, audio))
+    env = ParseEnv(out.fps, ctx.path.parent, background, Signals(out.fps, audio), recipes)
     model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
                               "model", ctx, env)
     info = _resolve_model(model_raw["name"], kind, ctx)

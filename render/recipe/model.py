@@ -22,6 +22,18 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class RecipeRef:
+    """``{ recipe = "walk.toml", out = "folder" }`` as read: another recipe whose frames to use.
+
+    ``path`` is the recipe file (a relative one joined to the referring recipe's folder), ``out`` its
+    run folder when given (joined likewise), else None: the folder `render run` of it uses.  The
+    reference is plain data; :mod:`render.graph` loads the recipe it names."""
+
+    path: Path
+    out: Path | None = None
+
+
+@dataclass(frozen=True)
 class PrintSettings:
     """The recipe's ``[print]`` table, checked: ``size`` as written (a paper name or WxH with a unit),
     ``frame`` None for the last frame, ``steps`` None for the frame's own, ``max_memory`` in bytes or

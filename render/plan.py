@@ -123,6 +123,11 @@ def audio_lines(recipe: Recipe) -> list[str]:
     return lines
 
 
+def is_inert(recipe: Recipe, column: str) -> bool:
+    """Whether ``column`` belongs to a setting that does nothing in ``recipe`` (``recipe.inert``)."""
+    return any(column == key or column.startswith(key + ".") for key in recipe.inert)
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -161,8 +166,9 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
         lines.append("set      " + "  ".join(recipe.overrides))
     if not plan.frames:
         return "\n".join(lines)
-    constant = {k: v[0] for k, v in plan.columns.items() if _is_constant(v)}
-    varying = [k for k in plan.columns if k not in constant]
+    shown_columns = {k: v for k, v in plan.columns.items() if not is_inert(recipe, k)}
+    constant = {k: v[0] for k, v in shown_columns.items() if _is_constant(v)}
+    varying = [k for k in shown_columns if k not in constant]
     if constant:
         lines.append("constant " + "  ".join(f"{k}={_format_value(v)}" for k, v in constant.items()))
     if varying:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plan import Plan, _is_constant, signals_of
+from .plan import Plan, _is_constant, is_inert, signals_of
 
 MAX_PANELS = 16   # more varying columns than this: the first ones, and a note in the title
 
@@ -27,7 +27,8 @@ def plot_plan(plan: Plan, path: Path) -> Path:
     recipe = plan.recipe
     fps, frames = recipe.output.fps, plan.frames
     seconds = np.arange(frames) / fps
-    varying = [name for name, values in plan.columns.items() if not _is_constant(values)]
+    varying = [name for name, values in plan.columns.items()
+               if not _is_constant(values) and not is_inert(plan.recipe, name)]
     shown = varying[:MAX_PANELS]
     audio = recipe.audio
     signals = signals_of(recipe) if audio is not None else None

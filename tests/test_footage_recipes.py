@@ -192,10 +192,16 @@ def test_recipes_that_name_each_other_in_a_cycle_get_one_line_naming_it(case, tm
     ('{ recipe = "walk.toml", folder = "x" }', "unknown key 'folder'"),
     ('{ out = "x" }', 'expected { recipe = "file.toml" }'),
     ('{ recipe = "broken.toml" }', "broken.toml:11: walk.frames_per_key: "),  # the upstream's own mistake
+    ('{ recipe = "broken.toml" }', "(reached from {bad}:9 translate.input)"),   # ... and who reached it
+    ('{ recipe = "frames/" }', "is a folder, not a .toml recipe"),
+    ('{ recipe = "a.png" }', "a.png is not a .toml recipe"),
 ])
 def test_a_bad_recipe_table_gets_one_clear_line(table, message, recipes, tmp_path):
     write(tmp_path, "broken.toml", WALK.replace("frames_per_key = 2", "frames_per_key = 0"))
+    (tmp_path / "frames").mkdir()
+    write(tmp_path, "a.png", "not really a picture")
     path = write(tmp_path, "bad.toml", TRANSLATE.format(input=table))
+    message = message.replace("{bad}", str(path))
     with pytest.raises(RecipeError) as caught:
         load_graph(path)
     assert message in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
@@ -278,3 +284,74 @@ def test_a_parallel_gallery_renders_an_upstream_recipe_before_the_recipes_that_u
     entries = build_gallery([down, walk], tmp_path / "gallery", jobs=2)
     assert [e.status for e in entries] == ["rendered", "rendered"], [e.reason for e in entries]
     assert [e.recipe for e in entries] == [down, walk]  # reported in the order given
+
+
+def test_a_chain_of_three_recipes_is_planned_rendered_and_reported_at_every_level(tmp_path, monkeypatch):
+    """walk.toml -> mid.toml (translates it) -> top.toml (translates mid): `render plan` shows every
+    level, `render run` renders them bottom up and reports each, an edit at the bottom re-renders
+    exactly its changed frames at every level, and a mistake at the bottom names the keys that reached
+    it, outermost first."""
+    from render.cli import main
+    monkeypatch.chdir(tmp_path)
+    walk = write(tmp_path, "walk.toml", WALK)
+    write(tmp_path, "mid.toml", TRANSLATE.format(input='{ recipe = "walk.toml" }'))
+    top = write(tmp_path, "top.toml", TRANSLATE.format(input='{ recipe = "mid.toml" }'))
+    planned = CliRunner().invoke(main, ["plan", str(top)])
+    assert planned.exit_code == 0, planned.output
+    assert "order    walk.toml -> mid.toml -> top.toml" in planned.output, planned.output
+    assert planned.output.index("upstream walk.toml, whose frames mid.toml uses: 0 of 7 stored") \
+        < planned.output.index("upstream mid.toml, whose frames top.toml uses: 0 of 7 stored"), planned.output
+    assert "  kind     walk" in planned.output and "  kind     translate" in planned.output
+
+    ran = CliRunner().invoke(main, ["run", str(top), "--no-encode"])
+    assert ran.exit_code == 0, ran.output
+    lines = [line for line in ran.output.splitlines() if "frames rendered" in line]
+    assert lines == ["upstream walk.toml: 7 frames rendered, 0 reused, in renders/walk",
+                     "upstream mid.toml: 7 frames rendered, 0 reused, in renders/mid",
+                     "7 frames rendered, 0 reused, in renders/top"], ran.output
+
+    walk.write_text(WALK.replace("keys = [4, 17, 42, 7]", "keys = [4, 17, 42, 99]"))   # frames 5 and 6
+    graph = load_graph(top)
+    assert [node.name for node in graph.nodes] == ["walk.toml", "mid.toml", "top.toml"]
+    done = render_graph(graph, encode=False)
+    assert [result.rendered for _, result in done.levels] == [[5, 6], [5, 6], [5, 6]]
+    assert [result.reused for _, result in done.levels] == [5, 5, 5]
+
+    walk.write_text(WALK.replace("frames_per_key = 2", "frames_per_key = 0"))
+    with pytest.raises(RecipeError) as caught:
+        load_graph(top)
+    assert str(caught.value) == (f"{walk}:11: walk.frames_per_key: 0 is out of range: must be >= 1 (reached from "
+                                 f"{top}:9 translate.input -> {tmp_path / 'mid.toml'}:9 translate.input)")
+
+
+def test_preview_previews_the_upstream_recipes_too(tmp_path, monkeypatch):
+    from render.cli import main
+    from PIL import Image
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "walk.toml", WALK.replace("size = [64, 64]", "size = [320, 320]"))
+    down = write(tmp_path, "down.toml", TRANSLATE.format(input='{ recipe = "walk.toml" }'))
+    ran = CliRunner().invoke(main, ["run", str(down), "--preview", "--no-encode"])
+    assert ran.exit_code == 0, ran.output
+    assert "upstream walk.toml: 7 frames rendered, 0 reused, in renders/walk-preview" in ran.output, ran.output
+    assert not (tmp_path / "renders" / "walk").exists()   # the full-size upstream is not rendered
+    with Image.open(tmp_path / "renders" / "walk-preview" / "frames" / "frame_000000.png") as frame:
+        assert frame.size == (256, 256)   # the walk's own draft size
+    graph = load_graph(down, preview=True)
+    source = graph.recipe.settings.source
+    assert source.folder == Path("renders/walk-preview") and list(source.keys) == graph.nodes[0].keys
+    assert graph.nodes[0].keys != load_graph(tmp_path / "walk.toml").root.keys
+
+
+def test_footage_without_an_output_size_renders_at_the_footage_size(tmp_path):
+    from PIL import Image
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.new("RGB", (80, 48), (40 * i, 90, 200)).save(frames / f"f{i}.png")
+    text = TRANSLATE.format(input='"frames"').replace("size = [64, 48]\n", "")
+    assert load_graph(write(tmp_path, "folder.toml", text)).recipe.output.size == (80, 48)
+    write(tmp_path, "walk.toml", WALK)
+    text = TRANSLATE.format(input='{ recipe = "walk.toml" }').replace("size = [64, 48]\n", "")
+    assert load_graph(write(tmp_path, "down.toml", text)).recipe.output.size == (64, 64)   # the walk's
+    still = TRANSLATE.format(input='"frames/f0.png"').replace("size = [64, 48]\n", "")
+    assert load_graph(write(tmp_path, "still.toml", still)).recipe.output.size == (640, 360)  # not footage

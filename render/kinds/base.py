@@ -52,6 +52,13 @@ class Kind:
         input), or None.  A video or animation sets the frame rate when the recipe gives none."""
         return None
 
+    def inert(self, sections: dict[str, dict[str, Any]], given: frozenset[str]) -> dict[str, str]:
+        """Settings that do nothing with these ``sections``: key path (a key, or a whole table) -> why.
+        ``given`` holds the key paths the recipe writes (``"output.frames"``, ``"motion"``,
+        ``"motion.zoom"``).  The loader notes those the recipe writes, once; `render plan` leaves their
+        columns out.  Default: none."""
+        return {}
+
     def frame_count(self, sections: dict[str, dict[str, Any]], output) -> int | None:
         """Frames implied by the kind's own tables, used when the recipe gives neither
         ``output.frames`` nor ``output.duration``.  Default: as many as :meth:`sequence_source`

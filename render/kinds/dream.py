@@ -107,6 +107,13 @@ class DreamKind(Kind):
     def sequence_source(self, sections):
         return sections["dream"]["source"]
 
+    def inert(self, sections, given):
+        if sections["dream"]["source"] is not None:
+            why = "a dream over footage moves as its source does (optical flow) and keeps the source's colours"
+            return {"motion": why, "dream.color_coherence": why}
+        why = "it applies to footage only ([dream] source = ...)"
+        return {"flow": why, "dream.blend": why, "dream.steps_per_frame": why}
+
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: DreamSettings = recipe.settings
         footage = {"footage": settings.flow.key()} if settings.source is not None else {}

@@ -96,6 +96,17 @@ class StyleKind(Kind):
     def sequence_source(self, sections):
         return sections["style"]["content"]
 
+    def inert(self, sections, given):
+        style = sections["style"]
+        content = style["content"]
+        if content is None or not content.is_sequence:
+            why = "it applies to footage only (a folder, video or recipe as style.content)"
+            return {"flow": why, "style.carry": why, "style.temporal_weight": why, "style.coherence": why}
+        if style["coherence"] == "flow":
+            return {"motion": "footage moves as its content does (optical flow, coherence = \"flow\")"}
+        why = "coherence = \"blend\" mixes the previous result in unmoved, without optical flow"
+        return {"flow": why, "style.temporal_weight": why}
+
     def settings(self, sections, model, output, error) -> StyleSettings:
         style = sections["style"]
         if style["content"] is None:

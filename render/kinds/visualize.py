@@ -230,6 +230,12 @@ class VisualizeKind(Kind):
     model_help = "vgg16 (embedded), vgg16-imagenet, vgg19-imagenet, or a path to a .keras file"
     default_batch = 4
 
+    def inert(self, sections, given):
+        if sections["visualize"]["atlas"] is None:
+            return {}
+        why = "an atlas optimises one cell per channel of visualize.atlas"
+        return {"visualize.objective": why, "visualize.morph": why, "visualize.refine": why}
+
     def settings(self, sections, model, output, error) -> VisualizeSettings:
         v = sections["visualize"]
         directions = v["directions"] or {}

@@ -174,6 +174,13 @@ class WalkKind(Kind):
     model_help = "dcgan-faces64 (embedded face generator), or a path to a .keras generator (latent in, image out)"
     default_batch = 16
 
+    def inert(self, sections, given):
+        length = {"output.frames", "output.duration", "audio.duration"} & given
+        if sections["walk"]["position"] is not None and length:
+            return {"walk.frames_per_key": f"walk.position places every frame on the keys, and the length is "
+                                           f"{sorted(length)[0]}"}
+        return {}
+
     def frame_count(self, sections, output) -> int | None:
         walk = sections["walk"]
         if walk["poster"]:

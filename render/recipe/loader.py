@@ -24,6 +24,7 @@ from ..backend.devices import resolve_precision
 from . import schema
 from ..audio.decode import AudioError
 from ..expressions import ExpressionError
+from ..notices import note
 from ..signals import Signals
 from .audio_table import parse_audio
 from .fields import FieldError, ParseEnv, did_you_mean
@@ -44,10 +45,10 @@ class _Context:
             return RecipeError(str(self.path), key, message + " (set with --set)")
         return RecipeError(str(self.path), key, message, find_line(self.text, key))
 
-    def where(self, key: str) -> str:
-        """``"file:line key"`` (the line where it is known)."""
+    def where(self, key: str, between: str = " ") -> str:
+        """``"file:line key"`` (the line where it is known; ``between`` separates the key)."""
         line = None if key in self.overridden else find_line(self.text, key)
-        return f"{self.path}{'' if line is None else f':{line}'} {key}"
+        return f"{self.path}{'' if line is None else f':{line}'}{between}{key}"
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -265,10 +266,6 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
     model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
                               "model", ctx, env)
     info = _resolve_model(model_raw["name"], kind, ctx)
-    min_side = kind.min_side(info)
-    if min(out.size) < min_side:
-        raise ctx.error("output.size", f"model {info.name} needs frames of at least {min_side} px "
-                                       f"on each side; got {out.size[0]}x{out.size[1]}")
     sections = {name: parse_section(data.get(name), spec, name, ctx, env)
                 for name, spec in kind.sections.items()}
     given = data.get("output") if isinstance(data.get("output"), dict) else {}
@@ -286,9 +283,21 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
         implied = kind.frame_count(sections, out)
         if implied is not None:
             out = dataclasses.replace(out, frames=implied)
+    if "size" not in given and source is not None and source.is_sequence and min(source.size) > 0:
+        out = dataclasses.replace(out, size=tuple(source.size))   # footage renders at its own size
+    min_side = kind.min_side(info)
+    if min(out.size) < min_side:
+        raise ctx.error("output.size", f"model {info.name} needs frames of at least {min_side} px "
+                                       f"on each side; got {out.size[0]}x{out.size[1]}"
+                        + ("" if "size" in given else " (the footage's size; set output.size)"))
     _check_cycles(sections, kind.sections, out.frames, ctx)
     _check_expanded(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)
+    written = _written(data)
+    inert = kind.inert(sections, written)
+    for key, why in inert.items():
+        if key in written:
+            note(f"{ctx.where(key, ': ')}: does nothing here: {why}")
     print_settings = _parse_print(data.get("print"), out, ctx) if "print" in data else None
     try:
         backend, backend_reason = resolve_backend(model_raw["backend"])
@@ -302,7 +311,18 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
                   requested_backend=model_raw["backend"], backend=backend,
                   backend_reason=backend_reason, precision_reason=precision_reason,
                   sections=sections, settings=settings, resolved=resolved, overrides=overrides,
-                  print=print_settings, background=background, audio=audio, **texts)
+                  print=print_settings, background=background, audio=audio, inert=frozenset(inert), **texts)
+
+
+def _written(data: dict) -> frozenset[str]:
+    """The key paths the recipe writes: each table and each key of a table (``"motion"``,
+    ``"motion.zoom"``), and the top-level keys."""
+    paths = set()
+    for name, value in data.items():
+        paths.add(name)
+        if isinstance(value, dict):
+            paths.update(f"{name}.{key}" for key in value)
+    return frozenset(paths)
 
 
 def _parse_audio_table(data: dict, ctx: _Context) -> AudioSettings:

@@ -73,7 +73,8 @@ class Recipe:
     ``precision_reason`` why ``auto`` chose it) and ``backend`` the resolved Keras backend
     (``requested_backend`` is what the recipe said, ``backend_reason`` why).
     ``resolved`` is the plain-data form (defaults filled in, overrides applied) written next to the
-    outputs; ``overrides`` are the ``--set`` strings used.
+    outputs; ``overrides`` are the ``--set`` strings used.  ``inert`` names the settings that do nothing
+    with the others (:meth:`render.kinds.base.Kind.inert`): `render plan` leaves their columns out.
     """
 
     path: Path
@@ -97,6 +98,7 @@ class Recipe:
     precision_reason: str = field(default="", compare=False)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)  # under transparent input pixels
     audio: AudioSettings | None = None  # the [audio] table: the soundtrack and its features
+    inert: frozenset[str] = frozenset()  # key paths (tables or keys) that do nothing with these settings
 
     @property
     def name(self) -> str:

@@ -52,6 +52,6 @@ def test_schema_rejects_what_the_loader_rejects():
 
 
 def test_every_example_recipe_loads():
-    from render.recipe import load_recipe
-    kinds = {load_recipe(path).kind.name for path in RECIPES}
+    from render.graph import load_graph
+    kinds = {load_graph(path).recipe.kind.name for path in RECIPES}
     assert kinds == {"dream", "style", "walk", "translate", "visualize"}

@@ -112,7 +112,7 @@ class DreamKind(Kind):
             why = "a dream over footage moves as its source does (optical flow) and keeps the source's colours"
             return {"motion": why, "dream.color_coherence": why}
         why = "it applies to footage only ([dream] source = ...)"
-        return {"flow": why, "dream.blend": why, "dream.steps_per_frame": why}
+        return {"flow": why, **{column: why for column in FOOTAGE_ONLY}}
 
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: DreamSettings = recipe.settings

@@ -214,7 +214,7 @@ def audio_settings(path: Path, offset: float):
 
 
 def with_soundtrack(monkeypatch, module, path: Path, offset):
-    """Make ``module.load_recipe`` give every recipe ``path`` as its soundtrack from ``offset`` (a
+    """Make ``module.load_recipe`` (``render.graph``'s: every command loads through it) give every recipe ``path`` as its soundtrack from ``offset`` (a
     callable: read at each load), digested when loaded, as the recipe loader does with ``[audio]``."""
     from render.recipe import load_recipe
 
@@ -226,7 +226,7 @@ def with_soundtrack(monkeypatch, module, path: Path, offset):
 def test_render_encode_re_muxes_the_soundtrack_without_rendering(tmp_path, monkeypatch):
     """A tiny walk rendered once; then `render encode` muxes the track in, for any format, offset and
     loop, leaving the stored frames alone."""
-    import render.recipe
+    import render.graph
     from render.cli import main
     from render.recipe import load_recipe
     from render.runner import render as render_frames
@@ -237,7 +237,7 @@ def test_render_encode_re_muxes_the_soundtrack_without_rendering(tmp_path, monke
     stored = {p.name: p.stat().st_mtime_ns for p in (out / "frames").iterdir()}
     track = write_track(tmp_path / "track.wav", 3.0, (0.9, 1.4))
     offset = [0.5]
-    with_soundtrack(monkeypatch, render.recipe, track, lambda: offset[0])
+    with_soundtrack(monkeypatch, render.graph, track, lambda: offset[0])
     runner = CliRunner()
 
     def encode(*extra) -> tuple[Decoded, str]:
@@ -267,7 +267,7 @@ def test_render_encode_re_muxes_the_soundtrack_without_rendering(tmp_path, monke
 def test_a_new_take_of_the_track_under_the_same_name_is_published_again(tmp_path, monkeypatch):
     """The gallery's fingerprint holds the track's digest and offset: new bytes in track.wav (or a new
     offset) publish the video again, with the new sound; the same bytes leave it reused."""
-    import render.gallery
+    import render.graph
     from render.gallery import build_gallery, fingerprint
     from render.recipe import load_recipe
     monkeypatch.chdir(tmp_path)
@@ -276,7 +276,7 @@ def test_a_new_take_of_the_track_under_the_same_name_is_published_again(tmp_path
     recipe.write_text(WALK)
     track = write_track(tmp_path / "track.wav", 2.0, (0.75,))
     offset = [0.25]
-    with_soundtrack(monkeypatch, render.gallery, track, lambda: offset[0])
+    with_soundtrack(monkeypatch, render.graph, track, lambda: offset[0])
 
     def published() -> Decoded:
         entries = build_gallery([recipe], tmp_path / "gallery")

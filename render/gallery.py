@@ -53,6 +53,7 @@ from .runner import encode_stored, tagged_png
 from .store import RunStore, atomic_write, file_sha256
 
 MANIFEST = "manifest.json"
+CONTACT_SHEET = "contact-sheet.jpg"
 PRINT_PREVIEW_SIDE = 1200
 BROWSER_VIDEO = ("mp4", "webm", "gif")   # published as rendered; any other format is a master
 RENDITION = "mp4"                        # what a master is published as (H.264, yuv420p)
@@ -329,12 +330,16 @@ def write_manifest(gallery_dir: Path, manifest: dict) -> None:
 
 
 def publish(gallery_dir: Path, manifest: dict) -> None:
-    """index.html, README.md and contact-sheet.png from the manifest's entries whose poster exists."""
+    """index.html, README.md and contact-sheet.jpg from the manifest's entries whose poster exists.
+    The sheet is a JPEG (quality 90: a quarter of the PNG's bytes for a page of thumbnails, which keeps
+    the committed gallery small); a PNG sheet from an older version is removed."""
     records = [r for _, r in sorted(manifest.items()) if (Path(gallery_dir) / r["poster"]).exists()]
     atomic_write(Path(gallery_dir) / "index.html", page_html(records).encode("utf-8"), durable=False)
     atomic_write(Path(gallery_dir) / "README.md", markdown_table(records).encode("utf-8"), durable=False)
+    (Path(gallery_dir) / "contact-sheet.png").unlink(missing_ok=True)
     if records:
-        contact_sheet(gallery_dir, records).save(Path(gallery_dir) / "contact-sheet.png", optimize=True)
+        contact_sheet(gallery_dir, records).save(Path(gallery_dir) / CONTACT_SHEET, quality=90, optimize=True,
+                                                 progressive=True)
 
 
 def format_summary(entries: list[GalleryEntry]) -> str:

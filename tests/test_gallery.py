@@ -151,10 +151,12 @@ def test_broken_recipe_is_reported_and_the_others_render(tmp_path, monkeypatch):
     manifest = json.loads((tmp_path / "shown" / "manifest.json").read_text())
     assert set(manifest) == {"alpha", "gamma"} and manifest["alpha"]["frame_key"]
     from PIL import Image
-    with Image.open(tmp_path / "shown" / "contact-sheet.png") as sheet:
-        assert sheet.width >= 2 * 32
+    with Image.open(tmp_path / "shown" / "contact-sheet.jpg") as sheet:
+        assert sheet.format == "JPEG" and sheet.width >= 2 * 32
+    (tmp_path / "shown" / "contact-sheet.png").write_bytes(b"a sheet an older version wrote")
     only = CliRunner().invoke(main, ["gallery", "recipes", "--out", "shown", "--quiet", "--only", "alpha"])
     assert only.exit_code == 0 and "1 recipes: 0 rendered, 1 reused, 0 failed" in only.output
+    assert not (tmp_path / "shown" / "contact-sheet.png").exists()
 
 
 def test_jobs_render_recipes_in_parallel_processes(tmp_path, monkeypatch):
@@ -242,7 +244,7 @@ def test_a_recipe_made_a_master_publishes_its_rendition_and_leaves_no_orphan(tmp
     entries = build_gallery([alpha], tmp_path / "gallery")
     assert entries[0].status == "rendered" and entries[0].frames_rendered == 0   # frames reused
     published = sorted(p.relative_to(tmp_path / "gallery").as_posix() for p in (tmp_path / "gallery").rglob("*.*"))
-    assert published == ["README.md", "alpha.png", "contact-sheet.png", "index.html", "manifest.json", "web/alpha.mp4"]
+    assert published == ["README.md", "alpha.png", "contact-sheet.jpg", "index.html", "manifest.json", "web/alpha.mp4"]
     assert probe_video(tmp_path / "renders" / "alpha" / "alpha.4444.mov").codec == "prores"
 
 

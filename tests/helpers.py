@@ -44,6 +44,13 @@ pan = [1.0, 0.0]
 """
 
 
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write ``text`` (dedented) to ``folder / name``; returns the path."""
+    path = Path(folder) / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
 def pixels(path: Path) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as image:

@@ -30,7 +30,7 @@ from render.plan import make_plan
 from render.recipe import load_recipe
 from render.runner import render
 from render.store import RunStore
-from tests.helpers import REPO, frame_bytes, pixels
+from tests.helpers import REPO, frame_bytes, pixels, write
 
 WALK = """\
 kind = "walk"
@@ -79,12 +79,6 @@ UPSTREAM = '{ recipe = "walk.toml", out = "walk-run" }'
 def run(path, out, overrides=()):
     """``render run`` of ``path`` into ``out``: the graph of recipes it reaches, rendered."""
     return render_graph(load_graph(path, overrides, out_dir=out))
-
-
-def write(folder, name, text):
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 @pytest.fixture

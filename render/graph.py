@@ -28,6 +28,7 @@ from .framekeys import frame_keys
 from .media import MediaError
 from .media.stored import StoredFrames
 from .plan import Plan, format_plan, make_plan, preview_recipe
+from .errors import RecipeError, RenderError
 from .recipe import Recipe, load_recipe
 from .recipe.model import RecipeRef
 from .runner import Progress, RunResult, default_out_dir, frames_to_render, render
@@ -137,11 +138,10 @@ def load_graph(path: str | Path, overrides: Iterable[str] = (), *, text: str | N
 
 @dataclass(frozen=True)
 class Need:
-    """Of one level: ``wanted``, the frames the levels above show from it (the asked recipe: the frames
-    asked for); ``needed``, those the frames they render read, which must be stored; ``todo``, the
-    frames to render (those of ``needed`` not stored, and for chained kinds the missing ones before)."""
+    """Of one level: ``needed``, the frames that must be stored (the asked recipe: the frames asked for;
+    an upstream: those the frames rendered above it read), and ``todo``, the frames to render (those of
+    ``needed`` not stored, and for chained kinds the missing ones before them)."""
 
-    wanted: list[int]
     needed: list[int]
     todo: list[int]
 
@@ -152,29 +152,25 @@ def needed_frames(graph: RecipeGraph, frames: list[int] | None = None, force: bo
     render, and for a chained kind the frame before each (its optical flow reads both), are what its
     upstream levels must have stored."""
     last = len(graph.nodes) - 1
-    asked = set(frames if frames is not None else range(graph.root.recipe.output.frames))
-    wanted: dict[int, set[int]] = {last: asked}
-    needed: dict[int, set[int]] = {last: asked}
+    needed: dict[int, set[int]] = {last: set(frames if frames is not None else range(graph.root.recipe.output.frames))}
     position = {id(node): i for i, node in enumerate(graph.nodes)}
     needs: dict[int, Need] = {}
     for i in reversed(range(len(graph.nodes))):
         node, chosen = graph.nodes[i], sorted(needed.get(i, ()))
         chained = node.recipe.kind.chained
         todo = frames_to_render(RunStore(node.out_dir), node.keys, chosen, force and i == last, chained) if chosen else []
-        needs[i] = Need(sorted(wanted.get(i, ())), chosen, todo)
+        needs[i] = Need(chosen, todo)
         reads = set(todo) | ({f - 1 for f in todo if f > 0} if chained else set())
         for source, upstream in node.uses:
-            j = position[id(upstream)]
-            wanted.setdefault(j, set()).update(source.source_index(f) for f in needs[i].wanted)
-            needed.setdefault(j, set()).update(source.source_index(f) for f in reads)
+            needed.setdefault(position[id(upstream)], set()).update(source.source_index(f) for f in reads)
     return [needs[i] for i in range(len(graph.nodes))]
 
 
 @dataclass
 class GraphRun:
     """What :func:`render_graph` did: one (node, result) per level, upstream first, the asked recipe
-    last.  An upstream level's ``reused`` counts the frames the levels above show from it that were
-    stored already."""
+    last.  An upstream level's ``reused`` counts the frames the levels above read that were stored
+    already (none when the levels above rendered nothing)."""
 
     levels: list[tuple[Node, RunResult]]
 
@@ -194,13 +190,17 @@ def render_upstream(graph: RecipeGraph, frames: list[int] | None = None, progres
     needs = needed_frames(graph, frames)
     done = []
     for node, need in zip(graph.upstream, needs):
-        if need.todo:
-            result = render(node.recipe, node.out_dir, need.needed, encode=False, progress=progress,
-                            engine_factory=engine_factory)
-        else:  # all stored: the level's run folder is left alone (not even locked)
-            result = RunResult(node.out_dir)
-        result.reused = len(set(need.wanted) - set(result.rendered))  # frames shown that were stored already
-        done.append((node, result))
+        if not need.todo:  # all stored: the level's run folder is left alone (not even locked)
+            done.append((node, RunResult(node.out_dir, reused=len(need.needed))))
+            continue
+        try:
+            done.append((node, render(node.recipe, node.out_dir, need.needed, encode=False, progress=progress,
+                                      engine_factory=engine_factory)))
+        except RecipeError:
+            raise
+        except RenderError as err:  # say which recipe's frames were being made, and for whom
+            readers = ", ".join(reader.name for reader in graph.nodes if any(used is node for _, used in reader.uses))
+            raise type(err)(f"{err} (rendering the frames of {node.recipe.path} that {readers} uses)") from None
     return done
 
 
@@ -214,10 +214,10 @@ def render_graph(graph: RecipeGraph, frames: list[int] | None = None, force: boo
     return GraphRun(levels + [(root, result)])
 
 
-def format_chain(graph: RecipeGraph, limit: int | None = 0) -> str:
-    """``render plan``'s lines for the upstream levels: the render order, then each upstream's own plan
-    (indented; ``limit`` rows of its table, None for all) with what reads it and how many of its frames
-    are stored."""
+def format_chain(graph: RecipeGraph, limit: int | None = 6, plans: bool = True) -> str:
+    """``render plan``'s lines for the upstream levels: the render order, then for each upstream what
+    reads it and how many of its frames are stored, and (``plans``) its own plan, indented, with
+    ``limit`` rows of its table (None: all)."""
     lines = ["order    " + " -> ".join(node.name for node in graph.nodes) + " (each renders before those after it)"]
     for node in graph.upstream:
         store = RunStore(node.out_dir)
@@ -225,5 +225,6 @@ def format_chain(graph: RecipeGraph, limit: int | None = 0) -> str:
         readers = ", ".join(reader.name for reader in graph.nodes if any(used is node for _, used in reader.uses))
         lines.append(f"upstream {node.name}, whose frames {readers} uses: {stored} of {len(node.keys)} stored in "
                      f"{node.out_dir}")
-        lines += ["  " + line for line in format_plan(node.plan, limit).splitlines()] + [""]
+        if plans:
+            lines += ["  " + line for line in format_plan(node.plan, limit).splitlines()] + [""]
     return "\n".join(lines)

@@ -129,7 +129,7 @@ def test_editing_the_upstream_from_frame_k_rerenders_the_downstream_from_frame_k
     stamps = [path.stat().st_mtime_ns for path in sorted((tmp_path / "walk-run").rglob("*"))]
     again = run(down, tmp_path / "down")
     assert (again.result.rendered, again.result.reused) == ([], 7)  # unchanged: nothing at all
-    assert (again.upstream[0][1].rendered, again.upstream[0][1].reused) == ([], 7)
+    assert (again.upstream[0][1].rendered, again.upstream[0][1].reused) == ([], 0)  # nothing read: none checked
     assert [path.stat().st_mtime_ns for path in sorted((tmp_path / "walk-run").rglob("*"))] == stamps  # untouched
 
     walk.write_text(WALK.replace("keys = [4, 17, 42, 7]", "keys = [4, 17, 42, 99]"))  # the last key
@@ -189,6 +189,8 @@ def test_recipes_that_name_each_other_in_a_cycle_get_one_line_naming_it(case, tm
     ('{ recipe = "broken.toml" }', "(reached from {bad}:9 translate.input)"),   # ... and who reached it
     ('{ recipe = "frames/" }', "is a folder, not a .toml recipe"),
     ('{ recipe = "a.png" }', "a.png is not a .toml recipe"),
+    ('{ recipe = "nothere.png" }', "nothere.png is not a .toml recipe"),
+    ('"walk.toml"', 'walk.toml is a recipe: to use its frames, write { recipe = "walk.toml" }'),
 ])
 def test_a_bad_recipe_table_gets_one_clear_line(table, message, recipes, tmp_path):
     write(tmp_path, "broken.toml", WALK.replace("frames_per_key = 2", "frames_per_key = 0"))
@@ -223,7 +225,8 @@ def test_one_render_run_renders_the_missing_upstream_frames_first(tmp_path, monk
     planned = CliRunner().invoke(main, ["plan", str(down)])
     assert "all stored in renders/walk" in planned.output, planned.output
     rerun = CliRunner().invoke(main, ["run", str(down), "--no-encode"])
-    assert "upstream walk.toml: 0 frames rendered, 7 reused" in rerun.output, rerun.output
+    assert "upstream walk.toml: nothing needed from it (the frames that read it are stored)" in rerun.output, \
+        rerun.output
     assert "\n0 frames rendered, 7 reused" in rerun.output, rerun.output
 
 
@@ -309,7 +312,7 @@ def test_a_chain_of_three_recipes_is_planned_rendered_and_reported_at_every_leve
     assert [node.name for node in graph.nodes] == ["walk.toml", "mid.toml", "top.toml"]
     done = render_graph(graph, encode=False)
     assert [result.rendered for _, result in done.levels] == [[5, 6], [5, 6], [5, 6]]
-    assert [result.reused for _, result in done.levels] == [5, 5, 5]
+    assert [result.reused for _, result in done.levels] == [0, 0, 5]   # upstream: of the frames read
 
     walk.write_text(WALK.replace("frames_per_key = 2", "frames_per_key = 0"))
     with pytest.raises(RecipeError) as caught:
@@ -349,3 +352,50 @@ def test_footage_without_an_output_size_renders_at_the_footage_size(tmp_path):
     assert load_graph(write(tmp_path, "down.toml", text)).recipe.output.size == (64, 64)   # the walk's
     still = TRANSLATE.format(input='"frames/f0.png"').replace("size = [64, 48]\n", "")
     assert load_graph(write(tmp_path, "still.toml", still)).recipe.output.size == (640, 360)  # not footage
+
+
+def test_a_chained_downstream_asks_its_upstream_for_the_frames_before_too(tmp_path):
+    """A style (chained: each frame starts from the one before, and follows the content's flow) asked
+    for frame 2 needs its frames 0..2, so the walk's frames 0..2; the one already stored is reused and
+    the walk's others are not rendered."""
+    from PIL import Image
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(tmp_path / "a.png")
+    write(tmp_path, "walk.toml", WALK)
+    style = write(tmp_path, "style.toml", STYLE.replace('{ recipe = "walk.toml" }', UPSTREAM))
+    render_graph(load_graph(tmp_path / "walk.toml", out_dir=tmp_path / "walk-run"), [1])
+    done = render_graph(load_graph(style, out_dir=tmp_path / "style"), [2], encode=False)
+    (walk, walk_result), (_, style_result) = done.levels
+    assert (walk_result.rendered, walk_result.reused) == ([0, 2], 1)
+    assert style_result.rendered == [0, 1, 2]
+    assert [RunStore(tmp_path / "walk-run").is_done(i, key) for i, key in enumerate(walk.keys)] == \
+        [True, True, True, False, False, False, False]
+
+
+def test_a_cycle_through_other_folders_names_each_recipe_by_its_path(tmp_path):
+    for here, there in (("p", "q"), ("q", "p")):
+        (tmp_path / here).mkdir()
+        write(tmp_path / here, "a.toml", TRANSLATE.format(input=f'{{ recipe = "../{there}/a.toml" }}'))
+    with pytest.raises(RecipeError) as caught:
+        load_graph(tmp_path / "p" / "a.toml")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'q' / 'a.toml'}:9: translate.input: "), message   # no p/../q
+    assert f"{tmp_path / 'p' / 'a.toml'} -> {tmp_path / 'q' / 'a.toml'} -> {tmp_path / 'p' / 'a.toml'}" in message
+
+
+def test_a_recipe_table_where_one_picture_is_expected_says_where_recipes_go(tmp_path):
+    write(tmp_path, "walk.toml", WALK)
+    path = write(tmp_path, "style.toml", STYLE.replace('images = { a = "a.png" }', 'images = { a = { recipe = "walk.toml" } }'))
+    with pytest.raises(RecipeError, match=r"style.images.a: this key takes one picture; another recipe's frames"):
+        load_graph(path)
+
+
+def test_an_upstream_that_cannot_be_rendered_says_for_whom_it_was_rendered(tmp_path):
+    from render.cli import main
+    write(tmp_path, "walk.toml", WALK)
+    write(tmp_path, "afile", "a file where the upstream's run folder would be")
+    down = write(tmp_path, "down.toml", TRANSLATE.format(input='{ recipe = "walk.toml", out = "afile/run" }'))
+    ran = CliRunner().invoke(main, ["run", str(down), "--out", str(tmp_path / "down")])
+    assert ran.exit_code == 1, ran.output
+    assert ran.output.startswith(f"error: cannot use run folder {tmp_path / 'afile' / 'run'}: "), ran.output
+    assert ran.output.rstrip().endswith(f"(rendering the frames of {tmp_path / 'walk.toml'} that down.toml uses)")
+    assert ran.output.count("\n") == 1, ran.output

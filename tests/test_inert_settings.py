@@ -40,6 +40,7 @@ CASES = {  # recipe text -> the notes it must give, as "line: key"
                                         "[motion]\nzoom = 1.02\n"),
                            ["8: dream.color_coherence", "9: motion"]),
     "dream defaults": (DREAM.format(source='source = "frames"', extra=""), []),
+    "dream footage from noise": (DREAM.format(source='source = "frames"\ninit = "noise"', extra=""), ["7: dream.init"]),
     "style still": ('kind = "style"\n[output]\nsize = [64, 64]\n[style]\ncontent = "frames/f0.png"\n'
                     'images = { a = "frames/f1.png" }\ncarry = 0.5\n', ["7: style.carry"]),
     "style footage": ('kind = "style"\n[output]\nsize = [64, 64]\n[style]\ncontent = "frames"\n'
@@ -77,3 +78,13 @@ def test_plan_leaves_out_the_columns_of_settings_that_do_nothing(tmp_path, foota
     moving = write(tmp_path, "moving.toml", DREAM.format(source='source = "frames"', extra=""))
     shown = plan_lines(main, moving)
     assert "motion." not in shown and "dream.color_coherence" not in shown and "dream.blend=0.6" in shown, shown
+
+
+def test_notes_come_in_line_order_and_a_set_value_says_so(tmp_path, footage, notes):
+    text = DREAM.format(source='source = "frames"', extra="color_coherence = 0.2\n[motion]\nzoom = 1.02\n")
+    path = write(tmp_path, "ordered.toml", text.replace("[motion]\nzoom = 1.02\n", "") + "[motion]\nzoom = 1.02\n")
+    load_graph(path, ["dream.init=\"noise\""])
+    said = [n for n in notes if "does nothing here" in n]
+    assert [n.split(": does nothing")[0] for n in said] == [f"{path}:8: dream.color_coherence", f"{path}:10: motion",
+                                                            f"{path}: dream.init"], said
+    assert said[-1].endswith("(set with --set)") and not said[0].endswith("(set with --set)")

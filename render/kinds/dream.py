@@ -109,8 +109,9 @@ class DreamKind(Kind):
 
     def inert(self, sections, given):
         if sections["dream"]["source"] is not None:
-            why = "a dream over footage moves as its source does (optical flow) and keeps the source's colours"
-            return {"motion": why, "dream.color_coherence": why}
+            return {"motion": "a dream over footage moves as its source does (optical flow)",
+                    "dream.color_coherence": "a dream over footage keeps its source's colours",
+                    "dream.init": "a dream over footage starts each frame from its source frame"}
         why = "it applies to footage only ([dream] source = ...)"
         return {"flow": why, **{column: why for column in FOOTAGE_ONLY}}
 

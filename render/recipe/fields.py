@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +260,10 @@ class Colour(Field):
         return self._described({"type": "string", "minLength": 1})
 
 
+NOT_A_SEQUENCE_KEY = ("this key takes one picture; another recipe's frames ({ recipe = ... }) are taken where a "
+                      "sequence is: a style's content, a dream's source, a translate input")
+
+
 @dataclass(frozen=True)
 class ImagePath(Field):
     """An image file relative to the recipe (checked readable), or one of the ``words`` (e.g.
@@ -269,6 +274,8 @@ class ImagePath(Field):
     help: str = ""
 
     def parse(self, raw: Any, env: ParseEnv) -> Path | str:
+        if isinstance(raw, dict) and "recipe" in raw:
+            raise FieldError(NOT_A_SEQUENCE_KEY)
         if not isinstance(raw, str) or not raw.strip():
             raise FieldError(f"expected a file path, got {_type_name(raw)} ({raw!r})")
         if raw in self.words:
@@ -545,6 +552,8 @@ class ImageTable(Field):
             raise FieldError("expected a table of name = \"image path\", e.g. { monet = \"monet.jpg\" }")
         out = {}
         for name, value in raw.items():
+            if isinstance(value, dict) and "recipe" in value:
+                raise FieldError(NOT_A_SEQUENCE_KEY, name)
             if not isinstance(value, str) or not value.strip():
                 raise FieldError(f"expected an image path, got {_type_name(value)} ({value!r})", name)
             try:
@@ -582,6 +591,8 @@ class MediaPath(Field):
         if not isinstance(raw, str) or not raw.strip():
             raise FieldError(f"expected a path, or {{ recipe = \"file.toml\" }}, got {_type_name(raw)} ({raw!r})")
         path = Path(raw)
+        if path.suffix.lower() == ".toml":
+            raise FieldError(f"{raw} is a recipe: to use its frames, write {{ recipe = \"{raw}\" }}")
         try:
             return open_source(path if path.is_absolute() else env.base_dir / path).bound(env.fps, env.background)
         except MediaError as err:
@@ -608,14 +619,14 @@ def recipe_ref(raw: dict, base_dir: Path) -> RecipeRef:
         raise FieldError('expected { recipe = "file.toml" }: the recipe whose frames to use')
     if out is not None and (not isinstance(out, str) or not out.strip()):
         raise FieldError(f"out: expected the upstream's run folder as a path, got {out!r}")
-    path = Path(name) if Path(name).is_absolute() else base_dir / name
+    path = Path(os.path.normpath(Path(name) if Path(name).is_absolute() else base_dir / name))
     if path.is_dir():
         raise FieldError(f"{path} is a folder, not a .toml recipe: {{ recipe = ... }} names another recipe "
                          f"whose frames to use (a folder of pictures is given as a plain path, \"{name}\")")
-    if not path.is_file():
-        raise FieldError(f"recipe not found: {path} (paths are relative to the recipe)")
     if path.suffix.lower() != ".toml":
         raise FieldError(f"{path} is not a .toml recipe: {{ recipe = ... }} names another recipe whose frames "
                          f"to use (a picture or video is given as a plain path, \"{name}\")")
+    if not path.is_file():
+        raise FieldError(f"recipe not found: {path} (paths are relative to the recipe)")
     folder = None if out is None else (Path(out) if Path(out).is_absolute() else base_dir / out)
     return RecipeRef(path, folder)

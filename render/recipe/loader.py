@@ -295,9 +295,9 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
     settings = kind.settings(sections, info, out, ctx.error)
     written = _written(data)
     inert = kind.inert(sections, written)
-    for key, why in inert.items():
-        if key in written:
-            note(f"{ctx.where(key, ': ')}: does nothing here: {why}")
+    for key in sorted(set(inert) & written, key=lambda key: (key in ctx.overridden, find_line(ctx.text, key) or 0)):
+        note(f"{ctx.where(key, ': ')}: does nothing here: {inert[key]}"
+             + (" (set with --set)" if key in ctx.overridden else ""))
     print_settings = _parse_print(data.get("print"), out, ctx) if "print" in data else None
     try:
         backend, backend_reason = resolve_backend(model_raw["backend"])

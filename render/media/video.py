@@ -4,7 +4,10 @@
 frame's presentation time and the size of the frames *as shown* (ffmpeg applies a clip's rotation
 flag, so a phone clip shot upright is upright).  :class:`VideoCursor` then decodes the same frames, in
 the same order (``-fps_mode passthrough``: no frame duplicated or dropped to reach a constant rate),
-forward only.  ffmpeg's messages never reach the terminal; a failure is one line.
+forward only, each at its own size: a clip whose frame size changes mid-stream (a window resized while
+recording, a phone turned) is not scaled to its first frame's size (``-noautoscale``); the raw frames
+are cut by the sizes the probe saw, and the reader fits each like a picture of that size.  ffmpeg's
+messages never reach the terminal; a failure is one line.
 """
 
 from __future__ import annotations
@@ -42,12 +45,19 @@ def _decode_args(path: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class ClipFacts:
-    """``width`` x ``height`` of the frames as shown (rotation applied); ``timeline`` their times."""
+    """``width`` x ``height`` of the first frame as shown (rotation applied); ``timeline`` the frames'
+    times; ``frame_sizes`` each frame's (width, height), in decoding order."""
 
     path: Path
     width: int
     height: int
     timeline: Timeline
+    frame_sizes: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        """The distinct frame sizes, in the order they first appear."""
+        return tuple(dict.fromkeys(self.frame_sizes))
 
 
 def probe_clip(path: Path) -> ClipFacts:
@@ -74,7 +84,13 @@ def _probe(name: str, size: int, mtime_ns: int) -> ClipFacts:
     stamps = [float(t) for t, _, _, _ in frames]
     last = _DURATION.search(frames[-1][3])
     width, height = int(frames[0][1]), int(frames[0][2])
+    frame_sizes = tuple((int(w), int(h)) for _, w, h, _ in frames)
+    sizes = tuple(dict.fromkeys(frame_sizes))
     timeline = Timeline.from_stamps(stamps, float(last.group(1)) if last else None)
+    if len(sizes) > 1:
+        from ..notices import note
+        note(f"{path.name}: the frame size changes mid-clip ({', then '.join(f'{w}x{h}' for w, h in sizes)}): each "
+             "frame is fitted like a picture of its own size (scaled to cover, centre-cropped), never squashed")
     if _DAMAGED.search(result.stderr):
         from ..notices import note
         declared = _DECLARED.search(result.stderr)
@@ -84,7 +100,7 @@ def _probe(name: str, size: int, mtime_ns: int) -> ClipFacts:
             said = f" of the {int(hours) * 3600 + int(minutes) * 60 + float(seconds):g} s it declares"
         note(f"{path.name} is damaged or cut short: {timeline.frames} frames ({timeline.duration:g} s{said}) "
              "decode and are used")
-    return ClipFacts(path, width, height, timeline)
+    return ClipFacts(path, width, height, timeline, frame_sizes)
 
 
 def _last_error(stderr: str) -> str:
@@ -94,24 +110,31 @@ def _last_error(stderr: str) -> str:
 
 
 class VideoCursor:
-    """Decodes a video's frames in order as uint8 ``(height, width, 3)``: ``position`` frames read so
-    far, ``last`` the latest.  Forward only (read an earlier frame with a new cursor)."""
+    """Decodes a video's frames in order as uint8 ``(height, width, 3)``, each at its own size:
+    ``position`` frames read so far, ``last`` the latest.  Forward only (read an earlier frame with a
+    new cursor)."""
 
     def __init__(self, facts: ClipFacts):
         self.facts = facts
-        self.shape = (facts.height, facts.width, 3)
-        self.process = subprocess.Popen(_decode_args(facts.path) + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        self.process = subprocess.Popen(_decode_args(facts.path) + ["-noautoscale", "-f", "rawvideo", "-pix_fmt",
+                                                                    "rgb24", "-"],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.position, self.last = 0, None
 
+    def _ended(self) -> VideoError:
+        self.close()
+        return VideoError(f"video {self.facts.path} ended after {self.position} of "
+                          f"{self.facts.timeline.frames} frames (changed since it was read?)")
+
     def advance(self) -> None:
-        size = int(np.prod(self.shape))
+        if self.position >= len(self.facts.frame_sizes):
+            raise self._ended()
+        width, height = self.facts.frame_sizes[self.position]
+        size = width * height * 3
         data = self.process.stdout.read(size)
         if len(data) < size:
-            self.close()
-            raise VideoError(f"video {self.facts.path} ended after {self.position} of "
-                             f"{self.facts.timeline.frames} frames (changed since it was read?)")
-        self.last = np.frombuffer(data, np.uint8).reshape(self.shape)
+            raise self._ended()
+        self.last = np.frombuffer(data, np.uint8).reshape(height, width, 3)
         self.position += 1
 
     def close(self) -> None:

@@ -181,7 +181,7 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
 @click.option("--proof", is_flag=True, help="Render a small proof of this print (long side 1024 px, PNG) "
               "and stop.")
 @click.option("--plan", "plan_only", is_flag=True, help="Show the print's size, tile and memory estimate only.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--quiet", "-q", is_flag=True, help="No plan, progress or timing: only the print's path.")
 @backend_option
 @farm_options
 def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, frame, steps, max_memory, tile,
@@ -211,10 +211,11 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
     plan = plan_print(loaded, options)
     if proof:
         plan = plan_print(loaded, proof_options(options, plan.size))
-    if graph.upstream:
-        from .graph import format_chain
-        click.echo(format_chain(graph, plans=False))
-    click.echo("\n".join(plan.describe()))
+    if not quiet or plan_only:   # --quiet: nothing but errors (--plan is asked for its lines)
+        if graph.upstream:
+            from .graph import format_chain
+            click.echo(format_chain(graph, plans=False))
+        click.echo("\n".join(plan.describe()))
     if plan_only:
         return
     run_dir = out_dir or default_out_dir(loaded)
@@ -229,7 +230,9 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
         click.echo(f"print: {info['path']} ({info['seconds']:.0f} s on a farm worker)")
         return
     result = make_print(plan, run_dir, target, progress=None if quiet else PrintProgressBar())
-    if result.reused:
+    if quiet:
+        click.echo(f"print: {result.path}")
+    elif result.reused:
         click.echo(f"print: {result.path} (already made with these settings; nothing rendered)")
     else:
         click.echo(f"print: {result.path} ({result.seconds:.0f} s, peak memory "

@@ -196,7 +196,9 @@ def test_an_atlas_print_re_renders_its_cells(write_recipe, tmp_path):
                                       "atlas.toml"))
     render(recipe, tmp_path / "run")
     plan = plan_print(recipe, options_for(recipe, size="192x96px", fmt="png"))
-    printed = pixels(make_print(plan, tmp_path / "run").path).astype(np.float64) / 255
+    events = []
+    printed = pixels(make_print(plan, tmp_path / "run", progress=events.append).path).astype(np.float64) / 255
+    assert_progress_ends_at_the_last_step(events)
     poster = Image.open(tmp_path / "run" / "atlas.png").resize((192, 96), Image.BICUBIC)
     upscaled = np.asarray(poster).astype(np.float64) / 255
 
@@ -312,8 +314,20 @@ def test_a_print_of_variants_keeps_their_diversity_term(write_recipe, tmp_path):
                                           f"v{int(diversity)}.toml"))
         render(recipe, tmp_path / f"run{int(diversity)}")
         plan = plan_print(recipe, options_for(recipe, size="192x96px", fmt="png"))
-        printed.append(pixels(make_print(plan, tmp_path / f"run{int(diversity)}").path).astype(np.float64))
+        events = []
+        printed.append(pixels(make_print(plan, tmp_path / f"run{int(diversity)}", progress=events.append).path)
+                       .astype(np.float64))
+        assert_progress_ends_at_the_last_step(events)
     assert np.abs(printed[0] - printed[1]).mean() > 1.0
+
+
+def assert_progress_ends_at_the_last_step(events):
+    """The print progress never counts past a stage's steps (it once ended at 65/64) and ends at
+    exactly all of the work."""
+    assert events and all(0 <= e.step < e.steps for e in events), [(e.step, e.steps) for e in events]
+    last = events[-1]
+    assert (last.stage + 1, last.step + 1) == (last.stages, last.steps)
+    assert last.work_done == pytest.approx(last.work_total)
 
 
 def test_a_direction_between_two_copies_of_one_picture_is_refused(write_recipe, tmp_path):

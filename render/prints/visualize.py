@@ -39,13 +39,13 @@ class VisualizePrinter:
                                          engine.diversity, engine.diversity_output)
             for index, y0, y1, x0, x1 in cells:
                 canvas[y0:y1, x0:x1] = images[index][:y1 - y0, :x1 - x0]
-            on_step(stage, request.stages[stage].steps)
+            on_step(stage, request.stages[stage].steps - 1)   # steps count from 0: the last one done
             return {"image": canvas}
         for done, (index, y0, y1, x0, x1) in enumerate(cells, 1):
             images = engine.render_cells([starts[index]], weights[index:index + 1], (x1 - x0, y1 - y0),
                                          self._settings(request, stage, x1 - x0))
             canvas[y0:y1, x0:x1] = images[0]
-            on_step(stage, done * request.stages[stage].steps // len(cells))   # the bar counts steps
+            on_step(stage, done * request.stages[stage].steps // len(cells) - 1)   # the bar counts steps, from 0
         return {"image": canvas}
 
     def _settings(self, request, stage, cell_width: int):

@@ -153,7 +153,8 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
         result = run.result
         click.echo(f"{len(result.rendered)} frames rendered, {result.reused} reused, in {result.folder}")
         if result.video:
-            click.echo(f"video: {result.video}")
+            click.echo(f"video: {result.video}" + (" (up to date: no frame, video setting or soundtrack changed)"
+                                                   if result.video_reused else ""))
         elif result.still:
             click.echo(f"still: {result.still}")
         elif result.missing:

@@ -10,6 +10,8 @@ is stored as soon as its batch returns, so a failing batch loses none of the fra
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,6 +58,7 @@ class RunResult:
     reused: int = 0
     missing: int = 0  # frames of the recipe still not stored after this run
     video: Path | None = None
+    video_reused: bool = False  # the video was up to date: no frame, video setting or soundtrack changed
     still: Path | None = None  # a 1-frame recipe's picture, <run folder>/<recipe name>.png
 
 
@@ -123,8 +126,36 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
             result.still = store.root / f"{recipe.name}.png"
             atomic_write(result.still, tagged_png(store, recipe, 0, keys[0]))
         elif encode and recipe.output.video != "none" and result.missing == 0:
-            result.video = _encode(recipe, store)
+            result.video, result.video_reused = encode_if_changed(recipe, store, keys)
     return result
+
+
+VIDEO_RECORD = "video.json"   # in the run folder: what the last encoded video was made of
+
+
+def encode_if_changed(recipe: Recipe, store: RunStore, keys: list[str]) -> tuple[Path, bool]:
+    """Encode the run's video unless the one there was made of the same frames (keys), video settings,
+    tags and soundtrack and is untouched since (size and time as recorded): ``(path, reused)``."""
+    out = recipe.output
+    sound = soundtrack(recipe)
+    path = video_path(store.root, recipe.name, out.video)
+    made_of = {"keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(), "video": out.video,
+               "quality": out.quality, "loop": out.loop, "fps": repr(float(out.fps)), "size": list(out.size),
+               "tags": _tags(recipe, sound),
+               "sound": None if sound is None else [recipe.audio.digest, repr(float(sound.offset))]}
+    record_path = store.root / VIDEO_RECORD
+    try:
+        record = json.loads(record_path.read_text())
+        stat = path.stat()
+        if record == dict(made_of, file=path.name, bytes=stat.st_size, mtime_ns=stat.st_mtime_ns):
+            return path, True
+    except (OSError, ValueError):
+        pass
+    path = _encode(recipe, store)
+    stat = path.stat()
+    atomic_write(record_path, json.dumps(dict(made_of, file=path.name, bytes=stat.st_size, mtime_ns=stat.st_mtime_ns),
+                                          sort_keys=True).encode(), durable=False)
+    return path, False
 
 
 def tagged_png(store: RunStore, recipe: Recipe, index: int, key: str) -> bytes:
@@ -233,11 +264,16 @@ def _encode(recipe: Recipe, store: RunStore) -> Path:
     if sound is not None and len(order) > out.frames and out.video != "gif":
         note(f"{path.name} loops pingpong with sound: the track plays on from {sound.offset:g} s for the whole "
              f"forward-and-back {len(order) / out.fps:g} s, so picture and sound correspond only in the forward half")
-    comment = f"neural-render recipe {recipe_hash(recipe)}"
-    if sound is not None and CODECS[out.video].audio is not None:
-        comment += f"; soundtrack {sound.path.name} from {sound.offset:g} s"
     return encode_video(store.load, order, out.size, out.fps, out.video, out.quality, path,
-                        tags={"title": recipe.name, "comment": comment}, audio=sound)
+                        tags=_tags(recipe, sound), audio=sound)
+
+
+def _tags(recipe: Recipe, sound: SoundInput | None) -> dict[str, str]:
+    """The video's title and comment (the recipe's hash, the soundtrack and its offset)."""
+    comment = f"neural-render recipe {recipe_hash(recipe)}"
+    if sound is not None and CODECS[recipe.output.video].audio is not None:
+        comment += f"; soundtrack {sound.path.name} from {sound.offset:g} s"
+    return {"title": recipe.name, "comment": comment}
 
 
 def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Path:

@@ -156,3 +156,25 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
         atomic_write(target, b"a new frame that never completes")
     assert target.read_bytes() == b"the old frame"
     assert [p.name for p in tmp_path.iterdir()] == ["frame.png"]
+
+
+def test_a_rerun_with_nothing_changed_keeps_the_video_and_any_change_encodes_it_again(unbroken, tmp_path):
+    """The video is made again only when what it is made of changed: a frame, a video setting or the
+    file itself (touched or replaced); otherwise the run says it is up to date."""
+    import time
+    path, run = unbroken
+    run = copy_run(run, tmp_path)
+    first = render(load_recipe(path), run)           # a copy has new times: encoded once more, recorded
+    video = first.video
+    stamp = video.stat().st_mtime_ns
+    again = render(load_recipe(path), run)
+    assert (again.video, again.video_reused, again.rendered) == (video, True, [])
+    assert video.stat().st_mtime_ns == stamp          # not written at all
+    time.sleep(0.01)
+    quality = render(load_recipe(path, ["output.quality=30"]), run)   # a video setting: encoded, nothing rendered
+    assert (quality.video_reused, quality.rendered) == (False, []) and video.stat().st_mtime_ns != stamp
+    assert render(load_recipe(path, ["output.quality=30"]), run).video_reused
+    video.write_bytes(video.read_bytes()[:-10])       # a damaged video is made again
+    assert not render(load_recipe(path, ["output.quality=30"]), run).video_reused
+    edited = render(load_recipe(path, ["output.quality=30", "dream.step_size=0.03"]), run)  # frames changed
+    assert edited.rendered and not edited.video_reused

@@ -207,3 +207,14 @@ def test_matmul_lanczos_equals_tensorflows(out_hw):
     ours = np.asarray(make_resizer((64, 128), out_hw)(images))
     theirs = tf.image.resize(images, out_hw, method="lanczos3", antialias=True).numpy()
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() < 1e-4
+
+
+@pytest.mark.parametrize("keys, loop, frames", [("[4, 17]", "false", 5), ("[4, 17]", "true", 8),
+                                                ("[4, 17, 42, 7]", "false", 13), ("[4, 17, 42, 7]", "true", 16)])
+def test_the_frame_count_without_output_frames_is_the_readme_s(keys, loop, frames, tmp_path):
+    """README: keys x frames_per_key with loop = true, else (keys - 1) x frames_per_key + 1 (a two-key
+    walk without a loop ends on its second key)."""
+    text = WALK.replace("keys = [4, 17, 42, 7]", f"keys = {keys}\nloop = {loop}")
+    recipe = load_recipe(write(tmp_path, text))
+    count = len(keys.split(","))
+    assert recipe.output.frames == frames == (count * 4 if loop == "true" else (count - 1) * 4 + 1)

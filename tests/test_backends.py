@@ -292,10 +292,36 @@ def test_a_process_keeps_its_backend():
     ("tensorflow", [Device("cpu", "CPU")], True, "bfloat16"),      # oneDNN on AVX512_BF16 / AMX
     ("tensorflow", [Device("cpu", "CPU")], False, "float32"),      # a CPU-only build on a GPU machine
     ("jax", [Device("cpu", "CPU")], True, "float32"),              # XLA on CPUs: no faster in bf16
+    # two GPUs of different generations: the backend renders on the first, so its capability decides
+    ("jax", [Device("cpu", "CPU"), Device("gpu", "Tesla T4", (7, 5)), Device("gpu", "NVIDIA A100", (8, 0))], True,
+     "float32"),
+    ("tensorflow", [Device("gpu", "NVIDIA A100", (8, 0)), Device("gpu", "Tesla T4", (7, 5))], False, "bfloat16"),
 ])
 def test_auto_precision_follows_the_device_the_backend_sees(backend, devices, bf16_cpu, expected):
     precision, why = choose_precision(backend, devices, bf16_cpu)
+    gpus = [d for d in devices if d.kind == "gpu"]
     assert precision == expected and why
+    if gpus:  # the reason names the GPU that decided, the first
+        assert gpus[0].name in why and all(other.name not in why for other in gpus[1:]), why
+
+
+def test_a_compiled_function_keeps_one_graph_per_dtype():
+    """Inputs that differ only in dtype get graphs of their own: a cache keyed by shape alone would
+    run a float32 program on bfloat16 inputs."""
+    import ml_dtypes
+    from render.backend.api import Compiled
+    built = []
+
+    def build(args):
+        name = args[0].dtype.name
+        built.append(name)
+        return lambda x: (name, x.dtype.name)
+
+    compiled = Compiled("test-dtypes", build)
+    shaped = np.zeros((2, 3), np.float32)
+    calls = [compiled(shaped.astype(dtype)) for dtype in (np.float32, ml_dtypes.bfloat16, np.float16, np.float32)]
+    assert built == ["float32", "bfloat16", "float16"] and compiled.graphs == 3
+    assert [program for program, _ in calls] == ["float32", "bfloat16", "float16", "float32"]  # each its own
 
 
 def test_without_nvidia_devices_no_backend_sees_a_gpu(monkeypatch):

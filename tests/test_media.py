@@ -139,6 +139,9 @@ def test_natural_order_ignores_padding_and_case():
              "frame 3.png"]
     assert sorted(names, key=natural_key) == ["Frame_1.png", "frame_1b.png", "frame_02.png", "frame_2.png",
                                               "frame 3.png", "frame_10.png", "frame-100.png"]
+    # names whose case disagrees with their order: a case-sensitive sort gives A1, B2, a9, a10, b, c
+    mixed = ["b.png", "A1.png", "c.png", "B2.png", "a10.png", "a9.png"]
+    assert sorted(mixed, key=natural_key) == ["A1.png", "a9.png", "a10.png", "B2.png", "b.png", "c.png"]
 
 
 def test_folder_traps(tmp_path):
@@ -351,3 +354,24 @@ def test_a_background_is_opaque(tmp_path):
         load_recipe(tmp_path / "r.toml")
     (tmp_path / "r.toml").write_text('kind = "dream"\nbackground = "teal"\n[output]\nsize = [64, 48]\n')
     assert load_recipe(tmp_path / "r.toml").background == pytest.approx((0, 128 / 255, 128 / 255), abs=1e-6)
+
+
+@pytest.mark.parametrize("fmt, dtype", [("PNG", np.uint16), ("TIFF", np.uint16), ("TIFF", np.uint32),
+                                        ("TIFF", np.int16)])
+def test_the_end_points_of_a_high_bit_depth_picture_read_exactly(tmp_path, fmt, dtype):
+    """The largest code value reads as exactly 1.0, the one below it as exactly (top - 1) / top, zero
+    as 0.0: a scale off by one code value (dividing 16 bits by 65536, or by 65280) is caught, which a
+    tolerance of 1/255 never would."""
+    from render.media import read_picture
+    top = int(np.iinfo(dtype).max)
+    values = np.array([[0, 1, top // 2], [top - 1, top, top]], dtype)
+    path = tmp_path / f"ends.{fmt.lower()}"
+    if fmt == "PNG":
+        Image.fromarray(values.astype(np.uint16)).save(path)   # a 16-bit greyscale PNG
+    else:
+        import tifffile
+        tifffile.imwrite(path, values)
+    got = read_picture(path)[..., 0]
+    expected = (values.astype(np.float64) / top).astype(np.float32)
+    assert got.dtype == np.float32 and got[1, 1] == 1.0 and got[0, 0] == 0.0
+    np.testing.assert_array_equal(got, expected)

@@ -354,3 +354,15 @@ def test_the_kind_optimises_values_before_the_relu(write_recipe, vgg16):
     image = engine.render_cells([(2, 0)], [[1.0]], (48, 48), engine.settings)
     post = build.feature_extractor(catalog.resolve("vgg16", None), ["block3_conv1"], base=vgg16)
     assert np.asarray(post(image)[0])[..., 14].mean() > 0.5
+
+
+def test_the_random_transforms_stay_in_their_stated_ranges_and_reach_both_ends():
+    """Jitter up to N pixels either way (whole pixels), rotation up to R degrees either way, scales
+    from the stated list: 4000 draws stay inside and reach both ends of each range."""
+    transforms = Transforms(pad=4, jitter=3, scales=(0.8, 0.9, 1.2), rotate=15.0)
+    params = transforms.draw(np.random.default_rng(0), 4000)
+    scale, angle, shift = params[:, 0], np.degrees(params[:, 1]), params[:, 2:]
+    assert set(np.round(scale.astype(float), 6)) == {0.8, 0.9, 1.2}
+    assert angle.min() >= -15.0 and angle.max() <= 15.0 and angle.min() < -14.9 and angle.max() > 14.9
+    assert set(np.unique(shift)) == {-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0}   # both ends, whole pixels
+    assert not Transforms.none().draw(np.random.default_rng(0), 10)[:, 1:].any()

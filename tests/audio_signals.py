@@ -1,8 +1,9 @@
 """Synthetic soundtracks for the audio tests and the audio benchmark, made with numpy, so every
 expected time, tempo and pitch is known exactly (nothing is downloaded or committed).
 
-Every maker returns mono float32 samples at :data:`SR`; :func:`write_wav` stores them as 16-bit PCM
-and :func:`encode` turns a WAV into another format with the bundled ffmpeg.
+Every maker returns mono float32 samples at :data:`SR`; :func:`stereo` puts two of them side by side
+(a channel inverted, a wide mix), :func:`write_wav` stores mono or stereo as 16-bit PCM and
+:func:`encode` turns a WAV into another format with the bundled ffmpeg.
 """
 
 from __future__ import annotations
@@ -140,12 +141,27 @@ def music(seconds: float = 180.0, bpm: float = 112.0, sr: int = SR) -> np.ndarra
     return (0.9 * y / peak).astype(np.float32) if peak > 0 else y
 
 
+def stereo(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """(2, samples): ``left`` and ``right`` as the channels of one track (``stereo(y, -y)``: the right
+    channel is the left with its polarity inverted)."""
+    return np.stack([left, right]).astype(np.float32)
+
+
+def drums(hits, seconds: float, sr: int = SR, gain: float = 0.7) -> np.ndarray:
+    """A kick at each of ``hits`` seconds, in silence."""
+    y = silence(seconds, sr)
+    for t in hits:
+        place(y, kick(sr), t, sr, gain)
+    return y
+
+
 def write_wav(path: Path, y: np.ndarray, sr: int = SR) -> Path:
-    """16-bit PCM mono WAV."""
+    """16-bit PCM WAV: mono for ``(samples,)``, one channel per row for ``(channels, samples)``."""
     path = Path(path)
-    data = (np.clip(y, -1, 1) * 32767).astype("<i2")
+    y = np.atleast_2d(y)
+    data = (np.clip(y.T, -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(len(y))
         out.setsampwidth(2)
         out.setframerate(sr)
         out.writeframes(data.tobytes())

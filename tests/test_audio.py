@@ -343,3 +343,85 @@ def test_feature_specs_check_their_settings_and_key_what_decides_the_values():
                         (dict(kind="rms", normalize=5), "normalize"), (dict(kind="rms", release="fast"), "release")):
         with pytest.raises(ValueError, match=phrase):
             FeatureSpec("x", **bad)
+
+
+# --- channels are combined by power: a phase flip or a wide mix cannot erase a hit --------------------
+
+HITS = tuple(0.5 * k for k in range(8))        # a kick every 0.5 s from 0 s: 120 bpm
+
+
+def peaks_on(values: np.ndarray, times, fps: float, floor: float = 0.5) -> None:
+    """The largest value near each time's frame is on that frame and above ``floor``; frames two or
+    more from every time stay under 0.2."""
+    expected = [frame_of(t, fps) for t in times]
+    for e in expected:
+        lo = max(0, e - 2)
+        assert lo + int(np.argmax(values[lo:e + 3])) == e and values[e] > floor, (e, np.round(values[lo:e + 3], 2))
+    quiet = np.ones(len(values), bool)
+    for e in expected:
+        quiet[max(0, e - 1):e + 2] = False
+    assert values[quiet].max() < 0.2, np.flatnonzero(values * quiet >= 0.2)
+
+
+def test_a_channel_in_inverted_polarity_keeps_its_onsets_and_beats(tmp_path):
+    """Right = -left: the plain average of the samples is silence, but the track reads exactly as its
+    in-phase take (and as the left channel alone): a kick on every hit, 120 bpm, in WAV and FLAC."""
+    y = sig.drums(HITS, 4.0)
+    takes = {"mono": y, "inphase": sig.stereo(y, y), "antiphase": sig.stereo(y, -y)}
+    fps = 10
+    kicks, beats = {}, {}
+    for name, samples in takes.items():
+        wav = sig.write_wav(tmp_path / f"{name}.wav", samples)
+        for path in (wav, sig.encode(wav, "flac", tmp_path)):
+            track = Track.open(path)
+            assert track.duration == pytest.approx(4.0, abs=1 / SR)
+            kicks[path.name] = sample_feature(track, ONSET, 40, fps)
+            beats[path.name] = beat_times(track)
+            peaks_on(kicks[path.name], HITS, fps, floor=0.8)
+            assert tempo(track) == pytest.approx(120, rel=0.02), (path.name, tempo(track))
+            assert np.abs(beats[path.name][:, None] - np.array(HITS)).min(axis=1).max() < 0.03, beats[path.name]
+    assert np.array_equal(kicks["antiphase.wav"], kicks["inphase.wav"])      # the flip changes nothing
+    assert np.array_equal(beats["antiphase.flac"], beats["inphase.flac"])
+    assert np.allclose(kicks["antiphase.wav"], kicks["mono.wav"], atol=0.02)
+    # the downmix a plain average makes of it: silence, where the old analysis found no onset and no beat
+    assert np.abs(takes["antiphase"].mean(axis=0)).max() == 0
+
+
+def test_a_wide_mix_keeps_every_hit_whichever_side_it_is_on(tmp_path):
+    """Kicks on the left alone (0.5, 1.5, 2.5, 3.5 s) and on the right alone (1, 2, 3 s), and a snare
+    only in the side signal (L = +s, R = -s at 1.25, 2.25, 3.25 s): every hit peaks on its frame, and
+    the beat tracker hears the kicks of both sides (120 bpm, not the 60 of one side).  The same mix
+    averaged to mono loses the snares: what the analysis no longer does."""
+    left_kicks, right_kicks, snares = (0.5, 1.5, 2.5, 3.5), (1.0, 2.0, 3.0), (1.25, 2.25, 3.25)
+    left, right = sig.drums(left_kicks, 4.0), sig.drums(right_kicks, 4.0)
+    for t in snares:
+        sig.place(left, sig.snare(), t, gain=0.6)
+        sig.place(right, sig.snare(), t, gain=-0.6)
+    fps = 20
+    wide = Track.open(sig.write_wav(tmp_path / "wide.wav", sig.stereo(left, right)))
+    onsets = sample_feature(wide, ONSET, 80, fps)
+    peaks_on(onsets, sorted(left_kicks + right_kicks + snares), fps)
+    assert tempo(wide) == pytest.approx(120, rel=0.02), tempo(wide)
+    averaged = Track.open(sig.write_wav(tmp_path / "averaged.wav", (left + right) / 2))
+    plain = sample_feature(averaged, ONSET, 80, fps)
+    assert all(plain[frame_of(t, fps)] < 0.2 for t in snares), plain    # the snares cancel in a plain average
+
+
+def test_an_analysis_of_the_old_version_is_not_reused(tmp_path, monkeypatch):
+    """The cache key holds ANALYSIS_VERSION (5: channels combined by power): a curve the averaging
+    analysis stored for the same bytes and settings is not read back."""
+    from render.audio import ANALYSIS_VERSION, cache
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path / "cache"))
+    clear_memory()
+    y = sig.drums(HITS, 4.0)
+    track = Track.open(sig.write_wav(tmp_path / "antiphase.wav", sig.stereo(y, -y)))
+    assert ANALYSIS_VERSION >= 5
+    from render.audio.features import GRID
+    with monkeypatch.context() as old:
+        old.setattr(cache, "ANALYSIS_VERSION", 4)
+        stale = cache.entry_key(track.digest, ONSET.key(), GRID)
+        cache.store_array(stale, np.zeros(1 + int(4.0 * SR) // 256))          # what version 4 found: nothing
+    assert cache.entry_key(track.digest, ONSET.key(), GRID) != stale
+    ANALYSES.reset()
+    assert sample_feature(track, ONSET, 40, 10).max() == 1.0
+    assert ANALYSES.count == 1

@@ -124,11 +124,13 @@ def encode_flashes(tmp: Path, video: str, audio: SoundInput | None, frames: list
 
 
 def assert_same_duration(decoded: Decoded, frames: int, fps: float) -> None:
-    """The video has all its frames; the sound starts with the first and lasts as long, within a frame."""
+    """The video has all its frames; the sound starts with the first and lasts as long, within half a
+    frame (a sound one frame short or long fails at any rate)."""
     assert len(decoded.frames) == frames
     assert decoded.frame_times[0] == pytest.approx(0, abs=1e-3)
     assert decoded.audio_start == pytest.approx(decoded.frame_times[0], abs=1e-3)   # no encoder delay shown
-    assert abs(len(decoded.audio) / RATE - frames / fps) < 1 / fps, (len(decoded.audio) / RATE, frames / fps)
+    error = abs(len(decoded.audio) / RATE - frames / fps)
+    assert error < 0.5 / fps, (len(decoded.audio) / RATE, frames / fps, f"{error * fps:.3f} frames")
 
 
 @pytest.mark.parametrize("video, fps", [("mp4", 25), ("hevc", 25), ("webm", 25), ("prores", 25),
@@ -172,6 +174,94 @@ def test_a_negative_offset_starts_the_track_after_the_first_frame(tmp_path, trac
     decoded = decode(encode_flashes(tmp_path, "webm", SoundInput(track, -0.5), flash_frames(-0.5, CLICKS)), tmp_path)
     assert_same_duration(decoded, FRAMES, FPS)
     assert decoded.clicks() == [pytest.approx(1.2, abs=0.002)] and decoded.flashes() == [pytest.approx(1.2)]
+
+
+@pytest.mark.parametrize("fps", [24, 25, 30, 60, 24000 / 1001, 30000 / 1001, 12.5])
+def test_the_duration_check_fails_a_sound_one_frame_off(fps):
+    """assert_same_duration itself: lengths within less than half a frame pass; a sound one frame (or
+    0.6 of one) short or long fails at every rate, never passing by a rounding hair."""
+    frames = 40
+    made = lambda seconds: Decoded(np.zeros((frames, 1, 1)), [k / fps for k in range(frames)], "aac",   # noqa: E731
+                                   np.zeros(round(seconds * RATE)), 0.0)
+    for error in (0.0, 0.4, -0.4):
+        assert_same_duration(made((frames + error) / fps), frames, fps)
+    for error in (1.0, -1.0, 0.6, -0.6):
+        with pytest.raises(AssertionError):
+            assert_same_duration(made((frames + error) / fps), frames, fps)
+
+
+# --- an offset cut by decoded samples, in compressed tracks ----------------------------------------------
+
+CUT_OFFSET = 1.3
+CUT_CLICKS = (1.31, 1.55, 2.0)    # the first 10 ms after the offset: inside the MP3 frame a seek lands on
+CUT_FPS = 24                      # frames 0, 6 and 17 hold them (0.24, 6.0 and 16.8 frames after the offset)
+SOURCES = {                       # the bundled ffmpeg's encoders, with their encoder delay (priming)
+    "mp3-cbr": ("mp3", ["-c:a", "libmp3lame", "-b:a", "192k"]),
+    "mp3-vbr": ("mp3", ["-c:a", "libmp3lame", "-q:a", "4"]),
+    "aac": ("m4a", ["-c:a", "aac", "-b:a", "192k"]),
+    "opus": ("opus", ["-c:a", "libopus", "-b:a", "128k"]),
+    "flac": ("flac", ["-c:a", "flac"]),
+}
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory) -> dict[str, Path]:
+    """3 s with clicks at CUT_CLICKS, as a 44.1 kHz WAV encoded into each of SOURCES."""
+    folder = tmp_path_factory.mktemp("compressed")
+    wav = write_track(folder / "clicks.wav", 3.0, CUT_CLICKS)
+    made = {}
+    for name, (extension, codec) in SOURCES.items():
+        made[name] = folder / f"clicks-{name}.{extension}"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), *codec, str(made[name])], check=True)
+    return made
+
+
+def clicks_in(path: Path) -> list[float]:
+    """The clicks of an audio file as ffmpeg decodes it from its first sample (its encoder delay
+    dropped as ffmpeg drops it): what the features and the video must both hear."""
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(RATE),
+                          "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    audio = np.frombuffer(pcm, "<i2").astype(np.float64) / 32768
+    return Decoded(np.zeros((0, 1, 1)), [], None, audio, 0.0).clicks()
+
+
+@pytest.mark.parametrize("source, video", [(name, "mp4") for name in SOURCES] + [("mp3-vbr", "webm"),
+                                                                                 ("mp3-vbr", "prores")])
+def test_an_offset_is_cut_by_decoded_samples_in_every_format(tmp_path, compressed, source, video):
+    """A compressed track heard from an offset: each click is in the video within 1 ms of its time in
+    the decoded file minus the offset (a click 10 ms after the offset included: an input seek into an
+    MP3 lost it), and the onset feature peaks on the frame holding it, so picture and sound agree."""
+    from render.audio import FeatureSpec, Track, sample_feature
+    path = compressed[source]
+    in_file = clicks_in(path)
+    assert len(in_file) == len(CUT_CLICKS)
+    assert np.abs(np.array(in_file) - CUT_CLICKS).max() < 0.002, in_file   # ffmpeg drops the priming
+    frames = flash_frames(CUT_OFFSET, in_file, CUT_FPS, frames=CUT_FPS)
+    decoded = decode(encode_flashes(tmp_path, video, SoundInput(path, CUT_OFFSET), frames, CUT_FPS), tmp_path)
+    assert_same_duration(decoded, CUT_FPS, CUT_FPS)
+    heard = decoded.clicks()
+    assert len(heard) == len(in_file), (source, heard, in_file)
+    errors = [heard_at - (file_time - CUT_OFFSET) for heard_at, file_time in zip(heard, in_file)]
+    assert max(abs(e) for e in errors) < 0.001, (source, [f"{1000 * e:+.3f} ms" for e in errors])
+
+    kick = sample_feature(Track.open(path), FeatureSpec("kick", "onset"), CUT_FPS, CUT_FPS, CUT_OFFSET)
+    holding = [int(np.floor((t - CUT_OFFSET) * CUT_FPS + 0.5)) for t in in_file]
+    assert holding == [0, 6, 17]
+    for frame in holding:
+        window = kick[max(0, frame - 2):frame + 3]
+        assert max(0, frame - 2) + int(np.argmax(window)) == frame and kick[frame] > 0.8, (source, frame, kick)
+
+
+def test_the_soundtrack_and_the_features_decode_a_track_from_the_same_first_sample(compressed):
+    """The mux's cut and the analysis count from one origin: a click's hop in the features and its
+    sample in the decoded file are the same time, in every format."""
+    from render.audio import HOP_SECONDS, FeatureSpec, Track, feature_curve
+    for name, path in compressed.items():
+        curve = feature_curve(Track.open(path), FeatureSpec("kick", "onset"))
+        for time in clicks_in(path):
+            near = int(round(time / HOP_SECONDS))
+            peak = near - 3 + int(np.argmax(curve[near - 3:near + 4]))
+            assert abs(peak - time / HOP_SECONDS) <= 1.5, (name, time, peak * HOP_SECONDS)
 
 
 def test_a_pingpong_video_plays_the_track_on_for_its_forward_and_back_duration(tmp_path, track):

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 CACHE_VARIABLE = "NEURAL_RENDER_CACHE"
-ANALYSIS_VERSION = 4  # bump when any computation in features.py changes its numbers
+ANALYSIS_VERSION = 5  # bump when any computation in features.py changes its numbers
+                      # (5: channels combined by power, not averaged samples)
 
 
 def default_audio_folder() -> Path:

@@ -1,9 +1,13 @@
 """Soundtracks: a :class:`Track` names an audio file by the sha256 of its bytes, and :func:`samples`
 decodes it with the bundled ffmpeg (the ``imageio-ffmpeg`` wheel's binary, as the video encoder uses)
-into mono float32 at :data:`SR` Hz.
+into float32 at :data:`SR` Hz, one row per channel.
 
 Any container and codec that ffmpeg decodes works (WAV, FLAC, OGG Vorbis/Opus, MP3, M4A/AAC...); the
-first audio stream is used, channels are averaged down to mono, and the rate is converted to 22050 Hz.
+first audio stream is used, decoded from its first sample (never from a container seek: ffmpeg's own
+decoding drops an MP3's or AAC's encoder delay and an Opus pre-skip, and sample 0 of what it gives is
+time 0 of the track for the features and for the video's soundtrack alike), its rate converted to
+22050 Hz.  The channels are kept apart: the analysis combines their power spectra, never their samples
+(:mod:`.features`), so a channel in inverted polarity is not cancelled by a downmix.
 A valid file with no samples or only silence is fine (its features are 0).  What is not fine raises
 :class:`AudioError`, one line naming the file: a missing path, a folder, a file without an audio
 stream, a file ffmpeg cannot decode.
@@ -26,7 +30,7 @@ from ..errors import RenderError
 from ..store import file_sha256
 
 SR = 22050           # analysis sample rate (Hz): librosa's default, plenty for onsets, beats and chroma
-_KEEP_DECODED = 2    # tracks whose samples stay in memory (a 3-minute track is 16 MB)
+_KEEP_DECODED = 2    # tracks whose samples stay in memory (a 3-minute stereo track is 32 MB)
 _decoded: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
@@ -41,15 +45,32 @@ class AudioError(RenderError):
         super().__init__(f"{self.file}: {message}")
 
 
-def _ffmpeg_decode(path: Path) -> np.ndarray:
-    """Mono float32 samples at :data:`SR` of the first audio stream of ``path``."""
+def _ffmpeg_decode(path: Path, rate: int = SR) -> np.ndarray:
+    """float32 ``(channels, samples)`` of the first audio stream of ``path`` at ``rate`` Hz, from its
+    first decoded sample (every channel kept; no downmix)."""
     from ..outputs.ffmpeg_tool import ffmpeg_exe
     command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-               "-ac", "1", "-ar", str(SR), "-f", "f32le", "-"]
+               "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "wav", "-"]
     result = subprocess.run(command, capture_output=True)
     if result.returncode != 0:
         raise AudioError(path, _ffmpeg_problem(path, result.stderr.decode("utf-8", "replace")))
-    return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+    return _wav_channels(result.stdout)
+
+
+def _wav_channels(data: bytes) -> np.ndarray:
+    """float32 ``(channels, samples)`` of a float WAV as ffmpeg writes it to a pipe (its sizes unknown:
+    the data runs to the end)."""
+    position, channels = 12, 1
+    while position + 8 <= len(data):
+        chunk, size = data[position:position + 4], int.from_bytes(data[position + 4:position + 8], "little")
+        if chunk == b"fmt ":
+            channels = max(1, int.from_bytes(data[position + 10:position + 12], "little"))
+        elif chunk == b"data":
+            body = data[position + 8:]
+            body = body[:len(body) // (4 * channels) * 4 * channels]
+            return np.frombuffer(body, dtype="<f4").astype(np.float32).reshape(-1, channels).T.copy()
+        position += 8 + size + size % 2
+    return np.zeros((channels, 0), np.float32)
 
 
 def _ffmpeg_problem(path: Path, stderr: str) -> str:
@@ -94,7 +115,7 @@ class Track:
         if duration is None:
             y = _ffmpeg_decode(path)
             _remember(digest, y)
-            duration = len(y) / SR
+            duration = y.shape[-1] / SR
             write_duration(digest, duration)
         return cls(path, digest, duration)
 
@@ -107,8 +128,9 @@ def _remember(digest: str, y: np.ndarray) -> None:
 
 
 def samples(track: Track) -> np.ndarray:
-    """The track's mono float32 samples at :data:`SR` (decoded once per process, checked against the
-    digest so a file changed since :meth:`Track.open` is not analysed under the old name)."""
+    """The track's float32 samples at :data:`SR`, ``(channels, samples)`` (decoded once per process,
+    checked against the digest so a file changed since :meth:`Track.open` is not analysed under the
+    old name)."""
     y = _decoded.get(track.digest)
     if y is not None:
         _decoded.move_to_end(track.digest)

@@ -2,12 +2,20 @@
 
 Every feature is first computed as a *curve* on the analysis grid, then sampled at frame times.
 
-**Analysis grid.**  Mono samples at 22050 Hz (:mod:`.decode`); one short-time Fourier transform per
-track, n_fft 2048 (93 ms Hann window), hop 256 samples (11.6 ms, finer than a 60 fps frame), centred
-frames: hop j stands for the time ``j * 256 / 22050`` s of the file, j = 0 .. ``len(samples) // 256``
-(the signal is zero-padded at both ends, so the edges read as silence).  A 128-band mel power
-spectrogram is derived from it.  Everything is computed with librosa (McFee et al., "librosa: Audio and
-Music Signal Analysis in Python", SciPy 2015), the field's standard.
+**Analysis grid.**  Samples at 22050 Hz, one row per channel (:mod:`.decode`); one short-time Fourier
+transform per channel, n_fft 2048 (93 ms Hann window), hop 256 samples (11.6 ms, finer than a 60 fps
+frame), centred frames: hop j stands for the time ``j * 256 / 22050`` s of the file, j = 0 ..
+``samples // 256`` (the signal is zero-padded at both ends, so the edges read as silence).
+
+**Channels.**  The track's spectrogram is the mean of its channels' *power* spectrograms, and its
+magnitude the square root of that: ``|X|^2 = mean_c |X_c|^2``.  A phase flip cannot erase it: a
+stereo track whose right channel is the left inverted (``R = -L``) reads exactly as its in-phase take
+(``R = L``) and as the mono ``L``, where averaging the samples, ``(L + R) / 2``, would give silence
+(no onsets, no beats); a hit panned hard to one side reads 3 dB below the same hit in the centre
+(averaged samples: 6 dB), its onset (a rise in dB) the same.  A mono track's spectrogram is its
+own, as before.  A 128-band mel power spectrogram is derived from it.  Everything is computed with
+librosa (McFee et al., "librosa: Audio and Music Signal Analysis in Python", SciPy 2015), the field's
+standard.
 
 **Parts** (``part``): ``mix`` is the file as it is; ``percussive`` and ``harmonic`` come from
 median-filtering harmonic/percussive source separation (Fitzgerald, "Harmonic/percussive separation
@@ -193,8 +201,8 @@ class FeatureSpec:
 # --- spectra of a track, in memory, shared by all its features --------------------------------------
 
 class _Spectra:
-    """The STFT magnitude (1025, hops), mel power (128, hops), HPSS masks and derived per-part
-    spectrograms of one track, each computed on first use.
+    """The STFT magnitude (1025, hops: the square root of the channels' mean power), mel power
+    (128, hops), HPSS masks and derived per-part spectrograms of one track, each computed on first use.
 
     The analysis runs on the track with :data:`LEAD_HOPS` hops of silence in front, so a sound at
     0 s has a silent hop before it: its onset is measured like any other (spectral flux needs a hop
@@ -202,11 +210,17 @@ class _Spectra:
 
     def __init__(self, y: np.ndarray):
         import librosa
-        self.hops = 1 + len(y) // HOP
-        y = np.concatenate([np.zeros(LEAD_HOPS * HOP, dtype=np.float32), y])
-        padded = y if len(y) >= N_FFT else np.pad(y, (0, N_FFT - len(y)))
-        self.magnitude_mix = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, center=True))[
-            :, :LEAD_HOPS + self.hops]
+        y = np.atleast_2d(y)                                   # (channels, samples)
+        self.hops = 1 + y.shape[1] // HOP
+        y = np.concatenate([np.zeros((len(y), LEAD_HOPS * HOP), dtype=np.float32), y], axis=1)
+        if y.shape[1] < N_FFT:
+            y = np.pad(y, ((0, 0), (0, N_FFT - y.shape[1])))
+        magnitudes = (np.abs(librosa.stft(channel, n_fft=N_FFT, hop_length=HOP, center=True))[
+            :, :LEAD_HOPS + self.hops] for channel in y)       # one channel in memory at a time
+        if len(y) == 1:
+            self.magnitude_mix = next(magnitudes)              # a mono track: its own magnitude, bit for bit
+        else:                                                  # channels combined by power, never by samples
+            self.magnitude_mix = np.sqrt(sum(m ** 2 for m in magnitudes) / len(y)).astype(np.float32)
         self.mel_basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS)
         self._memo: dict = {}
 

@@ -15,9 +15,11 @@ The language (Python's expression syntax, cut down):
 
 Everything else is refused before anything is evaluated: attribute access (``t.real``), imports and
 dunder names (``__import__('os')``), lambdas, comprehensions, strings, keyword arguments, slices,
-assignments.  Powers are bounded (an exponent above :data:`MAX_EXPONENT` is refused), and all
-arithmetic is float64, so nothing can run for long or eat memory (``9**9**9`` is an error, not a
-hang).
+assignments.  All arithmetic is float64, constants included, so no operation's work grows with its
+operands: a power of any exponent costs one ``np.power`` (``0.97 ** f`` over 600 frames is an
+ordinary decay), and a runaway one (``9**9**9``, ``10 ** 400``) overflows to inf, which the result
+check refuses with the frame and the power that overflowed, as it refuses a nan from a negative
+number to a fractional power (``(-8) ** (1/3)``).
 
 Evaluation goes through simpleeval (a well-kept sandboxed evaluator) with numpy-aware operators, on
 the tree checked here; Python's ``eval`` is never used.
@@ -33,7 +35,6 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-MAX_EXPONENT = 64.0     # |exponent| of ** above this is refused (9**9**9 never runs)
 MAX_LENGTH = 2000       # characters of one expression
 MAX_DEPTH = 120         # levels of its syntax tree (a sum of 500 terms is 500 levels: split it)
 
@@ -226,7 +227,7 @@ class Expression:
     def evaluate(self, source: NameSource, frames: int) -> np.ndarray:
         """float64 ``(frames,)``: the value at every frame.  Raises :class:`ExpressionError` for a
         power that is too large, a vector used whole, or a value that is not finite (naming the
-        first such frame)."""
+        first such frame, and for a power that made it, why)."""
         values = source.arrays(frames)
         names = {}
         for name in self.names:
@@ -235,9 +236,10 @@ class Expression:
             else:
                 array = np.asarray(values[name], dtype=np.float64)
                 names[name] = _Vector(array) if array.ndim == 2 else array
+        evaluator = _Evaluator(names)
         with np.errstate(all="ignore"):
             try:
-                result = _Evaluator(names).run(self.tree)
+                result = evaluator.run(self.tree)
             except RecursionError:  # compile_expression bounds the depth; this is the last guard
                 raise ExpressionError(f"expression nested too deeply (at most {MAX_DEPTH} levels)") from None
         if isinstance(result, _Vector):
@@ -246,8 +248,10 @@ class Expression:
         result = np.broadcast_to(_f(result), (frames,)).astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(result))
         if bad.size:
-            raise ExpressionError(f"{self.text!r} gives {result[bad[0]]} at frame {bad[0]} "
-                                  "(a division by zero, a log of 0 or an overflow?)")
+            frame = int(bad[0])
+            why = evaluator.power_trouble(frame, frames)
+            raise ExpressionError(f"{self.text!r} gives {result[frame]} at frame {frame}"
+                                  + (f": {why}" if why else " (a division by zero, a log of 0 or an overflow?)"))
         return result
 
 
@@ -297,8 +301,6 @@ def _check_node(node: ast.AST, text: str, known: dict[str, int], source: NameSou
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr, ast.BitXor,
                                                                 ast.LShift, ast.RShift, ast.MatMult)):
             raise ExpressionError(f"operator {type(node.op).__name__} is not allowed (use and/or, *, /)")
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            _check_exponent(node.right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
             raise ExpressionError("operator ~ is not allowed (use not)")
         if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn))
@@ -375,19 +377,23 @@ def _check_subscript(node: ast.Subscript, known: dict[str, int]) -> None:
                               f"values (0..{width - 1})")
 
 
-def _check_exponent(node: ast.AST) -> None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and abs(node.value) > MAX_EXPONENT:
-        raise ExpressionError(f"power too large: exponent {node.value} (at most {MAX_EXPONENT:g} either way)")
-
-
 # --- evaluation ----------------------------------------------------------------------------------
 
 def _power(a, b):
-    b = _f(b)
-    if b.size and np.nanmax(np.abs(b)) > MAX_EXPONENT:
-        raise ExpressionError(f"power too large: exponent {b.flat[np.nanargmax(np.abs(b))]:g} (at most "
-                              f"{MAX_EXPONENT:g} either way)")
-    return np.power(_f(a), b)
+    """``a ** b`` per frame, in float64: one ``np.power`` whatever the exponent (an overflow is inf,
+    a negative base to a fractional exponent nan; :meth:`_Evaluator.power` says which)."""
+    return np.power(_f(a), _f(b))
+
+
+def _power_trouble(base: float, exponent: float) -> str:
+    """Why ``base ** exponent`` is not a finite number, in words."""
+    if base < 0 and exponent != math.floor(exponent):
+        return (f"({base:.10g}) ** {exponent:.10g} has no real value (a negative number to a fractional power): "
+                "write -(abs(x) ** p) or sign(x) * abs(x) ** p")
+    if base == 0:
+        return f"0 ** {exponent:.10g} is a division by zero (0 to a negative power)"
+    return (f"power too large: {base:.10g} ** {exponent:.10g} is beyond float64's largest number (about 1.8e308); "
+            "bound it with clip() or a smaller exponent")
 
 
 def _binary(op):
@@ -410,7 +416,9 @@ class _Evaluator:
 
     def __init__(self, names: dict[str, Any]):
         from simpleeval import SimpleEval
-        self.inner = SimpleEval(operators=dict(_NUMPY_OPERATORS),
+        self.troubles: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (new non-finite, base, exponent)
+        operators = {**_NUMPY_OPERATORS, ast.Pow: self.power}
+        self.inner = SimpleEval(operators=operators,
                                 functions={name: f.fn for name, f in FUNCTIONS.items()}, names=names)
         self.inner.nodes[ast.Compare] = self._compare
         self.inner.nodes[ast.BoolOp] = self._boolop
@@ -419,6 +427,25 @@ class _Evaluator:
 
     def run(self, tree: ast.Expression):
         return self.inner.eval("", previously_parsed=tree.body)
+
+    def power(self, a, b):
+        """:func:`_power`, remembering the frames where it turned finite numbers into inf or nan (a
+        branch of ``where`` or ``if else`` that is not taken may do so harmlessly: only the result's
+        frames are reported, with :meth:`power_trouble`)."""
+        a, b = _f(a), _f(b)
+        out = _power(a, b)
+        new = ~np.isfinite(out) & np.isfinite(a) & np.isfinite(b)
+        if new.any():
+            self.troubles.append((new, a, b))
+        return out
+
+    def power_trouble(self, frame: int, frames: int) -> str | None:
+        """Why a power gave inf or nan at ``frame`` (the first such power), or None."""
+        for new, a, b in self.troubles:
+            if np.broadcast_to(new, (frames,))[frame]:
+                return _power_trouble(float(np.broadcast_to(a, (frames,))[frame]),
+                                      float(np.broadcast_to(b, (frames,))[frame]))
+        return None
 
     def _compare(self, node: ast.Compare):
         left = self.inner._eval(node.left)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -94,8 +95,9 @@ def test_integer_fields_round_expressions(write_recipe):
     ("t.real", "attribute access (t.real) is not allowed"),
     ("(lambda: 1)()", "lambdas are not allowed"),
     ("[x for x in (1, 2)]", "comprehensions are not allowed"),
-    ("9**9**9", "power too large"),
-    ("2 ** 1000", "power too large"),
+    ("9**9**9", "gives inf at frame 0: power too large: 9 ** 387420489"),
+    ("10 ** 400", "gives inf at frame 0: power too large: 10 ** 400"),
+    ("(-8) ** (1/3)", "gives nan at frame 0: (-8) ** 0.3333333333 has no real value"),
     ("'a' * 10", "only numbers"),
     ("zom + 1", "unknown name 'zom'"),
     ("sinn(t)", "did you mean 'sin'"),
@@ -213,3 +215,41 @@ def test_plot_needs_a_picture_suffix_and_an_existing_folder(write_recipe, tmp_pa
     for target, words in ((tmp_path / "curves.txt", "draw to a .png"), (tmp_path / "no" / "c.png", "does not exist")):
         result = CliRunner().invoke(main, ["plan", str(path), "--plot", str(target)])
         assert result.exit_code == 2 and words in result.output and "Traceback" not in result.output
+
+
+def test_powers_people_write_work_at_any_exponent(write_recipe):
+    """No fixed exponent limit: a decay over a long clip reaches exponents in the hundreds."""
+    f = np.arange(600, dtype=np.float64)
+    np.testing.assert_allclose(values("0.97 ** f", 600, 30.0), 0.97 ** f, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(values("2 ** (f / 10)", 600, 30.0), 2 ** (f / 10), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(values("2 ** -f", 600), 2.0 ** -f, rtol=1e-15, atol=0)
+    path = write_recipe(TINY_RECIPE.replace("zoom = { 0 = 1.0, 3 = 1.05 }", 'zoom = "1 + 0.05 * 0.97 ** f"'))
+    zoom = make_plan(load_recipe(path, ["output.frames=600"])).columns["motion.zoom"]
+    np.testing.assert_allclose(zoom, 1 + 0.05 * 0.97 ** f, rtol=1e-15, atol=0)
+    # a large but finite power is a value like any other: the key's range decides
+    with pytest.raises(RecipeError, match=r"gives 1\.0715\d*e\+301 at frame 0, out of range"):
+        load_recipe(path, ['motion.zoom="2 ** 1000"'])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("9**9**9", "power too large: 9 ** 387420489 is beyond float64"),
+    ("10 ** 400", "power too large: 10 ** 400"),
+    ("1.5 ** (f * 10)", "gives inf at frame 176: power too large: 1.5 ** 1760"),  # 1.5 ** 1750 is finite
+    ("(-8) ** (1/3)", "(-8) ** 0.3333333333 has no real value (a negative number to a fractional power)"),
+    ("(f - 3) ** 0.5", "gives nan at frame 0: (-3) ** 0.5 has no real value"),
+    ("0 ** (f - 2)", "gives inf at frame 0: 0 ** -2 is a division by zero"),
+])
+def test_runaway_powers_are_refused_quickly_naming_the_frame_and_the_power(text, words):
+    started = time.perf_counter()
+    with pytest.raises(ExpressionError) as err:
+        values(text, 600, 30.0)
+    assert time.perf_counter() - started < 0.25   # one float64 power: no big-integer arithmetic
+    message = str(err.value)
+    assert words in message and "\n" not in message, message
+
+
+def test_a_power_in_a_branch_not_taken_is_no_error():
+    np.testing.assert_allclose(values("(f - 3) ** 0.5 if f >= 3 else 0", 6), [0, 0, 0, 0, 1, 2 ** 0.5])
+    np.testing.assert_allclose(values("where(f > 3, 10 ** (1200 / f), 1)", 6), [1, 1, 1, 1, 1e300, 1e240])
+    with pytest.raises(ExpressionError, match=r"gives inf at frame 1: power too large: 10 \*\* 400"):
+        values("where(f > 0, 10 ** (400 / f), 0)", 3)

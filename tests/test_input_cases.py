@@ -1,5 +1,6 @@
-"""The inputs artists bring (issue 16, cases 01, 02, 05, 06 and 07 of ``shared/cases/inputs``), each
-rendered by the real machinery and checked against the value its README expects.
+"""The inputs artists bring (issue 16, cases 01, 02, 05, 06 and 07 of ``shared/cases/inputs``, and b02
+of its second set), each rendered by the real machinery and checked against the value its README
+expects.
 
 Each case is made here from its description (a clean clone has no shared folder), with the same sizes
 and values as the shared file; where the shared case is present (``RENDER_CASES`` or the checkout's
@@ -125,6 +126,32 @@ input = "talking.gif"
 batch = 6
 """
 
+RECIPE_B02 = """\
+# A stereo track whose right channel has its polarity inverted (left = -right). It sounds like
+# the in-phase take on any speaker; the walk's truncation should kick on each drum hit (every 0.5 s).
+kind = "walk"
+seed = 3
+
+[output]
+size = [64, 48]
+fps = 10
+duration = "audio"
+video = "mp4"
+
+[model]
+name = "dcgan-faces64"
+
+[audio]
+file = "drums-antiphase.flac"
+
+[audio.features.kick]
+kind = "onset"
+
+[walk]
+keys = [1, 2]
+truncation = "0.2 + 0.6 * kick"
+"""
+
 APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4096 - 24)  # a ._ sidecar's header
 DS_STORE = b"\x00\x00\x00\x01Bud1" + bytes(120)
 
@@ -204,8 +231,21 @@ def make_07(folder: Path) -> None:
     (folder / "recipe.toml").write_text(RECIPE_07)
 
 
+def make_b02(folder: Path) -> None:
+    """Two 4 s stereo FLAC takes at 22050 Hz of a kick every 0.5 s from 0 s: right = -left, right = left."""
+    from render.outputs.ffmpeg_tool import ffmpeg_exe
+    from tests.audio_signals import FORMATS, drums, stereo, write_wav
+    y = drums([0.5 * k for k in range(8)], 4.0)
+    for name, right in (("drums-antiphase", -y), ("drums-inphase", y)):
+        wav = write_wav(folder / f"{name}.wav", stereo(y, right))
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), *FORMATS["flac"][1],
+                        str(folder / f"{name}.flac")], check=True)
+        wav.unlink()
+    (folder / "recipe.toml").write_text(RECIPE_B02)
+
+
 CASES = {"01-gray16-init": make_01, "02-rgba-hidden-colour": make_02, "05-frame-numbering": make_05,
-         "06-appledouble-sidecars": make_06, "07-animated-gif-input": make_07}
+         "06-appledouble-sidecars": make_06, "07-animated-gif-input": make_07, "b02-stereo-antiphase": make_b02}
 
 
 def copy_case(source: Path, target: Path) -> None:
@@ -382,6 +422,45 @@ def test_07_animated_gif_input_renders_each_of_its_frames(origin, tmp_path):
     assert_frames_come_from(result, references, files)
 
 
+# --- b02: a channel in inverted polarity still kicks on every hit ------------------------------------------
+
+
+def stereo_samples(path: Path) -> np.ndarray:
+    """(2, samples) float32 of an audio file as the bundled ffmpeg decodes it (a mono file: both equal)."""
+    from render.outputs.ffmpeg_tool import ffmpeg_exe
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-ac", "2", "-f", "f32le", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(pcm, "<f4").reshape(-1, 2).T
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_b02_an_inverted_channel_kicks_on_every_hit_like_the_in_phase_take(origin, tmp_path):
+    from render.audio import Track, tempo
+    from render.plan import make_plan
+    folder = case_folder("b02-stereo-antiphase", origin, tmp_path)
+    antiphase, inphase = stereo_samples(folder / "drums-antiphase.flac"), stereo_samples(folder / "drums-inphase.flac")
+    assert np.abs(antiphase[0]).max() > 0.5 and np.abs(antiphase[0] + antiphase[1]).max() == 0   # the trap: L = -R
+    assert np.array_equal(antiphase[0], inphase[0]) and np.array_equal(inphase[0], inphase[1])
+    text = (folder / "recipe.toml").read_text()
+    assert 'file = "drums-antiphase.flac"' in text
+    hits = list(range(0, 40, 5))                       # a hit every 0.5 s at 10 fps, from 0 s
+    for take in ("drums-antiphase.flac", "drums-inphase.flac"):
+        path = folder / f"{take.split('.')[0]}.toml"
+        path.write_text(text.replace("drums-antiphase.flac", take))
+        recipe = load_recipe(path)
+        assert recipe.output.frames == 40, take        # duration = "audio": 4 s at 10 fps
+        kick = (np.asarray(make_plan(recipe).columns["walk.truncation"], np.float64) - 0.2) / 0.6
+        peaks = [n for n in range(40) if kick[n] > 0.5 and kick[n] >= kick[max(0, n - 1)]
+                 and kick[n] >= kick[min(39, n + 1)]]
+        assert peaks == hits, (take, np.round(kick, 2))
+        assert np.delete(kick, hits).max() < 0.2, (take, np.round(kick, 2))
+        assert tempo(Track.open(folder / take)) == pytest.approx(120, rel=0.02), take
+    # rendered by the real machinery: every frame, and the video carries the antiphase take
+    _, result = run(folder / "recipe.toml")
+    assert result.missing == 0 and len(result.rendered) == 40
+    assert result.video is not None and result.video.is_file()
+
+
 # --- any GIF timing: output frame n shows the GIF frame on screen after n of its shortest delays ----------
 
 
@@ -518,3 +597,61 @@ def test_a_variable_frame_rate_clip_renders_each_frame_from_its_time(tmp_path):
     expected = [levels[max(i for i, s in enumerate(stamps) if s <= n / 10 + 1e-9)] for n in range(15)]
     got = [int(round(stored(result, n).mean())) for n in range(15)]
     assert np.abs(np.array(got) - expected).max() <= 2, (got, expected)
+
+
+# --- b11: a GIF at 60 fps plays as long as asked in a browser ----------------------------------------------
+
+RECIPE_B11 = """\
+# A GIF at 60 fps (12 frames, 0.2 s). GIF delays are whole centiseconds and browsers show any
+# delay under 20 ms as 100 ms, so the GIF should still play in about 0.2 s in a browser (50 fps delays,
+# dropped frames), or be refused in one line.
+kind = "walk"
+seed = 3
+
+[output]
+size = [64, 48]
+frames = 12
+fps = 60
+video = "gif"
+
+[model]
+name = "dcgan-faces64"
+
+[walk]
+keys = [1, 2, 3]
+frames_per_key = 4
+"""
+
+
+def make_b11(folder: Path) -> None:
+    (folder / "recipe.toml").write_text(RECIPE_B11)
+
+
+CASES["b11-gif-60fps"] = make_b11
+
+
+def browser_delays(path: Path) -> list[int]:
+    """Each frame's delay in ms as Pillow reads it (the GIF's own centiseconds, times ten)."""
+    with Image.open(path) as gif:
+        delays = []
+        for n in range(gif.n_frames):
+            gif.seek(n)
+            delays.append(gif.info["duration"])
+    return delays
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_b11_a_60_fps_gif_plays_in_its_0_2_s_in_a_browser(origin, tmp_path, caplog):
+    folder = case_folder("b11-gif-60fps", origin, tmp_path)
+    with caplog.at_level("INFO", logger="render.notes"):
+        recipe, result = run(folder / "recipe.toml")
+    assert (recipe.output.frames, recipe.output.fps, recipe.output.video) == (12, 60, "gif")
+    assert result.missing == 0 and result.video is not None and result.video.suffix == ".gif"
+    delays = browser_delays(result.video)
+    # a browser plays any delay under 20 ms as 100 ms: none may be under 20 ms (today: 20, 10, 20, ... ms)
+    assert min(delays) >= 20, delays
+    asked = 1000 * recipe.output.frames / recipe.output.fps   # 200 ms
+    assert abs(sum(delays) - asked) <= 10, (delays, sum(delays), asked)
+    assert len(delays) < 12   # frames dropped to fit, and said so in one line naming output.fps
+    notes = [r.message for r in caplog.records if r.name == "render.notes" and result.video.name in r.message]
+    assert len(notes) == 1 and "output.fps" in notes[0] and "\n" not in notes[0], notes

@@ -25,6 +25,8 @@ from . import schema
 from ..audio.decode import AudioError
 from ..expressions import ExpressionError
 from ..notices import note
+from ..outputs.formats import CODECS
+from ..outputs.limits import size_problem
 from ..signals import Signals
 from .audio_table import parse_audio
 from .fields import FieldError, ParseEnv, did_you_mean
@@ -290,6 +292,10 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
         raise ctx.error("output.size", f"model {info.name} needs frames of at least {min_side} px "
                                        f"on each side; got {out.size[0]}x{out.size[1]}"
                         + ("" if "size" in given else " (the footage's size; set output.size)"))
+    too_large = (out.frames > 1 and out.video != "none"
+                 and size_problem(*out.size, CODECS[out.video].padded_size(*out.size)))
+    if too_large:   # before any frame is rendered, not when the video is encoded
+        raise ctx.error("output.size", too_large)
     _check_cycles(sections, kind.sections, out.frames, ctx)
     _check_expanded(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)

@@ -218,3 +218,18 @@ def test_other_formats_play_any_recipe_fps_at_its_rate(tmp_path, video, fps):
                            capture_output=True, text=True).stderr
     times = [float(t) for t in re.findall(r"pts_time:\s*([\d.]+)", shown)]
     np.testing.assert_allclose(times, np.arange(6) / fps, atol=0.0006)
+
+
+def test_every_gif_frame_keeps_its_own_colours(tmp_path):
+    """Six flat greys 0, 10, ..., 50: each GIF frame decodes to its own grey (a palette built from the
+    changes between frames once left the last frame's grey out and showed 40 for 50)."""
+    greys = [0, 10, 20, 30, 40, 50]
+    path = encode_video(lambda i: np.full((8, 16, 3), greys[i], np.uint8), list(range(6)), (16, 8), 10, "gif", 20,
+                        tmp_path / "greys.gif")
+    from PIL import Image
+    with Image.open(path) as gif:
+        shown = []
+        for n in range(gif.n_frames):
+            gif.seek(n)
+            shown.append(int(np.median(np.asarray(gif.convert("RGB")))))
+    assert shown == greys

@@ -113,7 +113,7 @@ def encode_video(read_frame: Callable[[int], np.ndarray], order: Sequence[int], 
             options[f"metadata:g:{number}"] = f"{name}={value}"
     if video == "gif":
         split = source.split()
-        palette = split[1].filter("palettegen", stats_mode="diff")
+        palette = split[1].filter("palettegen", stats_mode="full")   # every frame's colours (diff missed the last)
         stream = ffmpeg.filter([split[0], palette], "paletteuse", dither="sierra2_4a").output(str(tmp.absolute()), **options)
     elif audio is not None and codec.audio is not None:
         options.update(codec.audio, max_muxing_queue_size=4096)

@@ -188,6 +188,9 @@ def auto_is_float32(monkeypatch):
 # weights file by its sha256, so the translate recipes' keys changed with it and with nothing else.
 EDGES2FACES_FLOAT32 = "6acf614f802176d76ca594b8cd42a37c9de1096871a32e315ef854ce20a8e865"
 TRANSLATE = ("translate-photo.toml", "translate-sketches.toml")
+# The style engine's version when the keys were recorded; style-3 defines the TV term for flat frames.
+STYLE_ENGINE = "style-2"
+STYLE = ("music-morph.toml", "style-footage.toml", "style-morph.toml", "style-print.toml", "style-still.toml")
 
 
 def test_the_example_recipes_keep_their_frame_keys(auto_is_float32, monkeypatch):
@@ -197,11 +200,13 @@ def test_the_example_recipes_keep_their_frame_keys(auto_is_float32, monkeypatch)
     now = recipe_keys()
     assert sorted(now) == sorted(recorded)
     changed = {name for name in now if now[name] != recorded[name]}
-    assert changed == PREVIEW_OF_UPSTREAM | {name + preview for name in TRANSLATE for preview in ("", " --preview")}
+    assert changed == PREVIEW_OF_UPSTREAM | {name + preview for name in TRANSLATE + STYLE for preview in ("", " --preview")}
 
     identity = framekeys.model_identity   # the float32 file's digest put back: every other key as recorded
     monkeypatch.setattr(framekeys, "model_identity", lambda recipe: f"edges2faces:{EDGES2FACES_FLOAT32}"
                         if recipe.model.name == "edges2faces" else identity(recipe))
+    from render.kinds.style import KIND as STYLE_KIND
+    monkeypatch.setattr(STYLE_KIND, "engine_version", STYLE_ENGINE)   # and the style engine's version
     again = recipe_keys()
     assert {name for name in again if again[name] != recorded[name]} == PREVIEW_OF_UPSTREAM
 

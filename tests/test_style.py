@@ -205,3 +205,47 @@ def test_bad_style_recipes_get_one_clear_line(style_dir, old, new, key, message)
         write(style_dir, MORPH.replace(old, new))
     assert err.value.key == key and message in err.value.message, str(err.value)
     assert err.value.line is not None
+
+
+FLAT_CARD = """\
+kind = "style"
+seed = 2
+[output]
+size = [64, 48]
+fps = 4
+video = "none"
+[model]
+precision = "float32"
+[style]
+content = "frames"
+images = {{ hubble = "{hubble}" }}
+steps = 40
+steps_per_frame = 40
+scales = [1.0]
+carry = 0.0
+learning_rate = 0.03
+"""
+
+
+def test_a_flat_card_between_textured_frames_is_styled_too(tmp_path):
+    """A title card with no texture at all (its variation is 0) between two photo frames: the TV term
+    is measured against a share of the style's busyness there, not against the card's own zero, so
+    the card takes the style's texture; the photo frames keep their own reference."""
+    from PIL import Image
+    from render.engines.style_losses import TV_STYLE_SHARE, tv_reference
+    from render.engines.style_tiled import variation_of
+    from render.media import load_image
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    shutil.copyfile(CHELSEA, frames / "f0.png")
+    Image.new("RGB", (64, 48), (128, 128, 128)).save(frames / "f1.png")
+    shutil.copyfile(CHELSEA, frames / "f2.png")
+    hubble = REPO / "recipes" / "assets" / "hubble.jpg"
+    (tmp_path / "card.toml").write_text(FLAT_CARD.format(hubble=hubble))
+    render(load_recipe(tmp_path / "card.toml"), tmp_path / "run")
+    made = [pixels(tmp_path / "run" / "frames" / f"frame_{i:06d}.png").astype(np.float32) / 255 for i in range(3)]
+    style = variation_of(load_image(hubble, 64, 48))
+    assert variation_of(made[1]) > 0.1 * style, (variation_of(made[1]), style)   # textured, not left flat
+    assert variation_of(made[1]) > 0.25 * variation_of(made[0])
+    photo = variation_of(load_image(CHELSEA, 64, 48))
+    assert tv_reference(photo, style) == photo and tv_reference(0.0, style) == TV_STYLE_SHARE * style > 0

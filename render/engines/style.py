@@ -28,7 +28,9 @@ from .images import noise_image, to_uint8
 from .motion import apply_motion
 from .resample import resize_bilinear
 from ..temporal import FlowCache, default_flow_folder, warp_previous
-from .style_losses import blend_grams, content_loss, gram, image_variation, style_loss, temporal_loss, total_variation
+from .style_losses import (blend_grams, content_loss, gram, style_loss, temporal_loss, total_variation,
+                           tv_reference)
+from .style_tiled import variation_of
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class StyleEngine:
     min_side: int
     source: MediaSource
     _grams: dict = field(default_factory=dict, repr=False)
+    _variations: dict = field(default_factory=dict, repr=False)   # (name, h, w) -> the style image's variation
     _aspects: dict = field(default_factory=dict, repr=False)
     flows: FlowCache | None = field(default=None, repr=False)
     _recent: RecentFrames | None = field(default=None, repr=False)
@@ -282,7 +285,26 @@ class StyleEngine:
             style_image = load_image(self.settings.images[name], w, h, self.source.background)
             grams = grams_of(style_image) if grams_of else self.objective.style_grams(style_image)
             self._grams[key] = [np.asarray(g, np.float32) for g in grams]
+            self._variations[key] = variation_of(style_image)
         return self._grams[key]
+
+    def style_variation(self, row: Mapping[str, float], height: int, width: int) -> float:
+        """The frame's style images' variation at their size next to a ``height`` x ``width`` content,
+        mixed by the row's weights (what :func:`style_losses.tv_reference` falls back on)."""
+        mix = {n: w for n, w in self.mix(row).items() if w > 0}
+        values = []
+        for name in mix:
+            h, w = self.style_size(name, height, width, row["style.style_scale"])
+            if (name, h, w) not in self._variations:
+                self._variations[(name, h, w)] = variation_of(load_image(self.settings.images[name], w, h,
+                                                                         self.source.background))
+            values.append(self._variations[(name, h, w)])
+        return float(np.dot(values, list(mix.values())) / sum(mix.values()))
+
+    def tv_reference(self, content: np.ndarray, row: Mapping[str, float]) -> float:
+        """The TV term's reference for ``content`` (float ``(H, W, 3)``) in this frame."""
+        height, width = content.shape[:2]
+        return tv_reference(variation_of(content), self.style_variation(row, height, width))
 
     def blended_grams(self, row: Mapping[str, float], height: int, width: int, grams_of=None) -> list:
         """The frame's target Grams: each style's at this size, mixed by the row's weights."""
@@ -301,7 +323,7 @@ class StyleEngine:
         _, content_features = self.objective.compute_features(content)
         blended = self.blended_grams(row, height, width)
         return Targets(tuple(content_features), tuple(np.asarray(g, np.float32) for g in blended),
-                       np.float32(image_variation(np.asarray(content, np.float32))))
+                       np.float32(self.tv_reference(np.asarray(content, np.float32), row)))
 
     def weights(self, row):
         """(term weights (3,) content/style/tv, style layer weights, content layer weights)."""

@@ -174,7 +174,8 @@ def variation_of(image: np.ndarray) -> float:
 
 
 def tiled_targets(tiled: TiledStyle, content: np.ndarray, style_grams: Sequence[np.ndarray],
-                  content_weights: np.ndarray, tile: int, margin: int) -> TiledTargets:
+                  content_weights: np.ndarray, tile: int, margin: int, reference: float | None = None) -> TiledTargets:
+    """``reference``: the TV term's (default: the content's own variation)."""
     height, width = content.shape[:2]
     windows = tile_windows(height, width, tile, margin)
     masks = [w.mask() for w in windows]
@@ -194,7 +195,7 @@ def tiled_targets(tiled: TiledStyle, content: np.ndarray, style_grams: Sequence[
     mean_square = square_sums / counts
     weights = np.asarray(content_weights, np.float64)
     scales = weights / (weights.sum() + _EPS) / (counts * mean_square + _EPS)
-    reference = variation_of(content)
+    reference = variation_of(content) if reference is None else reference
     return TiledTargets(windows, masks, features, scales.astype(np.float32), list(style_grams), reference)
 
 

@@ -87,7 +87,7 @@ class StyleKind(Kind):
     name = "style"
     description = "Neural style transfer (Gatys et al.) with keyframed style mixes and warm-started morphs"
     chained = True
-    engine_version = "style-2"
+    engine_version = "style-3"   # 3: the TV term is defined for flat frames (style_losses.tv_reference)
     sections = {"style": STYLE, "motion": MOTION, "flow": FLOW}
     roles = (FEATURES,)
     default_model = "vgg16"

@@ -53,7 +53,8 @@ class StylePrinter:
 
         term, style_w, content_w = self.engine.weights(row)
         style = self.engine.blended_grams(row, spec.height, spec.width, grams_of)
-        targets = tiled_targets(self.tiled, content, style, content_w, tile, MARGIN)
+        targets = tiled_targets(self.tiled, content, style, content_w, tile, MARGIN,
+                                self.engine.tv_reference(content, row))
         image, _ = adam_tiled(self.tiled, image, targets, term, style_w, float(row["style.learning_rate"]),
                               spec.steps, lambda step: on_step(stage, step))
         return {"image": image}

@@ -116,6 +116,19 @@ def test_later_frames_carry_the_first_along_the_source_motion(tmp_path, kind):
         assert error < 0.02 and wrong_way > 2 * error, (n, error, wrong_way)
 
 
+def test_a_carried_dream_is_not_dreamed_over_again(tmp_path):
+    """With the whole previous dream carried (blend 1) the later frames' own steps (4 a frame) add new
+    detail only where nothing was carried: where the flow is trusted, frame n is still frame 0 moved
+    as the source moved.  Without carrying (blend 0) the same steps change the picture clearly."""
+    _setup(tmp_path)
+    errors = {}
+    for blend in (1.0, 0.0):
+        recipe = load_recipe(_write(tmp_path, f"dream{blend:g}", DREAM.format(later=4, blend=blend)))
+        frames = _frames(render(recipe, tmp_path / f"out{blend:g}").folder, 4)
+        errors[blend] = [np.abs(_interior(frames[n], n) - _interior(_shifted(frames[0], n), n)).mean() for n in (1, 3)]
+    assert max(errors[1.0]) < 0.02 and min(errors[0.0]) > 3 * max(errors[1.0]), errors
+
+
 @pytest.mark.parametrize("kind", ["style", "dream"])
 def test_uncovered_regions_come_from_the_fresh_source(tmp_path, kind):
     """A card moving over the pan uncovers a strip each frame: there the warp is wrong, the mask drops

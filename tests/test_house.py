@@ -190,6 +190,8 @@ EDGES2FACES_FLOAT32 = "6acf614f802176d76ca594b8cd42a37c9de1096871a32e315ef854ce2
 TRANSLATE = ("translate-photo.toml", "translate-sketches.toml")
 # The style engine's version when the keys were recorded; style-3 defines the TV term for flat frames.
 STYLE_ENGINE = "style-2"
+# Dream footage keeps new detail only where the dream was not carried: a key part ("carry") since.
+DREAM_FOOTAGE = ("dream-footage.toml",)
 STYLE = ("music-morph.toml", "style-footage.toml", "style-morph.toml", "style-print.toml", "style-still.toml")
 
 
@@ -200,13 +202,16 @@ def test_the_example_recipes_keep_their_frame_keys(auto_is_float32, monkeypatch)
     now = recipe_keys()
     assert sorted(now) == sorted(recorded)
     changed = {name for name in now if now[name] != recorded[name]}
-    assert changed == PREVIEW_OF_UPSTREAM | {name + preview for name in TRANSLATE + STYLE for preview in ("", " --preview")}
+    assert changed == {name + preview for name in TRANSLATE + STYLE + DREAM_FOOTAGE for preview in ("", " --preview")}
 
     identity = framekeys.model_identity   # the float32 file's digest put back: every other key as recorded
     monkeypatch.setattr(framekeys, "model_identity", lambda recipe: f"edges2faces:{EDGES2FACES_FLOAT32}"
                         if recipe.model.name == "edges2faces" else identity(recipe))
     from render.kinds.style import KIND as STYLE_KIND
     monkeypatch.setattr(STYLE_KIND, "engine_version", STYLE_ENGINE)   # and the style engine's version
+    from render.kinds.dream import KIND as DREAM_KIND
+    parts = DREAM_KIND.key_parts
+    monkeypatch.setattr(DREAM_KIND, "key_parts", lambda recipe: {k: v for k, v in parts(recipe).items() if k != "carry"})
     again = recipe_keys()
     assert {name for name in again if again[name] != recorded[name]} == PREVIEW_OF_UPSTREAM
 

@@ -42,8 +42,8 @@ DREAM = {
     "source": MediaPath(None, help="footage to dream: a video, a folder of frames or an animated image (instead "
                                    "of init); frame n dreams source frame n"),
     "blend": Number(0.6, 0.0, 1.0, keyframed=True,
-                    help="with a source: share of the previous dream, warped along the source's flow, in each "
-                         "new start (0 = every frame dreamed from its source alone)"),
+                    help="with a source: share of the previous dream, warped along the source's flow, carried "
+                         "into each frame (new detail fills the rest; 0 = every frame dreamed from its source alone)"),
     "steps_per_frame": Number(3, 0, 1000, integer=True, keyframed=True,
                               help="with a source: steps per octave of frames after the first (the warped "
                                    "dream carries the rest)"),
@@ -117,7 +117,8 @@ class DreamKind(Kind):
 
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: DreamSettings = recipe.settings
-        footage = {"footage": settings.flow.key()} if settings.source is not None else {}
+        # footage frames keep new detail only where the dream was not carried: "damped" since issue 26
+        footage = {"footage": settings.flow.key(), "carry": "damped"} if settings.source is not None else {}
         return {"init": settings.init or "noise", "tile": settings.tile,
                 "targets": [[t.layer, t.channel] for t in settings.targets], **footage}
 

@@ -159,6 +159,8 @@ def main() -> None:
     parser.add_argument("--dream-only", action="store_true", help="only the dream part")
     parser.add_argument("--dream-later", type=float, default=1.0, metavar="SHARE",
                         help="later frames' steps as a share of frame 0's, in both dream modes (default 1)")
+    parser.add_argument("--dream-defaults", action="store_true",
+                        help="dream with the recipe defaults (steps 8 on frame 0, steps_per_frame 3), both modes")
     parser.add_argument("--skip-512", action="store_true", help="leave out the 512 px flow share")
     parser.add_argument("--keep", type=Path, help="keep the clip and the rendered runs in this folder")
     args = parser.parse_args()
@@ -187,7 +189,7 @@ def main() -> None:
         rows.append((mode, error, style, seconds))
     if MODES:
         report_style(rows, frames, width, height, steps)
-    dream_part(work, frames, width, height, steps, args.dream_later)
+    dream_part(work, frames, width, height, steps, args.dream_later, args.dream_defaults)
     if args.skip_512:
         return
     flow_share(work)
@@ -207,11 +209,15 @@ def report_style(rows, frames, width, height, steps) -> None:
           f"flow / independent: {flow[1] / independent[1]:.2f} (target <= 0.4)")
 
 
-def dream_part(work: Path, frames: int, width: int, height: int, steps: int, later_share: float = 1.0) -> None:
+def dream_part(work: Path, frames: int, width: int, height: int, steps: int, later_share: float = 1.0,
+               defaults: bool = False) -> None:
+    from render.kinds.dream import DREAM as DREAM_FIELDS
     from render.recipe import load_recipe
     from render.runner import render
     dream_steps = max(2, steps // 3)
     later = max(1, round(dream_steps * later_share))
+    if defaults:   # the recipe's own defaults: what an artist gets without setting them
+        dream_steps, later = DREAM_FIELDS["steps"].default, DREAM_FIELDS["steps_per_frame"].default
     (work / "dream.toml").write_text(DREAM.format(width=width, height=height, steps=dream_steps, later=later))
     dream_rows = []
     for mode, sets in DREAM_MODES.items():

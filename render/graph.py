@@ -69,6 +69,10 @@ class RecipeGraph:
     def upstream(self) -> list[Node]:
         return self.nodes[:-1]
 
+    def readers(self, node: Node) -> str:
+        """The names of the recipes that read ``node``'s frames, comma-separated."""
+        return ", ".join(reader.name for reader in self.nodes if any(used is node for _, used in reader.uses))
+
 
 def _chain_text(chain: Iterable[Path]) -> str:
     chain = list(chain)
@@ -199,8 +203,7 @@ def render_upstream(graph: RecipeGraph, frames: list[int] | None = None, progres
         except RecipeError:
             raise
         except RenderError as err:  # say which recipe's frames were being made, and for whom
-            readers = ", ".join(reader.name for reader in graph.nodes if any(used is node for _, used in reader.uses))
-            raise type(err)(f"{err} (rendering the frames of {node.recipe.path} that {readers} uses)") from None
+            raise type(err)(f"{err} (rendering the frames of {node.recipe.path} that {graph.readers(node)} uses)") from None
     return done
 
 
@@ -222,8 +225,7 @@ def format_chain(graph: RecipeGraph, limit: int | None = 6, plans: bool = True) 
     for node in graph.upstream:
         store = RunStore(node.out_dir)
         stored = sum(store.is_done(i, key) for i, key in enumerate(node.keys))
-        readers = ", ".join(reader.name for reader in graph.nodes if any(used is node for _, used in reader.uses))
-        lines.append(f"upstream {node.name}, whose frames {readers} uses: {stored} of {len(node.keys)} stored in "
+        lines.append(f"upstream {node.name}, whose frames {graph.readers(node)} uses: {stored} of {len(node.keys)} stored in "
                      f"{node.out_dir}")
         if plans:
             lines += ["  " + line for line in format_plan(node.plan, limit).splitlines()] + [""]

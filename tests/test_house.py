@@ -163,13 +163,14 @@ RECORDED = Path(__file__).parent / "data" / "recipe-keys.json"
 PREVIEW_OF_UPSTREAM = {"dream-footage.toml --preview", "style-footage.toml --preview"}
 
 
-def recipe_keys() -> dict[str, dict]:
-    """Every example recipe's frame keys, whole and ``--preview``, as recorded in RECORDED."""
+def recipe_keys(edits: dict[str, tuple[str, ...]] | None = None) -> dict[str, dict]:
+    """Every example recipe's frame keys, whole and ``--preview``, as recorded in RECORDED; ``edits``
+    maps a recipe file to ``--set`` strings applied to it."""
     from render.graph import load_graph
     out = {}
     for path in sorted((REPO / "recipes").glob("*.toml")):
         for preview in (False, True):
-            keys = load_graph(path, preview=preview).root.keys
+            keys = load_graph(path, (edits or {}).get(path.name, ()), preview=preview).root.keys
             out[path.name + (" --preview" if preview else "")] = {
                 "frames": len(keys), "first": keys[0], "last": keys[-1],
                 "all": hashlib.sha256("\n".join(keys).encode()).hexdigest()}
@@ -190,8 +191,10 @@ EDGES2FACES_FLOAT32 = "6acf614f802176d76ca594b8cd42a37c9de1096871a32e315ef854ce2
 TRANSLATE = ("translate-photo.toml", "translate-sketches.toml")
 # The style engine's version when the keys were recorded; style-3 defines the TV term for flat frames.
 STYLE_ENGINE = "style-2"
-# Dream footage keeps new detail only where the dream was not carried: a key part ("carry") since.
+# Dream footage keeps new detail only where the dream was not carried: a key part ("carry") since,
+# and recipes/dream-footage.toml dreams its later frames with all its steps (it said 3).
 DREAM_FOOTAGE = ("dream-footage.toml",)
+RECIPE_EDITS = {"dream-footage.toml": ("dream.steps_per_frame=3",)}
 STYLE = ("music-morph.toml", "style-footage.toml", "style-morph.toml", "style-print.toml", "style-still.toml")
 
 
@@ -212,7 +215,7 @@ def test_the_example_recipes_keep_their_frame_keys(auto_is_float32, monkeypatch)
     from render.kinds.dream import KIND as DREAM_KIND
     parts = DREAM_KIND.key_parts
     monkeypatch.setattr(DREAM_KIND, "key_parts", lambda recipe: {k: v for k, v in parts(recipe).items() if k != "carry"})
-    again = recipe_keys()
+    again = recipe_keys(RECIPE_EDITS)
     assert {name for name in again if again[name] != recorded[name]} == PREVIEW_OF_UPSTREAM
 
 

@@ -44,9 +44,9 @@ DREAM = {
     "blend": Number(0.6, 0.0, 1.0, keyframed=True,
                     help="with a source: share of the previous dream, warped along the source's flow, carried "
                          "into each frame (new detail fills the rest; 0 = every frame dreamed from its source alone)"),
-    "steps_per_frame": Number(3, 0, 1000, integer=True, keyframed=True,
-                              help="with a source: steps per octave of frames after the first (the warped "
-                                   "dream carries the rest)"),
+    "steps_per_frame": Number(8, 0, 1000, integer=True, keyframed=True,
+                              help="with a source: steps per octave of frames after the first, dreaming the "
+                                   "share not carried (as many as steps keeps the dream as strong as frame 0's)"),
 }
 FOOTAGE_ONLY = ("dream.blend", "dream.steps_per_frame")  # columns that mean nothing without a source
 

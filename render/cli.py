@@ -231,8 +231,8 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
         click.echo(f"print: {info['path']} ({info['seconds']:.0f} s on a farm worker)")
         return
     result = make_print(plan, run_dir, target, progress=None if quiet else PrintProgressBar())
-    if quiet:
-        click.echo(f"print: {result.path}")
+    if quiet:   # the path alone, for scripts: f=$(render print -q ...)
+        click.echo(str(result.path))
     elif result.reused:
         click.echo(f"print: {result.path} (already made with these settings; nothing rendered)")
     else:

@@ -425,3 +425,17 @@ def test_an_analysis_of_the_old_version_is_not_reused(tmp_path, monkeypatch):
     ANALYSES.reset()
     assert sample_feature(track, ONSET, 40, 10).max() == 1.0
     assert ANALYSES.count == 1
+
+
+@pytest.mark.parametrize("offset, fires", [(0.0, True), (-0.001, True), (-0.01, True), (-0.024, True),
+                                           (-0.026, False), (-0.1, False)])
+def test_a_frame_whose_interval_reaches_into_the_track_keeps_its_hit(offset, fires):
+    """A hit at 0.005 s of the track, 20 fps: frame 0 stands for [offset - 25 ms, offset + 25 ms).  A
+    small negative offset (the track starts just after the first frame's time) keeps the hit on frame
+    0; only a frame whose whole interval lies before the track is silent."""
+    from render.audio.features import HOP_SECONDS
+    curve = np.zeros(200)
+    curve[int(round(0.005 / HOP_SECONDS))] = 1.0
+    for impulsive in (True, False):
+        values = sample_curve(curve, 4, 20.0, offset, 2.0, impulsive=impulsive)
+        assert (values[0] > 0) == fires, (offset, impulsive, values)

@@ -104,6 +104,7 @@ def test_each_frame_of_a_clip_whose_size_changes_keeps_its_proportions(origin, t
     done = render_graph(load_graph(folder / "recipe.toml", ["output.video=\"none\""], out_dir=tmp_path / "run"))
     assert done.result.rendered == list(range(6))
     assert any("frame size changes mid-clip (64x48, then 48x64)" in n for n in notes), notes
+    assert not any("damaged" in n for n in notes), notes   # parts joined end to end are not damage
     for i, source in enumerate(sources):
         made = pixels(tmp_path / "run" / "frames" / f"frame_{i:06d}.png").astype(int)
         fitted = np.round(fit_array(source, 64, 48) * 255).astype(int)           # cover, centre-crop

@@ -362,7 +362,7 @@ def test_print_command_with_proof_writes_a_small_tagged_png(write_recipe, tmp_pa
     result = run_cli("print", recipe, "--out", tmp_path / "run", "--proof", "--quiet")
     assert result.returncode == 0, result.stderr
     proof = next((tmp_path / "run" / "prints").glob("*-proof.png"))
-    assert result.stdout == f"print: {proof}\n" and "memory" not in result.stderr, (result.stdout, result.stderr)
+    assert result.stdout == f"{proof}\n" and "memory" not in result.stderr, (result.stdout, result.stderr)
     info = read_print_info(proof)
     assert max(info.width, info.height) <= 1024 and info.width > info.height   # landscape like the frame
     assert 'kind = "walk"' in info.metadata["recipe"] and info.dpi[0] < 300

@@ -135,3 +135,18 @@ def test_frames_smaller_than_the_model_accepts(write_recipe):
         '{ block3_conv3 = 1.0, "block4_conv1:7" = 0.5 }', "{ mixed3 = 1.0 }")
     err = error_of(write_recipe(text))
     assert err.key == "output.size" and "at least 75 px" in err.message
+
+
+@pytest.mark.parametrize("fps, frames, refused", [("1e-9", 3, "out of range: must be >= 0.001"),
+                                                  ("0.001", 3, None),        # a frame each 1000 s: 3000 s
+                                                  ("0.001", 100, "last 1e+05 s; a video lasts at most 24 h"),
+                                                  ("240", 100, None)])
+def test_a_frame_rate_whose_video_no_container_holds_is_refused_naming_output_fps(write_recipe, fps, frames, refused):
+    """ffmpeg failed after every frame was rendered (mp4 at 1e-9 fps) or wrote a GIF for hours; now
+    the recipe is refused when it is read, in one line naming output.fps."""
+    text = TINY_RECIPE.replace("fps = 8", f"fps = {fps}").replace("frames = 4", f"frames = {frames}")
+    if refused is None:
+        assert load_recipe(write_recipe(text)).output.fps == float(fps)
+        return
+    err = error_of(write_recipe(text))
+    assert err.key == "output.fps" and refused in err.message and "\n" not in str(err), str(err)

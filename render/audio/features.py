@@ -64,7 +64,8 @@ chroma).
 0) is at ``t_n = offset + n / fps`` and stands for ``[t_n - 0.5/fps, t_n + 0.5/fps)``: ``onset`` takes
 the maximum of the hops inside that interval, ``rms``, ``band`` and ``chroma`` the mean.  Frames shorter
 than a hop (above 86.13 fps), and any frame no hop falls in, take the curve interpolated linearly at
-``t_n`` instead.  Times before 0 or after the end of the track are silence: 0.  Never by hop index:
+``t_n`` instead.  A frame whose interval holds no time of the track (all before 0 or after its end) is
+silence: 0; one that reaches into the track keeps what its part of the track holds.  Never by hop index:
 frame n is not hop n.
 
 Curves after shaping and beat times are cached on disk (:mod:`.cache`); :data:`ANALYSES` counts the
@@ -416,7 +417,8 @@ def sample_curve(curve: np.ndarray, frames: int, fps: float, offset: float, dura
                  impulsive: bool) -> np.ndarray:
     """A hop-rate curve at the frame times: frame n is the max (impulsive) or mean of the hops in
     ``[t_n - 0.5/fps, t_n + 0.5/fps)``; linear interpolation at ``t_n`` when no hop is inside or frames
-    are shorter than a hop; 0 outside the track (``t_n < 0`` or ``t_n > duration``)."""
+    are shorter than a hop; 0 for a frame whose whole interval lies outside the track (before 0 or
+    after ``duration``): a frame just before 0 whose interval reaches into the track keeps its hits."""
     frames, fps, offset = _check_frames(frames, fps, offset)
     curve = np.asarray(curve, dtype=np.float64)
     hops = len(curve)
@@ -442,8 +444,13 @@ def sample_curve(curve: np.ndarray, frames: int, fps: float, offset: float, dura
         between = np.stack([np.interp(times[~has], grid, flat[:, c], left=0.0, right=0.0)
                             for c in range(flat.shape[1])], axis=-1)
         out[~has] = between.reshape((-1,) + curve.shape[1:])
-    out[(times < 0) | (times > duration)] = 0.0
+    out[outside_track(times, fps, duration)] = 0.0
     return out
+
+
+def outside_track(times: np.ndarray, fps: float, duration: float) -> np.ndarray:
+    """bool per frame: its interval ``[t_n - 0.5/fps, t_n + 0.5/fps)`` holds no time of the track."""
+    return (times + 0.5 / fps <= 0.0) | (times - 0.5 / fps > duration)
 
 
 def sample_feature(track: Track, spec: FeatureSpec, frames: int, fps: float, offset: float = 0.0) -> np.ndarray:
@@ -467,7 +474,7 @@ def _sample_beats(beats: np.ndarray, frames: int, fps: float, offset: float, dec
     last = np.searchsorted(beats, times + 0.5 / fps, side="left") - 1   # the last beat in or before the frame's interval
     after = last >= 0
     out[after] = np.exp(-np.maximum(times[after] - beats[last[after]], 0.0) / decay)   # 1.0 on the beat's own frame
-    out[(times < 0) | (times > duration)] = 0.0
+    out[outside_track(times, fps, duration)] = 0.0
     return out
 
 

@@ -34,6 +34,7 @@ from .model import AudioSettings, OutputSettings, PrintSettings, Recipe, RecipeR
 from .toml_lines import find_line
 
 _TOML_LINE = re.compile(r"at line (\d+)")
+MAX_VIDEO_SECONDS = 24 * 3600   # longer videos overflow the containers' time fields (mp4 failed at ~1e9 s)
 
 
 class _Context:
@@ -296,6 +297,10 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
                  and size_problem(*out.size, CODECS[out.video].padded_size(*out.size)))
     if too_large:   # before any frame is rendered, not when the video is encoded
         raise ctx.error("output.size", too_large)
+    if out.video != "none" and out.frames > 1 and out.frames / out.fps > MAX_VIDEO_SECONDS:
+        raise ctx.error("output.fps", f"{out.frames} frames at {out.fps:g} fps last {out.frames / out.fps:.3g} s; a "
+                                      f"video lasts at most {MAX_VIDEO_SECONDS // 3600} h (a higher fps, fewer frames, "
+                                      "or video = \"none\")")
     _check_cycles(sections, kind.sections, out.frames, ctx)
     _check_expanded(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)

@@ -25,7 +25,7 @@ OUTPUT = {
     "frames": Number(None, 1, 1_000_000, integer=True, help="frame count (or give duration)"),
     "duration": Duration(None, help='length, e.g. "8s"; frames = duration * fps; "audio": as long as the '
                                     'soundtrack after its offset', words=("audio",)),
-    "fps": Number(30.0, 0, 240, low_open=True, help="frames per second"),
+    "fps": Number(30.0, 0.001, 240, help="frames per second (0.001, a frame each 1000 s, to 240)"),
     "video": Choice("mp4", VIDEO_FORMATS + ("none",), help="container/codec of the video, or none"),
     "quality": Number(18, 0, 63, integer=True, help="crf where the codec has one (lower is better)"),
     "loop": Choice("forward", LOOP_MODES, help="forward, or pingpong (forward then back)"),

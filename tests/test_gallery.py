@@ -446,7 +446,7 @@ def test_the_page_plays_videos_with_their_sound(tmp_path, monkeypatch):
     a video without a soundtrack decodes none."""
     import dataclasses
     import hashlib
-    import render.gallery
+    import render.graph
     from render.recipe import load_recipe
     from render.recipe.model import AudioSettings
     playwright = pytest.importorskip("playwright.sync_api")
@@ -459,7 +459,7 @@ def test_the_page_plays_videos_with_their_sound(tmp_path, monkeypatch):
     def with_sound(path, *args, **kwargs):   # until the loader reads [audio]: alpha and master have the tone
         recipe = load_recipe(path, *args, **kwargs)
         return dataclasses.replace(recipe, audio=sound) if Path(path).stem in ("alpha", "master") else recipe
-    monkeypatch.setattr(render.gallery, "load_recipe", with_sound)
+    monkeypatch.setattr(render.graph, "load_recipe", with_sound)   # every recipe is loaded through the graph
     gallery = tmp_path / "gallery"
     entries = build_gallery([recipes / "alpha.toml", recipes / "beta.toml", recipes / "master.toml"], gallery)
     assert all(e.status == "rendered" for e in entries), [(e.recipe, e.reason) for e in entries]

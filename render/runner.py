@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -122,12 +123,28 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
             batch = recipe.kind.batch_size(recipe)
             _render_frames(plan, keys, store, todo, engine, batch, progress, result)
         result.missing = sum(not store.is_done(i, keys[i]) for i in range(plan.frames))
+        shown, shown_keys = store, keys
+        if recipe.output.upscale is not None and result.missing == 0 and (encode or plan.frames == 1):
+            shown, shown_keys = _upscaled(recipe, store, keys)
         if result.missing == 0 and plan.frames == 1:  # a still: a picture, no video
             result.still = store.root / f"{recipe.name}.png"
-            atomic_write(result.still, tagged_png(store, recipe, 0, keys[0]))
+            atomic_write(result.still, tagged_png(shown, recipe, 0, shown_keys[0]))
         elif encode and recipe.output.video != "none" and result.missing == 0:
-            result.video, result.video_reused = encode_if_changed(recipe, store, keys)
+            result.video, result.video_reused = encode_if_changed(recipe, shown, shown_keys)
     return result
+
+
+def _upscaled(recipe: Recipe, store: RunStore, keys: list[str]) -> tuple[RunStore, list[str]]:
+    """The run's frames enlarged by ``[output] upscale`` (those already there kept): their store and keys."""
+    from .upscale_stage import upscale_frames, upscaled_key
+    settings = recipe.output.upscale
+    bar = None
+    if sys.stderr.isatty():
+        def bar(done, total):
+            sys.stderr.write(f"\rupscaling {' + '.join(settings.stages)}: {done}/{total} frames\x1b[K"
+                             + ("\n" if done == total else ""))
+    upscaled = upscale_frames(store, keys, settings, picture_metadata(recipe), bar)
+    return upscaled, [upscaled_key(key, settings) for key in keys]
 
 
 VIDEO_RECORD = "video.json"   # in the run folder: what the last encoded video was made of
@@ -140,7 +157,7 @@ def encode_if_changed(recipe: Recipe, store: RunStore, keys: list[str]) -> tuple
     sound = soundtrack(recipe)
     path = video_path(store.root, recipe.name, out.video)
     made_of = {"keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(), "video": out.video,
-               "quality": out.quality, "loop": out.loop, "fps": repr(float(out.fps)), "size": list(out.size),
+               "quality": out.quality, "loop": out.loop, "fps": repr(float(out.fps)), "size": list(out.final_size()),
                "tags": _tags(recipe, sound),
                "sound": None if sound is None else [recipe.audio.digest, repr(float(sound.offset))]}
     record_path = store.root / VIDEO_RECORD
@@ -264,7 +281,7 @@ def _encode(recipe: Recipe, store: RunStore) -> Path:
     if sound is not None and len(order) > out.frames and out.video != "gif":
         note(f"{path.name} loops pingpong with sound: the track plays on from {sound.offset:g} s for the whole "
              f"forward-and-back {len(order) / out.fps:g} s, so picture and sound correspond only in the forward half")
-    return encode_video(store.load, order, out.size, out.fps, out.video, out.quality, path,
+    return encode_video(store.load, order, out.final_size(), out.fps, out.video, out.quality, path,
                         tags=_tags(recipe, sound), audio=sound)
 
 
@@ -293,4 +310,6 @@ def encode_stored(recipe: Recipe, out_dir: Path, video: str | None = None) -> Pa
     if recipe.output.video == "none":
         raise RenderError("output.video is \"none\": choose a format with --video")
     with store:
+        if recipe.output.upscale is not None:
+            store, _ = _upscaled(recipe, store, keys)
         return _encode(recipe, store)

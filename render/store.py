@@ -79,10 +79,10 @@ class RunStore:
     """One run folder.  Use as a context manager to hold its lock while writing.  ``picture_text``
     goes into every stored frame's PNG (with the frame's key added)."""
 
-    def __init__(self, root: Path, picture_text: dict[str, str] | None = None):
+    def __init__(self, root: Path, picture_text: dict[str, str] | None = None, frames_folder: str = "frames"):
         self.root = Path(root)
         self.picture_text = picture_text
-        self.frames_dir = self.root / "frames"
+        self.frames_dir = self.root / frames_folder   # "upscaled" for the upscale stage's frames
         self._lock_handle = None
         self._verified: dict[int, tuple[str, int, int]] = {}  # index -> (key, size, mtime_ns) of a checked PNG
 

@@ -56,3 +56,16 @@ def notes():
     yield seen
     log.removeHandler(handler)
     log.setLevel(level)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "network: reaches the real package registries (skipped unless RUN_NETWORK=1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("RUN_NETWORK") == "1":
+        return
+    skip = pytest.mark.skip(reason="reaches the network: set RUN_NETWORK=1 to run it")
+    for item in items:
+        if item.get_closest_marker("network") is not None:
+            item.add_marker(skip)

@@ -23,7 +23,7 @@ LAYERS = [
     ["gallery", "gallery_page", "inspect", "doctor", "plot", "training.cli_support"],   # whole tasks
     ["farm"],                                                                            # Ray workers
     ["graph"],                                                             # recipes that use recipes
-    ["runner", "prints.driver"],                                          # one recipe's frames, prints
+    ["runner", "prints.driver", "upscale_stage"],                                          # one recipe's frames, prints
     ["plan", "framekeys", "metadata", "provenance"],                      # per-frame table, frame keys
     ["recipe.__init__", "recipe.loader", "recipe.json_schema"],           # TOML -> Recipe
     ["kinds"],                                                            # one plug-in per kind
@@ -31,7 +31,7 @@ LAYERS = [
     ["prints"],                                                   # per-kind print renderers
     ["engines", "training"],                                      # pixels
     ["models", "temporal", "media", "audio", "signals", "expressions", "schedule"],
-    ["backend", "outputs", "store", "notices", "contracts", "errors", "tfsetup", "progress", "__init__",
+    ["backend", "outputs", "store", "cachedir", "notices", "contracts", "errors", "tfsetup", "progress", "__init__",
      "prints.paper", "prints.files"],
 ]
 
@@ -195,6 +195,9 @@ STYLE_ENGINE = "style-2"
 # and recipes/dream-footage.toml dreams its later frames with all its steps (it said 3).
 DREAM_FOOTAGE = ("dream-footage.toml",)
 RECIPE_EDITS = {"dream-footage.toml": ("dream.steps_per_frame=3",)}
+# Recipes written since, on the networks from packages (issue 27): not in the record.
+ADDED = {name + preview for name in ("inception-atlas.toml", "inception-zoom.toml", "walk-poster-esrgan.toml")
+         for preview in ("", " --preview")}
 STYLE = ("music-morph.toml", "style-footage.toml", "style-morph.toml", "style-print.toml", "style-still.toml")
 
 
@@ -203,7 +206,8 @@ def test_the_example_recipes_keep_their_frame_keys(auto_is_float32, monkeypatch)
     monkeypatch.chdir(REPO)   # upstream run folders are named from where one runs, as recorded
     recorded = json.loads(RECORDED.read_text())
     now = recipe_keys()
-    assert sorted(now) == sorted(recorded)
+    assert sorted(set(now) - set(recorded)) == sorted(ADDED)
+    now = {name: keys for name, keys in now.items() if name in recorded}
     changed = {name for name in now if now[name] != recorded[name]}
     assert changed == {name + preview for name in TRANSLATE + STYLE + DREAM_FOOTAGE for preview in ("", " --preview")}
 
@@ -215,7 +219,7 @@ def test_the_example_recipes_keep_their_frame_keys(auto_is_float32, monkeypatch)
     from render.kinds.dream import KIND as DREAM_KIND
     parts = DREAM_KIND.key_parts
     monkeypatch.setattr(DREAM_KIND, "key_parts", lambda recipe: {k: v for k, v in parts(recipe).items() if k != "carry"})
-    again = recipe_keys(RECIPE_EDITS)
+    again = {name: keys for name, keys in recipe_keys(RECIPE_EDITS).items() if name in recorded}
     assert {name for name in again if again[name] != recorded[name]} == PREVIEW_OF_UPSTREAM
 
 

@@ -111,7 +111,7 @@ def test_inception_dreams_at_its_minimum_size(tmp_path):
     from render.engines.objectives import Term
     weights = tmp_path / "inception.weights.h5"
     keras.applications.InceptionV3(include_top=False, weights=None).save_weights(weights)
-    info = catalog.resolve("inceptionv3")
+    info = catalog.resolve("inceptionv3-imagenet")
     base = build.keras_application(info.name, weights)
     stepper = DreamStepper(build.feature_extractor(info, ["mixed2"], base=base), [Term(0, None, "mixed2")])
     image = uniform((info.min_side, 96, 3), 6)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_VARIABLE = "NEURAL_RENDER_CACHE"
+from ..cachedir import cache_folder
+
 ANALYSIS_VERSION = 5  # bump when any computation in features.py changes its numbers
                       # (5: channels combined by power, not averaged samples)
 
@@ -31,10 +32,7 @@ ANALYSIS_VERSION = 5  # bump when any computation in features.py changes its num
 def default_audio_folder() -> Path:
     """``$NEURAL_RENDER_CACHE/audio``, else ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/neural-render/audio``
     (read on every call, so a changed variable takes effect at once)."""
-    root = os.environ.get(CACHE_VARIABLE)
-    if root:
-        return Path(root) / "audio"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neural-render" / "audio"
+    return cache_folder("audio")
 
 
 def entry_key(digest: str, settings: dict, grid: dict) -> str:

@@ -152,6 +152,14 @@ def choose_precision(backend: str, devices: list[Device], bf16_cpu: bool) -> tup
     return "bfloat16", "the CPU has AVX512_BF16/AMX and TensorFlow's oneDNN kernels use them"
 
 
+def machine_memory() -> int:
+    """Bytes of RAM on this machine."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # pragma: no cover - not Linux
+        return 16 * 2**30
+
+
 def memory_budget(backend: str) -> tuple[int, str] | None:
     """(bytes, what) of the first GPU ``backend`` renders on, when it has one of known size."""
     for device in backend_devices(backend):

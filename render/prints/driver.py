@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import shutil
 import time
@@ -57,6 +56,7 @@ class PrintOptions:
     max_memory: int | None = None
     tile: int | None = None
     out: Path | None = None
+    upscale: tuple[str, ...] | None = None   # stages that enlarge the print after rendering (esrgan-x4)
 
 
 def options_for(recipe, **given) -> PrintOptions:
@@ -85,23 +85,20 @@ class PrintPlan:
     budget: int            # bytes allowed
     budget_given: bool
     budget_source: str = "this machine"   # what the default budget is 80% of
+    upscale: object = None                # UpscaleSettings: rendered at render_size, then enlarged
+    render_size: tuple[int, int] | None = None
 
     def describe(self) -> list[str]:
         lines = [f"print    {self.size.describe()}, {self.options.fmt}",
                  f"backend  {self.recipe.backend}, precision {self.recipe.precision}",
                  f"frame    {self.frame} of {self.recipe.output.frames}",
-                 "stages   " + ", ".join(f"{s.label} {s.width}x{s.height} x{s.steps}" for s in self.stages),
+                 "stages   " + ", ".join(f"{s.label} {s.width}x{s.height} x{s.steps}" for s in self.stages)
+                 + (f", then {' + '.join(self.upscale.stages)} to {self.size.width}x{self.size.height}"
+                    if self.upscale is not None else ""),
                  f"tile     {self.tile}",
                  f"memory   about {format_bytes(self.estimate)} at peak (allowed "
                  f"{format_bytes(self.budget)}{'' if self.budget_given else ', 80% of ' + self.budget_source})"]
         return lines
-
-
-def machine_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):  # pragma: no cover - not Linux
-        return 16 * 2**30
 
 
 def _orientation(options: PrintOptions, recipe) -> str:
@@ -125,7 +122,16 @@ def plan_print(recipe, options: PrintOptions) -> PrintPlan:
     if not 0 <= frame < frames:
         raise PrintError(f"{recipe.path}: frame {frame} is not in the recipe: it has frames 0..{frames - 1}")
     row = dict(make_plan(recipe).row(frame))
-    stages = tuple(kind.print_stages(recipe, row, size.width, size.height, options.steps))
+    upscale, render_size = None, (size.width, size.height)
+    if options.upscale:
+        from ..upscale_stage import settings_for
+        upscale = settings_for(options.upscale)
+        render_size = (-(-size.width // upscale.factor), -(-size.height // upscale.factor))
+        if min(render_size) < 2 * recipe.model.min_side:
+            raise PrintError(f"{recipe.path}: a {size.width}x{size.height} print enlarged {upscale.factor} times is "
+                             f"rendered at {render_size[0]}x{render_size[1]}, too small for {recipe.model.name}; "
+                             "upscale less or print larger")
+    stages = tuple(kind.print_stages(recipe, row, render_size[0], render_size[1], options.steps))
     budget, source = default_budget(recipe.backend)
     budget = options.max_memory or budget
     smallest = 2 * recipe.model.min_side
@@ -142,7 +148,7 @@ def plan_print(recipe, options: PrintOptions) -> PrintPlan:
                          f"even with {candidates[-1]} px tiles, more than the {format_bytes(budget)} allowed; "
                          "choose a smaller size or dpi, or allow more with --max-memory")
     return PrintPlan(recipe, options, size, frame, row, stages, tile, estimate, budget, options.max_memory is not None,
-                     source)
+                     source, upscale, render_size)
 
 
 def default_budget(backend: str) -> tuple[int, str]:
@@ -151,6 +157,7 @@ def default_budget(backend: str) -> tuple[int, str]:
     gpu = memory_budget(backend)
     if gpu is not None:
         return int(gpu[0] * 0.8), f"the GPU's memory ({gpu[1]})"
+    from ..backend.devices import machine_memory
     return int(machine_memory() * 0.8), "this machine"
 
 
@@ -220,6 +227,9 @@ def _print_key(plan: PrintPlan, frame_key: str) -> str:
     parts = {"frame_key": frame_key, "size": [plan.size.width, plan.size.height],
              "stages": [[s.width, s.height, s.steps] for s in plan.stages], "tile": plan.tile,
              "engine": plan.recipe.kind.engine_version}
+    if plan.upscale is not None:  # prints without one keep their keys
+        from ..upscale_stage import stage_key
+        parts["upscale"] = stage_key(plan.upscale)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -279,7 +289,8 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
         return PrintResult(path, plan, done["seconds"], done["measured_peak"], len(plan.stages), done["tiles"],
                            info_path, reused=True)
     source = _source_frame(recipe, keys, run_dir, plan.frame, render_missing_still) if kind.print_from_frame else None
-    request = PrintRequest(recipe, plan.frame, plan.row, plan.size.width, plan.size.height, plan.stages, source)
+    width, height = plan.render_size or (plan.size.width, plan.size.height)
+    request = PrintRequest(recipe, plan.frame, plan.row, width, height, plan.stages, source)
     checkpoints = Checkpoints(path.parent / f".{path.name}.state", key)
     printer = (printer_factory or kind.build_printer)(recipe)
     resumed = checkpoints.load()
@@ -314,6 +325,8 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
         if stage < len(plan.stages) - 1:
             checkpoints.save(stage, state, tile)
     image = printer.finish(request, state)
+    if plan.upscale is not None:
+        image = _enlarged(image, plan)
     metadata = picture_metadata(recipe, key)
     metadata.update(print_size=plan.size.describe(), frame=str(plan.frame))
     write_print(path, image, plan.options.fmt, plan.size.dpi, metadata)
@@ -328,3 +341,16 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
             "sha256": file_sha256(path)}
     info_path.write_text(json.dumps(info, indent=2))
     return PrintResult(path, plan, seconds, peak, first, tiles_used, info_path)
+
+
+def _enlarged(image: np.ndarray, plan: PrintPlan) -> np.ndarray:
+    """The rendered print through the upscale stages, then fitted to the print's exact size with Lanczos
+    (the rendered size was rounded up, so this shrinks by less than one rendered pixel)."""
+    from ..upscale_stage import Upscaling
+    from PIL import Image
+    enlarged = Upscaling(plan.upscale)(np.asarray(image, np.float32))
+    width, height = plan.size.width, plan.size.height
+    if enlarged.shape[:2] == (height, width):
+        return enlarged
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(enlarged[..., c]), mode="F")
+                                .resize((width, height), Image.LANCZOS)) for c in range(3)], axis=-1).clip(0.0, 1.0)

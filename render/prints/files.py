@@ -64,9 +64,10 @@ def encode_print(image: np.ndarray, fmt: str, dpi: int, metadata: dict[str, str]
     return buffer.getvalue()
 
 
-def write_print(path: Path, image: np.ndarray, fmt: str, dpi: int, metadata: dict[str, str]) -> Path:
-    """Encode and write atomically (a killed run never leaves half a print)."""
-    atomic_write(Path(path), encode_print(image, fmt, dpi, metadata))
+def write_print(path: Path, image: np.ndarray, fmt: str, dpi: int, metadata: dict[str, str],
+                quality: int = 95) -> Path:
+    """Encode and write atomically (a killed run never leaves half a print); ``quality`` is JPEG's."""
+    atomic_write(Path(path), encode_print(image, fmt, dpi, metadata, quality))
     return Path(path)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .model import RecipeRef
+from .model import RecipeRef, UpscaleSettings
 from ..schedule import (INTERPOLATIONS, VECTOR_INTERPOLATIONS, KeyframeError, Keyframes, StackedKeyframes,
                         TextSchedule, parse_key, parse_keyframes, parse_text_schedule,
                         parse_vector_keyframes)
@@ -630,3 +630,49 @@ def recipe_ref(raw: dict, base_dir: Path) -> RecipeRef:
         raise FieldError(f"recipe not found: {path} (paths are relative to the recipe)")
     folder = None if out is None else (Path(out) if Path(out).is_absolute() else base_dir / out)
     return RecipeRef(path, folder)
+
+
+@dataclass(frozen=True)
+class Upscale(Field):
+    """``upscale = "esrgan-x4"`` or ``{ model = "esrgan-x4" | ["esrgan-x4", "esrgan-x2"], tile = 128 }``,
+    or ``{ model = "lanczos", factor = 4 }``: stages that enlarge every frame after rendering ->
+    :class:`UpscaleSettings`."""
+
+    default: Any = None
+    help: str = ""
+    max_factor: int = 16
+
+    def parse(self, raw: Any, env: ParseEnv) -> UpscaleSettings:
+        from ..models.upscalers import chain_factor, canonical_stage
+        table = {"model": raw} if isinstance(raw, (str, list)) else raw
+        if not isinstance(table, dict):
+            raise FieldError(f'expected a model name or {{ model = "esrgan-x4", tile = 128 }}, got {_type_name(raw)}')
+        unknown = sorted(set(table) - {"model", "tile", "factor"})
+        if unknown:
+            raise FieldError(f"unknown key {unknown[0]!r}; upscale takes model, tile and factor", unknown[0])
+        models = table.get("model")
+        models = [models] if isinstance(models, str) else models
+        if not models or not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise FieldError('expected a model name or a list of them, e.g. "esrgan-x4"', "model")
+        factor = table.get("factor")
+        if factor is not None and (isinstance(factor, bool) or not isinstance(factor, int)):
+            raise FieldError(f"expected a whole number, got {_type_name(factor)}", "factor")
+        tile = table.get("tile")
+        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or not 48 <= tile <= 2048):
+            raise FieldError(f"tile {tile!r} is out of range: must be a whole number 48..2048 (input pixels)", "tile")
+        try:
+            stages = tuple(canonical_stage(m, factor) for m in models)
+        except ValueError as err:
+            raise FieldError(str(err), "model") from None
+        total = chain_factor(stages)
+        if total > self.max_factor:
+            raise FieldError(f"the stages enlarge {total} times; at most {self.max_factor}", "model")
+        return UpscaleSettings(stages, tile, total)
+
+    def json_schema(self) -> dict:
+        name = {"type": "string", "minLength": 1}
+        table = {"type": "object", "additionalProperties": False, "properties": {
+            "model": {"anyOf": [name, {"type": "array", "items": name, "minItems": 1}]},
+            "tile": {"type": "integer", "minimum": 48, "maximum": 2048},
+            "factor": {"type": "integer", "minimum": 2, "maximum": 8}}, "required": ["model"]}
+        return self._described({"anyOf": [name, table]})

@@ -395,8 +395,12 @@ def _parse_output(raw: Any, ctx: _Context) -> tuple[OutputSettings, bool]:
     frames = clean["frames"]
     if frames is None:
         frames = max(1, round(clean["duration"] * clean["fps"])) if clean["duration"] else 1
-    return OutputSettings(size=clean["size"], frames=frames, fps=clean["fps"], video=clean["video"],
-                          quality=clean["quality"], loop=clean["loop"]), follow_audio
+    out = OutputSettings(size=clean["size"], frames=frames, fps=clean["fps"], video=clean["video"],
+                         quality=clean["quality"], loop=clean["loop"], upscale=clean["upscale"])
+    if out.upscale is not None and max(out.final_size()) > 16384:
+        raise ctx.error("output.upscale", f"upscaled frames would be {out.final_size()[0]}x{out.final_size()[1]}, "
+                                          "over 16384 px; upscale less or render smaller")
+    return out, follow_audio
 
 
 def _resolved(data: dict, out: OutputSettings, model_name: str, seed: int, backend: str) -> dict:

@@ -10,8 +10,19 @@ from ..models.catalog import ModelInfo
 
 
 @dataclass(frozen=True)
+class UpscaleSettings:
+    """``[output] upscale``: canonical stage names applied in turn (``esrgan-medium-x4``,
+    ``lanczos-x2``), the tile side in input pixels (None: planned from memory) and the total factor."""
+
+    stages: tuple[str, ...]
+    tile: int | None
+    factor: int
+
+
+@dataclass(frozen=True)
 class OutputSettings:
-    """``size`` is (width, height) in pixels; ``frames`` already resolved from a duration."""
+    """``size`` is (width, height) in pixels; ``frames`` already resolved from a duration; ``upscale``
+    enlarges every rendered frame after rendering (the video and still are then ``size * factor``)."""
 
     size: tuple[int, int]
     frames: int
@@ -19,6 +30,12 @@ class OutputSettings:
     video: str
     quality: int
     loop: str
+    upscale: UpscaleSettings | None = None
+
+    def final_size(self) -> tuple[int, int]:
+        """The size of the video and still: ``size``, times the upscale factor."""
+        factor = self.upscale.factor if self.upscale else 1
+        return self.size[0] * factor, self.size[1] * factor
 
 
 @dataclass(frozen=True)

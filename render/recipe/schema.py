@@ -10,7 +10,7 @@ from typing import Any
 
 from ..outputs.formats import VIDEO_FORMATS
 from ..prints.paper import DPI_RANGE, ORIENTATIONS, SizeError, length_px, parse_memory, parse_size
-from .fields import Choice, Colour, Duration, FieldError, Number, ParseEnv, Size, Text
+from .fields import Choice, Colour, Duration, FieldError, Number, ParseEnv, Size, Text, Upscale
 
 LOOP_MODES = ("forward", "pingpong")
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -29,6 +29,8 @@ OUTPUT = {
     "video": Choice("mp4", VIDEO_FORMATS + ("none",), help="container/codec of the video, or none"),
     "quality": Number(18, 0, 63, integer=True, help="crf where the codec has one (lower is better)"),
     "loop": Choice("forward", LOOP_MODES, help="forward, or pingpong (forward then back)"),
+    "upscale": Upscale(help='enlarge every frame after rendering: "esrgan-x4", or { model = ["esrgan-x4", '
+                            '"esrgan-x2"], tile = 128 }, or { model = "lanczos", factor = 4 }'),
 }
 
 

@@ -16,19 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cachedir import cache_folder
 from .flow import FlowSettings, FramePairFlow, pair_flow
-
-
-CACHE_VARIABLE = "NEURAL_RENDER_CACHE"
 
 
 def default_flow_folder() -> Path:
     """Where flows are cached: ``$NEURAL_RENDER_CACHE/flows``, else ``$XDG_CACHE_HOME`` (or
     ``~/.cache``) ``/neural-render/flows``; shared by every run on this machine."""
-    root = os.environ.get(CACHE_VARIABLE)
-    if root:
-        return Path(root) / "flows"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neural-render" / "flows"
+    return cache_folder("flows")
 
 
 def frame_digest(frame: np.ndarray) -> str:

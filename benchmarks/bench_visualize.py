@@ -19,6 +19,13 @@ frame-to-frame change of the kind's anchored frames (render.engines.anchors) and
 share the seeded start, against independent starts per frame.
 
     python benchmarks/bench_visualize.py [--size 128] [--steps 256] [--views 4]
+    python benchmarks/bench_visualize.py --model inceptionv3 [--layer mixed4] [--channels 25,97,130,300]
+
+``--model inceptionv3`` measures the same on the packaged InceptionV3 trunk (RGB 0..1 input, layers up
+to mixed5; the converted network is fetched into the user cache on first use).  Its mixed layers are
+concatenations of ReLU outputs, so there is no value before an activation to optimise: the ways
+optimise the layer's output itself.  ``--channels`` and ``--steps`` make a run shorter; ``--no-morph``
+leaves the morph out.
 """
 
 from __future__ import annotations
@@ -42,8 +49,9 @@ from render.engines.robustness import Transforms, apply  # noqa: E402
 from render.media import load_image  # noqa: E402
 from render.models import build, catalog  # noqa: E402
 
-LAYER = "block4_conv1"
-CHANNELS = (12, 97, 130, 300)
+# per model: the layer and channels measured by default
+DEFAULTS = {"vgg16": ("block4_conv1", (12, 97, 130, 300)),
+            "inceptionv3": ("mixed4", (25, 97, 130, 300))}
 CHELSEA = Path(__file__).resolve().parents[1] / "recipes" / "assets" / "chelsea.png"
 
 
@@ -78,27 +86,36 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=256)
     parser.add_argument("--views", type=int, default=1)
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="vgg16")
+    parser.add_argument("--layer", default=None, help="default: block4_conv1 (vgg16), mixed4 (inceptionv3)")
+    parser.add_argument("--channels", default=None, help="comma-separated channel numbers (at least 2)")
+    parser.add_argument("--no-morph", action="store_true", help="leave out the morph measurement")
     args = parser.parse_args()
     size = (args.size, args.size)
-    base = build.build_base_model(catalog.resolve("vgg16", None))
-    # measured on the layer's output; optimised on its values before the ReLU, as the kind does
-    extractor = build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], base=base, precision="float32")
-    vis = Visualizer(build.feature_extractor(catalog.resolve("vgg16", None), [LAYER], base=base, precision="float32",
-                                             pre_activation=True),
-                     [Target(0, "channel", c, label=str(c)) for c in CHANNELS])
+    layer = args.layer or DEFAULTS[args.model][0]
+    channels = tuple(int(c) for c in args.channels.split(",")) if args.channels else DEFAULTS[args.model][1]
+    if len(channels) < 2:
+        parser.error("--channels needs at least two channels (the morph uses the first two)")
+    info = catalog.resolve(args.model, None)
+    base = build.build_base_model(info)
+    # measured on the layer's output; optimised on its values before the ReLU where it has one (VGG
+    # convolutions), as the kind does; InceptionV3's mixed layers are concatenations: their output itself
+    extractor = build.feature_extractor(info, [layer], base=base, precision="float32")
+    vis = Visualizer(build.feature_extractor(info, [layer], base=base, precision="float32", pre_activation=True),
+                     [Target(0, "channel", c, label=str(c)) for c in channels])
     ways = {"pixels": Settings("pixels", False, 1.0, Transforms.none(), 0.05, args.steps),
             "fft decay 1 (Lucid)": Settings("fft", True, 1.0, Transforms(), 0.05, args.steps),
             "fft + colour + transforms": Settings("fft", True, 1.5, Transforms(), 0.05, args.steps)}
     if args.views > 1:
         ways[f"the same, {args.views} views"] = Settings("fft", True, 1.5, Transforms(), 0.05, args.steps, args.views)
     photo = top_octave_share(load_image(CHELSEA, *size))
-    print(f"{LAYER}, channels {CHANNELS}, {args.size}x{args.size}, {args.steps} Adam steps (lr 0.05)")
+    print(f"{args.model} {layer}, channels {channels}, {args.size}x{args.size}, {args.steps} Adam steps (lr 0.05)")
     print(f"photo (chelsea.png) top-octave power share: {photo:.4f}")
     results = {}
     for name, settings in ways.items():
         rows = []
-        for index, channel in enumerate(CHANNELS):
-            image, per_step = timed(vis, settings, size, index, len(CHANNELS))
+        for index, channel in enumerate(channels):
+            image, per_step = timed(vis, settings, size, index, len(channels))
             pixels = np.round(image * 255)
             rows.append((robust_activation(extractor, image, channel), top_octave_share(image),
                          float(np.mean((pixels <= 0) | (pixels >= 255))), per_step))
@@ -114,12 +131,14 @@ def main() -> None:
                   f"{rows[:, 3].mean() / base[:, 3].mean():.2f}x (the transforms pad the image: more pixels)")
     same = {}
     for name, kind, decorrelate in (("pixels + transforms", "pixels", False), ("fft + colour + transforms", "fft", True)):
-        same[name] = timed(vis, Settings(kind, decorrelate, 1.5, Transforms(), 0.05, 32), size, 0, len(CHANNELS))[1]
+        same[name] = timed(vis, Settings(kind, decorrelate, 1.5, Transforms(), 0.05, 32), size, 0, len(channels))[1]
     print("the parameterisation's own cost, same transforms: " + ", ".join(f"{k} {1000 * v:.1f} ms/step"
           for k, v in same.items()) + f" ({same['fft + colour + transforms'] / same['pixels + transforms']:.2f}x)")
+    if args.no_morph:
+        return
 
     frames = 8
-    weights = np.zeros((frames, len(CHANNELS)), np.float32)
+    weights = np.zeros((frames, len(channels)), np.float32)
     weights[:, 1] = np.linspace(1, 0, frames)
     weights[:, 0] = np.linspace(0, 1, frames)
     settings = Settings("fft", True, 1.5, Transforms(), 0.05, args.steps // 2)
@@ -130,7 +149,8 @@ def main() -> None:
     shared, _ = vis.render(starts, weights, size, settings)
     independent, _ = vis.render([(1, i) for i in range(frames)], weights, size, settings)
     change = [np.abs(np.diff(images, axis=0)).mean(axis=(1, 2, 3)) for images in (anchored, shared, independent)]
-    print(f"morph 97 -> 12 over {frames} frames, {settings.steps} steps (anchored: refined {settings.steps // 4}): "
+    print(f"morph {channels[1]} -> {channels[0]} over {frames} frames, {settings.steps} steps "
+          f"(anchored: refined {settings.steps // 4}): "
           f"mean frame-to-frame change {change[0].mean():.4f} anchored ({change[0].mean() / change[2].mean():.2f}x), "
           f"{change[1].mean():.4f} shared start only ({change[1].mean() / change[2].mean():.2f}x), "
           f"{change[2].mean():.4f} independent; largest step {change[0].max():.4f} / {change[1].max():.4f} / "

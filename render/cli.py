@@ -347,15 +347,17 @@ def upscale(source, models_, out, tile, quiet):
       render upscale renders/walk-loop --model esrgan-x2
     """
     _quiet(quiet)
+    from .progress import CountBar
     from .upscale_stage import settings_for, upscale_file, upscale_run
     settings = settings_for([n for n in models_.split(",") if n.strip()], tile)
+    label = f"upscaling {' + '.join(settings.stages)}"
     if source.is_dir():
         if out is not None:
             raise click.BadParameter("a run folder's frames go into its upscaled/ folder", param_hint="--out")
-        folder, count = upscale_run(source, settings)
+        folder, count = upscale_run(source, settings, None if quiet else CountBar(label, " frames"))
         click.echo(str(folder) if quiet else f"upscaled {count} frames x{settings.factor} into {folder}")
         return
-    path = upscale_file(source, settings, out)
+    path = upscale_file(source, settings, out, None if quiet else CountBar(label, " tiles"))
     click.echo(str(path) if quiet else f"upscaled x{settings.factor}: {path}")
 
 

@@ -47,3 +47,8 @@ def show_notes(quiet: bool) -> None:
     LOG.addHandler(handler)
     LOG.setLevel(logging.INFO)
     warnings.showwarning = _one_line_warning
+
+
+def quiet() -> bool:
+    """True under a command's ``--quiet`` (notes are off): progress bars stay silent too."""
+    return LOG.level >= logging.ERROR and not LOG.handlers

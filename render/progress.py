@@ -99,3 +99,20 @@ class GalleryProgress:
             d, t = self.counts[changed]
             self.stream.write(f"{changed}: {d}/{t} frames; total {done}/{total}\n")
         self.stream.flush()
+
+
+class CountBar(_OneLine):
+    """Callable ``(done, total)``: ``label [####----] done/total unit`` (tiles, frames, bytes as MB)."""
+
+    def __init__(self, label: str, unit: str = "", stream: TextIO = sys.stderr, megabytes: bool = False):
+        super().__init__(stream)
+        self.label, self.unit, self.megabytes, self.shown = label, unit, megabytes, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        share = min(1.0, done / total) if total else 0.0
+        step = int(share * (100 if self.tty else 10))
+        if step == self.shown and done < total:
+            return   # off a terminal: a line per 10%
+        self.shown = step
+        counts = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if self.megabytes else f"{done}/{total}{self.unit}"
+        self.emit(f"{self.label} [{self.bar(share)}] {counts}", last=done >= total)

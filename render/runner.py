@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -138,11 +137,9 @@ def _upscaled(recipe: Recipe, store: RunStore, keys: list[str]) -> tuple[RunStor
     """The run's frames enlarged by ``[output] upscale`` (those already there kept): their store and keys."""
     from .upscale_stage import upscale_frames, upscaled_key
     settings = recipe.output.upscale
-    bar = None
-    if sys.stderr.isatty():
-        def bar(done, total):
-            sys.stderr.write(f"\rupscaling {' + '.join(settings.stages)}: {done}/{total} frames\x1b[K"
-                             + ("\n" if done == total else ""))
+    from .notices import quiet
+    from .progress import CountBar
+    bar = None if quiet() else CountBar(f"upscaling {' + '.join(settings.stages)}", " frames")
     upscaled = upscale_frames(store, keys, settings, picture_metadata(recipe), bar)
     return upscaled, [upscaled_key(key, settings) for key in keys]
 

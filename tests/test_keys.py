@@ -49,6 +49,8 @@ VARIANTS = [
     ("output.video='webm'", "video settings are not pixels"),
     ("output.quality=30", "video settings are not pixels"),
     ("output.loop='pingpong'", "video settings are not pixels"),
+    ("output.upscale='lanczos-x2'", "a stage after rendering: stored frames stay, the enlarged ones have keys "
+                                    "of their own (tests/test_upscale_stage.py)"),
     ("model.precision='float32'", "maybe"),
     ("model.precision='bfloat16'", "maybe"),
     ("dream.init='noise'", None),
@@ -74,7 +76,8 @@ VARIANTS = [
     ("motion.pan={ 0 = [1.0, 0.0], 1 = [3.0, 0.0] }", None),
 ]
 NOT_COVERED = {"model.name": "only one model is embedded; the others need a download (covered by the "
-                             "weights-file digest in test_model_file_bytes_are_keyed)",
+                             "weights-file digest in test_model_file_bytes_are_keyed, and for networks "
+                             "from packages by their pinned digest in test_packaged_models_are_keyed_by_digest)",
                "dream.source": "excludes init: footage keys are tested in test_footage.py (source frames, "
                                "blend, steps_per_frame, flow settings)"}
 
@@ -157,3 +160,26 @@ def test_model_file_bytes_are_keyed(tmp_path):
     first = model_identity(dataclasses.replace(recipe, model=model))
     weights.write_bytes(b"two!")
     assert model_identity(dataclasses.replace(recipe, model=model)) != first
+
+
+def test_packaged_models_are_keyed_by_digest(tmp_path, monkeypatch):
+    """A network from a package is keyed by its pinned digest and conversion, known before it is
+    fetched: another pinned digest (a new package version) changes every key, nothing else does."""
+    import dataclasses
+
+    from render.models import packages
+    shutil.copyfile(CHELSEA, tmp_path / "chelsea.png")
+    path = tmp_path / "inception.toml"
+    path.write_text(BASE.replace('name = "vgg16"', 'name = "inceptionv3"').replace(
+        "layers = { block3_conv1 = 1.0, block2_conv2 = 0.5 }", "layers = { mixed3 = 1.0 }").replace(
+        "size = [80, 48]", "size = [96, 80]"))
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path / "empty-cache"))   # nothing fetched
+    first = frame_keys(make_plan(load_recipe(path)))
+    assert frame_keys(make_plan(load_recipe(path))) == first
+    entry = packages.PACKAGED["inceptionv3"]
+    moved = dataclasses.replace(entry, package=dataclasses.replace(entry.package, integrity="sha512-other"))
+    monkeypatch.setitem(packages.PACKAGED, "inceptionv3", moved)
+    again = frame_keys(make_plan(load_recipe(path)))
+    assert all(a != b for a, b in zip(first, again))
+    monkeypatch.setitem(packages.PACKAGED, "inceptionv3", dataclasses.replace(entry, converter_version=2))
+    assert all(a != b for a, b in zip(first, frame_keys(make_plan(load_recipe(path)))))

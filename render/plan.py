@@ -65,7 +65,7 @@ def preview_recipe(recipe: Recipe, max_side: int = 256) -> Recipe:
     factor = min(1.0, max_side / max(width, height))
     min_side = recipe.kind.min_side(recipe.model)
     size = (max(min_side, int(width * factor) // 2 * 2), max(min_side, int(height * factor) // 2 * 2))
-    output = dataclasses.replace(recipe.output, size=size)
+    output = dataclasses.replace(recipe.output, size=size, upscale=None)   # a draft is not enlarged
     sections = recipe.kind.preview_sections(recipe.sections, factor)
 
     def error(key, message):  # the preview of a valid recipe is valid: a failure here is a bug

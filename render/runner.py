@@ -112,6 +112,9 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
     keys = frame_keys(plan)
     selected = frames if frames is not None else list(range(plan.frames))
     result = RunResult(Path(out_dir))
+    if recipe.output.upscale is not None and (encode or plan.frames == 1):
+        from .models.upscalers import ensure_stages
+        ensure_stages(recipe.output.upscale.stages)   # offline and not fetched: stop before rendering
     with RunStore(out_dir, picture_metadata(recipe)) as store:
         store.write_metadata(recipe.text, _metadata(recipe))
         todo = frames_to_render(store, keys, selected, force, recipe.kind.chained)

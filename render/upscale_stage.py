@@ -29,6 +29,7 @@ from .store import RunStore, atomic_write
 UPSCALE_VERSION = 1       # bump when the stage's numbers change for the same networks
 UPSCALED_DIR = "upscaled"
 DEFAULT_TILE = 256        # input pixels, when memory allows
+MAX_FACTOR = 16           # as a recipe's [output] upscale
 
 
 def settings_for(names: list[str] | tuple[str, ...], tile: int | None = None) -> UpscaleSettings:
@@ -37,10 +38,11 @@ def settings_for(names: list[str] | tuple[str, ...], tile: int | None = None) ->
     try:
         stages = tuple(upscalers.canonical_stage(name) for name in names)
     except ValueError as err:
-        error = RenderError(f"upscale: {err}")
-        error.exit_code = 2
-        raise error from None
-    return UpscaleSettings(stages, tile, upscalers.chain_factor(stages))
+        raise UpscaleError(f"upscale: {err}") from None
+    factor = upscalers.chain_factor(stages)
+    if factor > MAX_FACTOR:
+        raise UpscaleError(f"upscale: the stages enlarge {factor} times; at most {MAX_FACTOR}")
+    return UpscaleSettings(stages, tile, factor)
 
 
 def stage_key(settings: UpscaleSettings) -> str:
@@ -97,10 +99,11 @@ class Upscaling:
 
 
 def upscale_frames(store: RunStore, keys: list[str], settings: UpscaleSettings, picture_text: dict | None,
-                   progress: Callable[[int, int], None] | None = None) -> RunStore:
-    """Enlarge every stored frame of ``store`` not yet upscaled for ``settings`` into ``upscaled/``;
-    returns that folder's store.  The caller holds ``store``'s lock."""
-    upscaled = RunStore(store.root, picture_text, frames_folder=UPSCALED_DIR)
+                   progress: Callable[[int, int], None] | None = None,
+                   into: RunStore | None = None) -> RunStore:
+    """Enlarge every stored frame of ``store`` not yet upscaled for ``settings`` into ``into`` (default:
+    the run's ``upscaled/``); returns that store.  The caller holds ``store``'s lock."""
+    upscaled = into or RunStore(store.root, picture_text, frames_folder=UPSCALED_DIR)
     upscaled.frames_dir.mkdir(parents=True, exist_ok=True)
     todo = [i for i, key in enumerate(keys) if not upscaled.is_done(i, upscaled_key(key, settings))]
     if todo:
@@ -115,20 +118,38 @@ def upscale_frames(store: RunStore, keys: list[str], settings: UpscaleSettings, 
 
 # --- picture files -----------------------------------------------------------------------------------
 
+FILE_FORMATS = {".tif": "tiff", ".tiff": "tiff", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
+class UpscaleError(RenderError):
+    """A `render upscale` request that cannot be done as asked (a path, a format): exit 2."""
+
+    exit_code = 2
+
+
 def _read_picture(path: Path) -> tuple[np.ndarray, int, dict]:
-    """float (H, W, 3) 0..1, bits per channel, and what to keep: dpi, ICC profile, text metadata."""
-    suffix = path.suffix.lower()
-    keep: dict = {"format": {".tif": "tiff", ".tiff": "tiff", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}.get(suffix)}
-    if keep["format"] is None:
-        raise OutputError(f"{path}: upscale reads TIFF, PNG and JPEG pictures")
+    """float ``(H, W, 3)`` 0..1 upright and in sRGB as the media loader reads every picture (EXIF
+    orientation, CMYK, palettes, planes and transparency over white), its bits per channel (8 or 16),
+    and what to carry over: dpi, ICC profile, text metadata."""
+    from .media.pictures import PictureError, picture_info, read_picture
+    from .notices import note
     try:
-        if keep["format"] == "tiff":
+        info = picture_info(path)
+        image = read_picture(path)
+    except PictureError as err:
+        raise UpscaleError(str(err)) from None
+    if info.animated:
+        note(f"{path.name} is animated: its first frame is upscaled")
+    if "A" in info.mode or info.premultiplied:
+        note(f"{path.name} has transparency: it is laid over white (the result has no alpha)")
+    bits = 16 if ("16" in info.mode or (info.decoder == "tifffile" and info.mode not in ("uint8", "bool"))) else 8
+    keep: dict = {"icc": None, "dpi": None, "text": {}, "description": None}
+    try:
+        if info.decoder == "tifffile":
             import tifffile
             from .prints.files import ICC_TAG
             with tifffile.TiffFile(path) as tiff:
-                page = tiff.pages[0]
-                data = page.asarray()
-                tags = page.tags
+                tags = tiff.pages[0].tags
                 keep["description"] = tags["ImageDescription"].value if "ImageDescription" in tags else None
                 keep["icc"] = bytes(tags[ICC_TAG].value) if ICC_TAG in tags else None
                 if "XResolution" in tags:
@@ -136,79 +157,116 @@ def _read_picture(path: Path) -> tuple[np.ndarray, int, dict]:
                     keep["dpi"] = (xn / xd, yn / yd)
         else:
             with Image.open(path) as picture:
-                keep["icc"] = picture.info.get("icc_profile")
+                icc = picture.info.get("icc_profile")
+                # the loader converted a non-sRGB profile's colours to sRGB: the result says sRGB
+                keep["icc"] = icc if not icc or _is_srgb(icc) else _srgb()
                 keep["dpi"] = picture.info.get("dpi")
                 keep["text"] = {k: v for k, v in picture.info.items() if isinstance(v, str)}
-                keep["comment"] = picture.info.get("comment")
-                data = np.asarray(picture.convert("RGB"))
+                keep["description"] = picture.tag_v2.get(270) if hasattr(picture, "tag_v2") else None
+                comment = picture.info.get("comment")
+                if isinstance(comment, bytes):
+                    keep["description"] = comment.decode("utf-8", "replace")
     except (OSError, ValueError) as err:
-        raise OutputError(f"cannot read {path}: {err}") from None
-    if data.ndim == 2:
-        data = np.stack([data] * 3, axis=-1)
-    data = data[..., :3]
-    if data.dtype not in (np.uint8, np.uint16):
-        raise OutputError(f"{path}: {data.dtype} pictures are not supported (8 or 16 bits per channel)")
-    bits = data.dtype.itemsize * 8
-    return data.astype(np.float32) / float(np.iinfo(data.dtype).max), bits, keep
+        raise UpscaleError(f"cannot read {path}: {err}") from None
+    return image, bits, keep
 
 
-def _write_picture(path: Path, image: np.ndarray, bits: int, keep: dict, stages: str) -> None:
+def _is_srgb(icc: bytes) -> bool:
+    from .prints.files import icc_description
+    try:
+        return "srgb" in (icc_description(icc) or "").lower().replace(" ", "")
+    except Exception:  # noqa: BLE001 - an unreadable profile: the loader used the values as sRGB
+        return True
+
+
+def _srgb() -> bytes:
+    from .prints.files import srgb_profile
+    return srgb_profile()
+
+
+def _description(original: str | None, stages: str, size: tuple[int, int]) -> str:
+    """The source's description with the stages added; the renderer's JSON keeps its fields, less
+    those that describe the old pixels (a shape, a print size)."""
+    try:
+        meta = json.loads(original) if original else {}
+        if not isinstance(meta, dict):
+            raise ValueError
+    except ValueError:
+        return f"{original} (upscaled: {stages}, {size[0]}x{size[1]} px)"
+    for stale in ("shape", "print_size"):
+        meta.pop(stale, None)
+    meta["upscaled"] = stages
+    return json.dumps(meta, sort_keys=True)
+
+
+def _write_picture(path: Path, fmt: str, image: np.ndarray, bits: int, keep: dict, stages: str) -> None:
+    from .notices import note
+    if bits == 16 and fmt != "tiff":
+        note(f"{path.name}: {fmt.upper()} is written with 8 bits per channel here; give --out NAME.tif to keep 16")
+        bits = 8
     dtype = np.uint16 if bits == 16 else np.uint8
     data = np.rint(np.clip(image, 0.0, 1.0) * float(np.iinfo(dtype).max)).astype(dtype)
+    size = (data.shape[1], data.shape[0])
     buffer = io.BytesIO()
-    if keep["format"] == "tiff":
+    if fmt == "tiff":
         import tifffile
         from .prints.files import ICC_TAG
-        description = keep.get("description")
-        try:
-            meta = json.loads(description) if description else {}
-            meta["upscaled"] = stages
-            description = json.dumps(meta, sort_keys=True)
-        except ValueError:
-            description = f"{description} (upscaled: {stages})"
         extratags = [(ICC_TAG, "B", len(keep["icc"]), keep["icc"], True)] if keep.get("icc") else []
         dpi = keep.get("dpi")
         tifffile.imwrite(buffer, data, photometric="rgb", compression="zlib", predictor=True, metadata=None,
-                         description=description, extratags=extratags,
-                         **({"resolution": dpi, "resolutionunit": "INCH"} if dpi else {}))
+                         description=_description(keep.get("description"), stages, size), extratags=extratags,
+                         **({"resolution": tuple(dpi), "resolutionunit": "INCH"} if dpi else {}))
     else:
         from PIL import PngImagePlugin
         picture = Image.fromarray(data)
         options = {k: v for k, v in (("icc_profile", keep.get("icc")), ("dpi", keep.get("dpi"))) if v}
-        if keep["format"] == "png":
+        if fmt == "png":
             info = PngImagePlugin.PngInfo()
             for key, value in dict(keep.get("text") or {}, upscaled=stages).items():
                 info.add_itxt(key, value)
             picture.save(buffer, format="PNG", pnginfo=info, **options)
         else:
-            comment = keep.get("comment") or b""
-            picture.save(buffer, format="JPEG", quality=95, subsampling=0, comment=comment, **options)
+            comment = _description(keep.get("description"), stages, size)
+            picture.save(buffer, format="JPEG", quality=95, subsampling=0, comment=comment.encode("utf-8"), **options)
     atomic_write(path, buffer.getvalue())
 
 
 def upscale_file(path: Path, settings: UpscaleSettings, out: Path | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Path:
-    """Enlarge one picture file; the result keeps format, bit depth, dpi, ICC profile and metadata.
-    Default output: ``<stem>.<stage>[.<stage>].<ext>`` beside it."""
+    """Enlarge one picture file (any the media loader reads); the result keeps dpi, ICC profile, text
+    metadata and, in TIFF, 16 bits.  Its format follows ``out``'s extension (default: beside the
+    source, ``<stem>.<stages>.<ext>``, in the source's format, or PNG for formats not written here).
+    Raises :class:`UpscaleError` for an output format not written or an output that is the source."""
     path = Path(path)
-    image, bits, keep = _read_picture(path)
     label = "+".join(settings.stages)
-    target = Path(out) if out is not None else path.with_name(f"{path.stem}.{label}{path.suffix}")
+    if out is None:
+        suffix = path.suffix.lower() if path.suffix.lower() in FILE_FORMATS else ".png"
+        target = path.with_name(f"{path.stem}.{label}{suffix}")
+    else:
+        target = Path(out)
+    fmt = FILE_FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise UpscaleError(f"--out {target}: write .tif, .png or .jpg")
+    if target.exists() and target.resolve() == path.resolve():
+        raise UpscaleError(f"--out {target} is the picture itself: choose another name")
+    image, bits, keep = _read_picture(path)
     height, width = image.shape[:2]
     if max(height, width) * settings.factor > 65500:
-        raise OutputError(f"{path}: {width}x{height} times {settings.factor} is over 65500 px")
-    _write_picture(target, Upscaling(settings)(image, progress), bits, keep, label)
+        raise UpscaleError(f"{path}: {width}x{height} times {settings.factor} is over 65500 px")
+    _write_picture(target, fmt, Upscaling(settings)(image, progress), bits, keep, label)
     return target
 
 
-def upscale_run(run_dir: Path, settings: UpscaleSettings,
+def upscale_run(run_dir: Path, settings: UpscaleSettings, out: Path | None = None,
                 progress: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
-    """Enlarge every stored frame of a run folder (keyed as ``[output] upscale`` keys them); returns
-    the folder of upscaled frames and how many frames it holds."""
+    """Enlarge every stored frame of a run folder into ``out`` (default ``<run>/upscaled-<stages>``;
+    the recipe's own ``upscaled/`` is left alone), keyed as ``[output] upscale`` keys them, so a rerun
+    does only what is missing.  Returns the folder and how many frames it holds."""
+    run_dir = Path(run_dir)
     store = RunStore(run_dir)
     sidecars = sorted(store.frames_dir.glob("frame_*.json"))
     if not sidecars:
-        raise OutputError(f"{run_dir}: no stored frames (is it a run folder?)")
+        raise UpscaleError(f"{run_dir}: no stored frames (is it a run folder?)")
     keys = []
     for sidecar in sidecars:
         try:
@@ -218,6 +276,9 @@ def upscale_run(run_dir: Path, settings: UpscaleSettings,
     indices = [int(s.stem.split("_")[1]) for s in sidecars]
     if indices != list(range(len(indices))):
         raise OutputError(f"{run_dir}: frames are missing (found {len(indices)}, numbered up to {indices[-1]})")
+    target = Path(out) if out is not None else run_dir / f"{UPSCALED_DIR}-{'+'.join(settings.stages)}"
+    if target.resolve() in (store.frames_dir.resolve(), (run_dir / UPSCALED_DIR).resolve()):
+        raise UpscaleError(f"--out {target}: that folder belongs to the run; choose another")
     with store:
-        upscaled = upscale_frames(store, keys, settings, None, progress)
-    return upscaled.frames_dir, len(keys)
+        upscale_frames(store, keys, settings, None, progress, RunStore(target.parent, frames_folder=target.name))
+    return target, len(keys)

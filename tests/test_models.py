@@ -180,3 +180,26 @@ def test_edges2faces_float16_weights_paint_what_the_float32_ones_painted():
     assert difference.max() <= 1, f"max |difference| {difference.max()} (uint8), measured 1"
     assert (difference > 0).mean() <= 0.04, f"{(difference > 0).mean():.2%} of the values differ, measured 1.9%"
     assert expected.std() > 20 and len({p.tobytes() for p in expected}) == 6  # real, distinct pictures
+
+
+@pytest.mark.parametrize("name, dream_layers, style_layers", [
+    ("inceptionv3", {"mixed3", "mixed5"}, {f"mixed{i}" for i in range(5)}),
+    ("efficientnet-lite0", {"stage4", "stage5"}, {f"stage{i}" for i in range(1, 6)})])
+def test_networks_from_packages_bring_their_own_default_layers(write_recipe, name, dream_layers, style_layers):
+    """The kinds' defaults name VGG16's layers: a recipe on another network that names none gets that
+    network's (and no note about settings it never wrote); a layer past Inception's trunk is explained."""
+    from render.recipe import load_recipe
+    from render.errors import RecipeError
+    dream = load_recipe(write_recipe(f'kind = "dream"\n[output]\nsize = [96, 80]\nframes = 1\n[model]\nname = "{name}"\n'
+                                     '[dream]\ninit = "chelsea.png"\n', "d.toml"))
+    assert set(dream.sections["dream"]["layers"]) == dream_layers
+    assert set(dream.resolved["dream"]["layers"]) == dream_layers       # the run says what it used
+    style = load_recipe(write_recipe(f'kind = "style"\n[output]\nsize = [96, 80]\n[model]\nname = "{name}"\n'
+                                     '[style]\ncontent = "chelsea.png"\nimages = { a = "chelsea.png" }\n', "s.toml"))
+    assert set(style.sections["style"]["style_layers"]) == style_layers
+    if name == "inceptionv3":
+        with pytest.raises(RecipeError) as caught:
+            load_recipe(write_recipe('kind = "dream"\n[output]\nsize = [96, 80]\nframes = 1\n[model]\n'
+                                     'name = "inceptionv3"\n[dream]\ninit = "chelsea.png"\nlayers = { mixed7 = 1.0 }\n',
+                                     "x.toml"))
+        assert caught.value.key == "dream.layers.mixed7" and "offered up to mixed5" in caught.value.message

@@ -91,7 +91,11 @@ def test_a_wrong_model_is_one_line_and_exit_2(tmp_path, models, message):
 
 @pytest.mark.parametrize("upscale, key, message", [
     ('upscale = "esrgan-x5"', "output.upscale.model", "unknown upscaler"),
-    ('upscale = { model = "esrgan-x4", factor = 2 }', "output.upscale.model", "factor 2 is for lanczos only"),
+    ('upscale = { model = "esrgan-x4", factor = 2 }', "output.upscale.model", 'factor goes with "lanczos" alone'),
+    ('upscale = { model = "lanczos-x2", factor = 3 }', "output.upscale.model", 'factor goes with "lanczos" alone'),
+    ('upscale = "lanczos-x2,esrgan-x2"', "output.upscale.model", "as a list"),
+    ('upscale = "esrgn-x4"', "output.upscale.model", "did you mean 'esrgan-x4'"),
+    ('upscale = { model = "lanczos-x4", tile = "big" }', "output.upscale.tile", "expected a whole number"),
     ('upscale = { model = "lanczos", size = 2 }', "output.upscale.size", "unknown key"),
     ('upscale = { model = ["esrgan-x8", "esrgan-x4"] }', "output.upscale.model", "enlarge 32 times"),
     ('upscale = { model = "lanczos-x4", tile = 8 }', "output.upscale.tile", "48..2048"),
@@ -129,16 +133,61 @@ def test_output_upscale_makes_the_video_bigger_and_a_rerun_reuses_it(write_recip
     assert (probe_video(run / "tiny.mp4").width, probe_video(run / "tiny.mp4").height) == (96, 96)
 
 
-def test_a_run_folder_upscales_its_frames_in_order(write_recipe, tmp_path):
-    path = write_recipe(WALK.format(upscale=""))
+def test_a_run_folder_upscales_its_frames_in_order_beside_the_recipes_own(write_recipe, tmp_path):
+    path = write_recipe(WALK.format(upscale='upscale = { model = "lanczos", factor = 3 }'))
     runner = CliRunner()
     assert runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "run"), "-q"]).exit_code == 0
+    own = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run" / "upscaled").iterdir()}
     result = runner.invoke(main, ["upscale", str(tmp_path / "run"), "--model", "lanczos-x2"])
     assert result.exit_code == 0 and "upscaled 3 frames x2" in result.output, result.output
     for index in range(3):
         stored = np.asarray(Image.open(tmp_path / "run" / "frames" / f"frame_{index:06d}.png"), np.float32) / 255
-        got = np.asarray(Image.open(tmp_path / "run" / "upscaled" / f"frame_{index:06d}.png"), np.float32) / 255
+        got = np.asarray(Image.open(tmp_path / "run" / "upscaled-lanczos-x2" / f"frame_{index:06d}.png"),
+                         np.float32) / 255
         assert np.max(np.abs(got - np.clip(lanczos_oracle(stored, 2), 0, 1))) <= 1.01 / 255, index
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run" / "upscaled").iterdir()} == own
+    refused = runner.invoke(main, ["upscale", str(tmp_path / "run"), "--model", "lanczos-x2", "--out",
+                                   str(tmp_path / "run" / "upscaled")])
+    assert refused.exit_code == 2 and "belongs to the run" in refused.output
+
+
+def test_pictures_are_read_as_the_media_loader_reads_them(tmp_path):
+    """CMYK as ink (R = 255 - C - K for K = 0), EXIF orientation applied (a left-red/right-blue picture
+    stored for a 90 degree clockwise turn comes out red on top), grey + alpha over white."""
+    runner = CliRunner()
+    Image.new("CMYK", (20, 12), (98, 119, 131, 0)).save(tmp_path / "cmyk.tif")
+    assert runner.invoke(main, ["upscale", str(tmp_path / "cmyk.tif"), "--model", "lanczos-x2"]).exit_code == 0
+    got = np.asarray(Image.open(tmp_path / "cmyk.lanczos-x2.tif").convert("RGB"), np.float64)
+    assert got.shape == (24, 40, 3) and np.abs(got - (157, 136, 124)).max() <= 1
+
+    stored = np.zeros((16, 24, 3), np.uint8)
+    stored[:, :12] = (255, 0, 0)
+    stored[:, 12:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "turned.jpg", exif=exif, quality=98)
+    assert runner.invoke(main, ["upscale", str(tmp_path / "turned.jpg"), "--model", "lanczos-x2"]).exit_code == 0
+    turned = np.asarray(Image.open(tmp_path / "turned.lanczos-x2.jpg"), np.float64)
+    assert turned.shape == (48, 32, 3)
+    assert turned[4, :, 0].mean() > 200 and turned[-4, :, 2].mean() > 200   # red above, blue below
+
+    grey = np.zeros((10, 10, 2), np.uint8)
+    grey[..., 0], grey[..., 1] = 0, 0            # black, fully transparent: white after compositing
+    Image.fromarray(grey, "LA").save(tmp_path / "clear.png")
+    result = runner.invoke(main, ["upscale", str(tmp_path / "clear.png"), "--model", "lanczos-x2"])
+    assert result.exit_code == 0 and "transparency" in result.output
+    assert np.asarray(Image.open(tmp_path / "clear.lanczos-x2.png")).min() >= 254
+
+
+def test_the_output_format_follows_the_extension_and_never_replaces_the_source(tmp_path):
+    runner = CliRunner()
+    Image.new("RGB", (8, 6), (10, 200, 30)).save(tmp_path / "a.png")
+    assert runner.invoke(main, ["upscale", str(tmp_path / "a.png"), "--model", "lanczos-x2", "--out",
+                                str(tmp_path / "b.jpg")]).exit_code == 0
+    assert Image.open(tmp_path / "b.jpg").format == "JPEG"
+    for out, message in ((tmp_path / "b.gif", "write .tif, .png or .jpg"), (tmp_path / "a.png", "the picture itself")):
+        result = runner.invoke(main, ["upscale", str(tmp_path / "a.png"), "--model", "lanczos-x2", "--out", str(out)])
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 def test_a_print_with_upscale_renders_smaller_then_enlarges_to_the_exact_size(write_recipe, tmp_path):

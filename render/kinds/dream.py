@@ -209,8 +209,8 @@ def _layer_target(key: str, model, error) -> LayerTarget:
     layer, _, channel_text = key.partition(":")
     where = f"dream.layers.{key}"
     if layer not in model.layers:
-        raise error(where, f"model {model.name} has no layer {layer!r}" + did_you_mean(layer, model.layers)
-                    + "; `render models` lists the layers")
+        raise error(where, f"model {model.name} has no layer {layer!r}" + (model.layer_hint(layer)
+                    or did_you_mean(layer, model.layers)) + "; `render models` lists the layers")
     channel = None
     if channel_text:
         if not channel_text.isdigit():

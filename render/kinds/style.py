@@ -129,7 +129,8 @@ class StyleKind(Kind):
             for layer in style[table]:
                 if layer not in model.layers:
                     raise error(f"style.{table}.{layer}", f"model {model.name} has no layer {layer!r}"
-                                + did_you_mean(layer, model.layers) + "; `render models` lists the layers")
+                                + (model.layer_hint(layer) or did_you_mean(layer, model.layers))
+                                + "; `render models` lists the layers")
         return StyleSettings(
             source, dict(style["images"]), tuple(style["style_layers"]), tuple(style["content_layers"]),
             tuple(f"style.style_layers.{n}" for n in style["style_layers"]),

@@ -207,7 +207,8 @@ def _target(key: str, model, directions: dict, error) -> TargetSpec:
     layer = parts[0]
     if layer not in model.layers:
         from ..recipe.fields import did_you_mean
-        raise error(column, f"model {model.name} has no layer {layer!r}" + did_you_mean(layer, model.layers))
+        raise error(column, f"model {model.name} has no layer {layer!r}"
+                    + (model.layer_hint(layer) or did_you_mean(layer, model.layers)))
     if len(parts) == 1:
         return TargetSpec(key, layer, "layer", None, column)
     if not parts[1].isdigit() or len(parts) > 3 or (len(parts) == 3 and parts[2] != "neuron"):

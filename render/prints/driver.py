@@ -127,7 +127,7 @@ def plan_print(recipe, options: PrintOptions) -> PrintPlan:
         from ..upscale_stage import settings_for
         upscale = settings_for(options.upscale)
         render_size = (-(-size.width // upscale.factor), -(-size.height // upscale.factor))
-        if min(render_size) < 2 * recipe.model.min_side:
+        if min(render_size) < recipe.model.min_side:
             raise PrintError(f"{recipe.path}: a {size.width}x{size.height} print enlarged {upscale.factor} times is "
                              f"rendered at {render_size[0]}x{render_size[1]}, too small for {recipe.model.name}; "
                              "upscale less or print larger")
@@ -288,6 +288,9 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
     if done is not None:  # this very print is already written: nothing to render
         return PrintResult(path, plan, done["seconds"], done["measured_peak"], len(plan.stages), done["tiles"],
                            info_path, reused=True)
+    if plan.upscale is not None:   # offline and not fetched: stop before rendering
+        from ..models.upscalers import ensure_stages
+        ensure_stages(plan.upscale.stages)
     source = _source_frame(recipe, keys, run_dir, plan.frame, render_missing_still) if kind.print_from_frame else None
     width, height = plan.render_size or (plan.size.width, plan.size.height)
     request = PrintRequest(recipe, plan.frame, plan.row, width, height, plan.stages, source)
@@ -329,6 +332,9 @@ def make_print(plan: PrintPlan, run_dir: Path, out: Path | None = None,
         image = _enlarged(image, plan)
     metadata = picture_metadata(recipe, key)
     metadata.update(print_size=plan.size.describe(), frame=str(plan.frame))
+    if plan.upscale is not None:
+        metadata["upscaled"] = (f"rendered at {plan.render_size[0]}x{plan.render_size[1]}, then "
+                                + " + ".join(plan.upscale.stages))
     write_print(path, image, plan.options.fmt, plan.size.dpi, metadata)
     checkpoints.clear()
     seconds = time.perf_counter() - started

@@ -84,7 +84,7 @@ class PrintInfo:
     metadata: dict[str, str]
 
 
-def _icc_description(icc: bytes | None) -> str | None:
+def icc_description(icc: bytes | None) -> str | None:
     if not icc:
         return None
     profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -111,7 +111,7 @@ def read_print_info(path: Path) -> PrintInfo:
                 dpi = (xn / xd, yn / yd)
             icc = tags[ICC_TAG].value if ICC_TAG in tags else None
             height, width = page.shape[:2]
-            return PrintInfo(width, height, page.dtype.itemsize * 8, dpi, _icc_description(bytes(icc) if icc else None),
+            return PrintInfo(width, height, page.dtype.itemsize * 8, dpi, icc_description(bytes(icc) if icc else None),
                              metadata)
     with Image.open(path) as picture:
         metadata = {k: v for k, v in picture.info.items() if isinstance(v, str)}
@@ -124,4 +124,4 @@ def read_print_info(path: Path) -> PrintInfo:
         dpi = picture.info.get("dpi")
         bits = 16 if picture.mode in ("I;16", "I", "RGB;16") else 8
         return PrintInfo(picture.width, picture.height, bits, tuple(float(d) for d in dpi) if dpi else None,
-                         _icc_description(picture.info.get("icc_profile")), metadata)
+                         icc_description(picture.info.get("icc_profile")), metadata)

@@ -642,8 +642,10 @@ class Upscale(Field):
     help: str = ""
     max_factor: int = 16
 
-    def parse(self, raw: Any, env: ParseEnv) -> UpscaleSettings:
+    def parse(self, raw: Any, env: ParseEnv) -> UpscaleSettings | None:
         from ..models.upscalers import chain_factor, canonical_stage
+        if raw is False or (isinstance(raw, str) and raw.strip().lower() == "none"):
+            return None   # --set output.upscale=false switches a recipe's stage off
         table = {"model": raw} if isinstance(raw, (str, list)) else raw
         if not isinstance(table, dict):
             raise FieldError(f'expected a model name or {{ model = "esrgan-x4", tile = 128 }}, got {_type_name(raw)}')
@@ -658,8 +660,10 @@ class Upscale(Field):
         if factor is not None and (isinstance(factor, bool) or not isinstance(factor, int)):
             raise FieldError(f"expected a whole number, got {_type_name(factor)}", "factor")
         tile = table.get("tile")
-        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or not 48 <= tile <= 2048):
-            raise FieldError(f"tile {tile!r} is out of range: must be a whole number 48..2048 (input pixels)", "tile")
+        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int)):
+            raise FieldError(f"expected a whole number of input pixels, got {_type_name(tile)} ({tile!r})", "tile")
+        if tile is not None and not 48 <= tile <= 2048:
+            raise FieldError(f"tile {tile} is out of range: must be 48..2048 (input pixels)", "tile")
         try:
             stages = tuple(canonical_stage(m, factor) for m in models)
         except ValueError as err:
@@ -675,4 +679,5 @@ class Upscale(Field):
             "model": {"anyOf": [name, {"type": "array", "items": name, "minItems": 1}]},
             "tile": {"type": "integer", "minimum": 48, "maximum": 2048},
             "factor": {"type": "integer", "minimum": 2, "maximum": 8}}, "required": ["model"]}
-        return self._described({"anyOf": [name, table]})
+        return self._described({"anyOf": [name, {"type": "array", "items": name, "minItems": 1}, table,
+                                          {"enum": [False, "none"]}]})

@@ -202,6 +202,18 @@ def _resolve_model(name: str, kind, ctx: _Context) -> catalog.ModelInfo:
     return info
 
 
+def _with_model_defaults(data: dict, info: catalog.ModelInfo, kind) -> dict:
+    """``data`` with the model's own layers where the recipe names none (the kinds' defaults are VGG16's
+    layer names); the resolved recipe then says which were used."""
+    filled = None
+    for section, key, value in info.defaults:
+        table = data.get(section, {})
+        if section in kind.sections and isinstance(table, dict) and key not in table:
+            filled = filled or dict(data)
+            filled[section] = dict(filled.get(section) or {}, **{key: copy.deepcopy(value)})
+    return filled or data
+
+
 def _with_article(role: str) -> str:
     return ("an " if role[0] in "aeiou" else "a ") + role
 
@@ -269,6 +281,7 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
     model_raw = parse_section(data.get("model"), schema.model_table(kind.default_model, kind.model_help),
                               "model", ctx, env)
     info = _resolve_model(model_raw["name"], kind, ctx)
+    as_written, data = data, _with_model_defaults(data, info, kind)
     sections = {name: parse_section(data.get(name), spec, name, ctx, env)
                 for name, spec in kind.sections.items()}
     given = data.get("output") if isinstance(data.get("output"), dict) else {}
@@ -304,7 +317,7 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
     _check_cycles(sections, kind.sections, out.frames, ctx)
     _check_expanded(sections, kind.sections, out.frames, ctx)
     settings = kind.settings(sections, info, out, ctx.error)
-    written = _written(data)
+    written = _written(as_written)   # a model's default layers filled in are not the recipe's words
     inert = kind.inert(sections, written)
     for key in sorted(set(inert) & written, key=lambda key: (key in ctx.overridden, find_line(ctx.text, key) or 0)):
         note(f"{ctx.where(key, ': ')}: does nothing here: {inert[key]}"

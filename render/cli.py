@@ -27,8 +27,9 @@ class _Group(click.Group):
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
-            click.echo("\ninterrupted: finished frames are kept; run the same command again to resume",
-                       err=True)
+            fetching = ctx.invoked_subcommand == "models"
+            click.echo("\ninterrupted: " + ("nothing half-fetched is used" if fetching else "finished frames are kept")
+                       + "; run the same command again to resume", err=True)
             ctx.exit(130)
 
 

@@ -159,6 +159,10 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
              f"({recipe.precision_reason})",
              f"frames   {out.frames} at {out.fps:g} fps ({out.frames / out.fps:.2f} s)   size {width}x{height}",
              f"video    {out.video} (quality {out.quality}, loop {out.loop})"]
+    if out.upscale is not None:
+        final = out.final_size()
+        lines.append(f"upscale  {' + '.join(out.upscale.stages)}: every frame {width}x{height} -> "
+                     f"{final[0]}x{final[1]} after rendering")
     lines += kind.summary(recipe)
     lines += audio_lines(recipe)
     lines.append(f"memory   ~{memory / 2**20:.0f} MiB peak per {'frame' if kind.batch_size(recipe) == 1 else 'batch'}")

@@ -4,9 +4,13 @@ super-resolution networks (or Lanczos), tile by tile, keyed and resumable.
 * A recipe's ``[output] upscale`` enlarges every stored frame after rendering into ``upscaled/`` in the
   run folder (each frame keyed by its frame key and the stages, so a rerun skips what is there);
   the still and the video are made of those.
-* `render upscale FILE` writes ``FILE.<stages>.<ext>``: the same format and bit depth (a 16-bit TIFF
-  stays 16-bit), dpi, ICC profile and text metadata as the source, the stages added to it.
-* `render upscale RUN_FOLDER` enlarges a run's stored frames as ``[output] upscale`` would.
+* `render upscale FILE` reads any picture the media loader reads and writes ``FILE.<stages>.<ext>``
+  (or ``--out``, its format from the extension): dpi, ICC profile and text metadata carried over with
+  the stages added, 16 bits kept in TIFF.
+* `render upscale RUN_FOLDER` enlarges a run's stored frames, keyed as ``[output] upscale`` keys them,
+  into ``upscaled-<stages>/`` beside the recipe's own ``upscaled/``.
+* A print's enlargement is planned here too (:func:`stage_plan`: tiles and peak memory without loading
+  a network), so the print's memory estimate includes it.
 """
 
 from __future__ import annotations
@@ -59,43 +63,54 @@ def _budget() -> int:
     return int(0.5 * machine_memory())
 
 
+def stage_plan(settings: UpscaleSettings, height: int, width: int, budget: int) -> tuple[list[int], int]:
+    """Each stage's tile side for a ``height`` x ``width`` input and the peak bytes of the whole chain
+    (the largest stage's), without loading a network; ``OutputError`` when a stage does not fit
+    ``budget`` even with the smallest tiles."""
+    from .engines.upscale import upscale_memory
+    tiles, peak = [], 0
+    for stage in settings.stages:
+        factor = upscalers.stage_factor(stage)
+        if stage.startswith(upscalers.LANCZOS):
+            tile = settings.tile or DEFAULT_TILE
+            peak = max(peak, upscale_memory(height, width, factor, tile, 0.0))
+        else:
+            need = upscalers.activation_bytes(upscalers.resolve_upscaler(stage))
+            if settings.tile is not None:
+                tile = settings.tile
+            else:
+                try:
+                    tile = min(DEFAULT_TILE, plan_upscale_tile(height, width, factor, budget, need,
+                                                               overlap=upscalers.OVERLAP))
+                except ValueError:
+                    raise OutputError(f"upscaling a {width}x{height} picture with {stage} does not fit in "
+                                      f"{budget / 2**30:.1f} GiB even with the smallest tiles") from None
+            peak = max(peak, upscale_memory(height, width, factor, tile, need, upscalers.OVERLAP))
+        tiles.append(tile)
+        height, width = height * factor, width * factor
+    return tiles, peak
+
+
 class Upscaling:
     """The loaded stages of one :class:`UpscaleSettings`, applied to float ``(H, W, 3)`` 0..1 pictures."""
 
     def __init__(self, settings: UpscaleSettings):
         self.settings = settings
         self._stages: list[tuple[object, int]] = []
-        self._nets: list[upscalers.Upscaler | None] = []
         for stage in settings.stages:
             if stage.startswith(upscalers.LANCZOS):
                 self._stages.append((LANCZOS, upscalers.stage_factor(stage)))
-                self._nets.append(None)
             else:
                 net = upscalers.load_upscaler(stage)
                 self._stages.append((net.net, net.factor))
-                self._nets.append(net)
 
-    def tiles(self, height: int, width: int) -> list[int]:
-        """Each stage's tile side for a ``height`` x ``width`` input (the settings', else the largest
-        up to :data:`DEFAULT_TILE` whose memory estimate fits half the machine)."""
-        tiles = []
-        for net, (_, factor) in zip(self._nets, self._stages):
-            if net is None or self.settings.tile is not None:
-                tiles.append(self.settings.tile or DEFAULT_TILE)
-            else:
-                try:
-                    planned = plan_upscale_tile(height, width, factor, _budget(), net.activation_bytes,
-                                                overlap=net.overlap)
-                except ValueError:
-                    raise OutputError(f"upscaling a {width}x{height} picture with {net.name} does not fit in "
-                                      f"memory even with the smallest tiles") from None
-                tiles.append(min(planned, DEFAULT_TILE))
-            height, width = height * factor, width * factor
-        return tiles
-
-    def __call__(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def __call__(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None,
+                 budget: int | None = None) -> np.ndarray:
+        """``image`` through every stage, each with the largest tile (up to :data:`DEFAULT_TILE`) whose
+        memory estimate fits ``budget`` bytes (default: half the machine)."""
         image = np.asarray(image, np.float32)
-        return upscale_chain(image, self._stages, tile=self.tiles(*image.shape[:2]), progress=progress)
+        tiles, _ = stage_plan(self.settings, *image.shape[:2], budget or _budget())
+        return upscale_chain(image, self._stages, tile=tiles, progress=progress)
 
 
 def upscale_frames(store: RunStore, keys: list[str], settings: UpscaleSettings, picture_text: dict | None,
@@ -222,7 +237,8 @@ def _write_picture(path: Path, fmt: str, image: np.ndarray, bits: int, keep: dic
         options = {k: v for k, v in (("icc_profile", keep.get("icc")), ("dpi", keep.get("dpi"))) if v}
         if fmt == "png":
             info = PngImagePlugin.PngInfo()
-            for key, value in dict(keep.get("text") or {}, upscaled=stages).items():
+            text = {k: v for k, v in (keep.get("text") or {}).items() if k not in ("shape", "print_size")}
+            for key, value in dict(text, upscaled=stages).items():
                 info.add_itxt(key, value)
             picture.save(buffer, format="PNG", pnginfo=info, **options)
         else:

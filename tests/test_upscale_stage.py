@@ -199,3 +199,27 @@ def test_a_print_with_upscale_renders_smaller_then_enlarges_to_the_exact_size(wr
     assert "then lanczos-x4 to 130x90" in result.output and "33x23" in result.output
     info = read_print_info(out)
     assert (info.width, info.height, info.bits, info.dpi) == (130, 90, 16, (100.0, 100.0))
+
+
+def test_a_print_plan_counts_the_enlargement_in_its_memory(write_recipe):
+    """The upscale stage's peak (canvas + one window of the network, `engines.upscale.upscale_memory`)
+    enters the print's estimate, and a budget below it is refused before anything renders; no network
+    is loaded to plan."""
+    from render.engines.upscale import upscale_memory
+    from render.models import packages
+    from render.models.upscalers import OVERLAP, activation_bytes
+    from render.prints.driver import PrintError, options_for, plan_print
+    from render.recipe import load_recipe
+    recipe = load_recipe(write_recipe(WALK.replace("frames = 3", "frames = 1").format(upscale="")))
+    plain = plan_print(recipe, options_for(recipe, size="2000x2000px", dpi=300))
+    enlarged = plan_print(recipe, options_for(recipe, size="2000x2000px", dpi=300, upscale=("esrgan-x4",)))
+    assert enlarged.render_size == (500, 500)
+    need = upscale_memory(500, 500, 4, 256, activation_bytes(packages.PACKAGED["esrgan-thick-x4"]), OVERLAP)
+    small = plan_print(recipe, options_for(recipe, size="500x500px", dpi=300))   # the stages alone, rendered small
+    assert enlarged.estimate == max(need, small.estimate) and need > small.estimate
+    assert plain.estimate > small.estimate
+    smallest = upscale_memory(500, 500, 4, 48, activation_bytes(packages.PACKAGED["esrgan-thick-x4"]), OVERLAP)
+    assert smallest > small.estimate      # a budget the kind's stages fit and the enlargement does not
+    with pytest.raises(PrintError, match="esrgan-thick-x4 does not fit"):
+        plan_print(recipe, options_for(recipe, size="2000x2000px", dpi=300, upscale=("esrgan-x4",),
+                                       max_memory=smallest - 1))

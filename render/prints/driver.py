@@ -147,6 +147,13 @@ def plan_print(recipe, options: PrintOptions) -> PrintPlan:
         raise PrintError(f"{recipe.path}: a {size.width}x{size.height} print needs about {format_bytes(estimate)} "
                          f"even with {candidates[-1]} px tiles, more than the {format_bytes(budget)} allowed; "
                          "choose a smaller size or dpi, or allow more with --max-memory")
+    if upscale is not None:   # the enlargement runs after the stages: its own peak, within the same budget
+        from ..upscale_stage import stage_plan
+        try:
+            _, enlarging = stage_plan(upscale, render_size[1], render_size[0], budget)
+        except RenderError as err:
+            raise PrintError(f"{recipe.path}: {err}; choose a smaller print or allow more with --max-memory") from None
+        estimate = max(estimate, enlarging)
     return PrintPlan(recipe, options, size, frame, row, stages, tile, estimate, budget, options.max_memory is not None,
                      source, upscale, render_size)
 
@@ -354,7 +361,7 @@ def _enlarged(image: np.ndarray, plan: PrintPlan) -> np.ndarray:
     (the rendered size was rounded up, so this shrinks by less than one rendered pixel)."""
     from ..upscale_stage import Upscaling
     from PIL import Image
-    enlarged = Upscaling(plan.upscale)(np.asarray(image, np.float32))
+    enlarged = Upscaling(plan.upscale)(np.asarray(image, np.float32), budget=plan.budget)
     width, height = plan.size.width, plan.size.height
     if enlarged.shape[:2] == (height, width):
         return enlarged

@@ -306,10 +306,12 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
         raise ctx.error("output.size", f"model {info.name} needs frames of at least {min_side} px "
                                        f"on each side; got {out.size[0]}x{out.size[1]}"
                         + ("" if "size" in given else " (the footage's size; set output.size)"))
+    shown = out.final_size()   # the video is made of the upscaled frames
     too_large = (out.frames > 1 and out.video != "none"
-                 and size_problem(*out.size, CODECS[out.video].padded_size(*out.size)))
+                 and size_problem(*shown, CODECS[out.video].padded_size(*shown)))
     if too_large:   # before any frame is rendered, not when the video is encoded
-        raise ctx.error("output.size", too_large)
+        raise ctx.error("output.upscale" if out.upscale is not None else "output.size",
+                        too_large + (f" (upscaled {out.upscale.factor} times)" if out.upscale is not None else ""))
     if out.video != "none" and out.frames > 1 and out.frames / out.fps > MAX_VIDEO_SECONDS:
         raise ctx.error("output.fps", f"{out.frames} frames at {out.fps:g} fps last {out.frames / out.fps:.3g} s; a "
                                       f"video lasts at most {MAX_VIDEO_SECONDS // 3600} h (a higher fps, fewer frames, "

@@ -379,6 +379,29 @@ def test_leftovers_of_a_killed_fetch_are_cleared_and_a_verified_download_is_reus
     assert sum(v for k, v in registry.hits.items() if k.startswith("/files/")) == 0   # the checked file was used
 
 
+def test_two_processes_fetching_at_once_download_once(fake, registry):
+    """Fetches take a lock: the second waits, finds the model converted, and asks the registry for
+    nothing (two threads stand in for two processes: a lock is held per open file)."""
+    import threading
+    tarball, entry = fake
+    registry.add_npm(NPM_NAME, VERSION, tarball)
+    folders, errors = [], []
+
+    def fetch():
+        try:
+            folders.append(fetched.ensure(entry))
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=fetch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(folders) == 2 and folders[0] == folders[1]
+    assert sum(v for k, v in registry.hits.items() if k.startswith("/files/")) == 1
+
+
 def test_plain_http_off_loopback_is_refused(fake, registry, monkeypatch):
     """Neither a configured registry nor a tarball address the registry names may be plain http
     anywhere but loopback."""

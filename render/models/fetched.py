@@ -163,6 +163,9 @@ def fetch_package(ref: packages.PackageRef, progress: Callable[[int, int], None]
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".fetch.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)   # one fetch at a time on this machine: what is left is stale
+        held = packages.models_of(ref)
+        if held and all(is_present(model) for model in held):   # another process fetched it meanwhile
+            return [model.name for model in held]
         _clear_leftovers(root)
         return _fetch_locked(ref, root, progress)
 

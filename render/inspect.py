@@ -43,7 +43,7 @@ def describe_file(path: Path, recipe_only: bool = False) -> str:
         lines = [f"file        {path}", f"pixels      {info.width}x{info.height}, {info.bits}-bit, {dpi}, "
                                         f"profile {info.icc_description or 'none'}"]
         lines += _as_seen(path)
-        for name in (RENDERER, "recipe_name", "kind", KEY, "print_size", "frame", "recipe_path"):
+        for name in (RENDERER, "recipe_name", "kind", KEY, "print_size", "frame", "upscaled", "recipe_path"):
             if name in info.metadata:
                 lines.append(f"{name:<11} {info.metadata[name]}")
         lines.append("" if recipe else "no recipe in this file")

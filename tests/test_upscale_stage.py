@@ -49,7 +49,7 @@ def test_a_16_bit_tiff_stays_16_bit_with_its_dpi_profile_and_metadata(tmp_path):
     icc = srgb_profile()
     source = tmp_path / "print.tif"
     tifffile.imwrite(source, data, photometric="rgb", resolution=(240, 240), resolutionunit="INCH", metadata=None,
-                     description=json.dumps({"recipe": "kind = 'walk'"}),
+                     description=json.dumps({"recipe": "kind = 'walk'", "print_size": "56x40px", "shape": [40, 56]}),
                      extratags=[(ICC_TAG, "B", len(icc), icc, True)])
     result = CliRunner().invoke(main, ["upscale", str(source), "--model", "lanczos-x2", "-q"])
     assert result.exit_code == 0, result.output
@@ -59,6 +59,9 @@ def test_a_16_bit_tiff_stays_16_bit_with_its_dpi_profile_and_metadata(tmp_path):
     assert (info.width, info.height, info.bits) == (112, 80, 16)
     assert info.dpi == (240.0, 240.0) and info.icc_description == read_print_info(source).icc_description
     assert info.metadata["recipe"] == "kind = 'walk'" and info.metadata["upscaled"] == "lanczos-x2"
+    assert "print_size" not in info.metadata and "shape" not in info.metadata   # they described the old pixels
+    shown = CliRunner().invoke(main, ["inspect", str(out)])
+    assert shown.exit_code == 0 and "upscaled    lanczos-x2" in shown.output
     got = tifffile.imread(out)
     assert got.dtype == np.uint16
     assert np.mean(got % 257 != 0) > 0.5            # not 8-bit values stretched to 16 bits

@@ -73,42 +73,37 @@ def parse_js_literal(text: str, where: str = "model file"):
                 if token()[1] != ":":
                     fail("':' expected")
                 out[key] = value(*token())
-                kind, tok = token()
-                if tok == ",":
-                    kind, tok = token()
-                elif tok != "}":
-                    fail(f"',' or '}}' expected, got {tok!r}")
+                kind, tok = after_item("}")
             return out
         if tok == "[":
             items = []
             kind, tok = token()
             while tok != "]":
                 items.append(value(kind, tok))
-                kind, tok = token()
-                if tok == ",":
-                    kind, tok = token()
-                elif tok != "]":
-                    fail(f"',' or ']' expected, got {tok!r}")
+                kind, tok = after_item("]")
             return items
         fail(f"unexpected {tok!r}")
+
+    def after_item(close):
+        """The token after an item and its comma (a trailing comma allowed), or the closing bracket."""
+        kind, tok = token()
+        if tok == ",":
+            return token()
+        if tok != close:
+            fail(f"',' or '{close}' expected, got {tok!r}")
+        return kind, tok
 
     result = value(*token())
     return result
 
 
 def _exported_literal(text: str, where: str) -> str:
-    """The literal a bundled module assigns to ``<x>.exports=``: from its first character to the
-    matching close (strings skipped)."""
-    match = re.search(r"\bexports\s*=\s*(?=[{\[\"'])", text)
+    """The object or array literal a bundled module assigns to ``<x>.exports=``: from its opening
+    bracket to the matching close (strings skipped)."""
+    match = re.search(r"\bexports\s*=\s*(?=[{\[])", text)
     if not match:
         raise ModelError(f"{where}: no exported value found")
     start, depth, index, quote = match.end(), 0, match.end(), None
-    opener = text[start]
-    if opener in "\"'":
-        end = start + 1
-        while text[end] != opener:
-            end += 2 if text[end] == "\\" else 1
-        return text[start:end + 1]
     while index < len(text):
         char = text[index]
         if quote:

@@ -42,10 +42,6 @@ def activation_bytes(entry: packages.PackagedModel) -> float:
     return 4.0 * (64 * 16 + at_output)
 
 
-def upscaler_names() -> list[str]:
-    return list(catalog.UPSCALERS)
-
-
 def resolve_upscaler(name: str) -> packages.PackagedModel:
     """A stage name (or alias such as ``esrgan-x4``) -> its catalog entry; ``KeyError`` when unknown."""
     key = catalog.ALIASES.get(name.lower(), name.lower())

@@ -391,6 +391,27 @@ def models_get(names):
         click.echo(ensure_named(name))
 
 
+@main.command()
+@click.argument("picture", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="PICTURE")
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=Path("styles.jpg"),
+              show_default=True, help="The contact sheet (JPEG or PNG).")
+@click.option("--size", type=click.IntRange(32, 1024), default=256, show_default=True,
+              help="Longer side of each tile, pixels.")
+@click.option("--style-scale", type=click.FloatRange(0.1, 4.0), default=1.0, show_default=True,
+              help="Stroke size, as style.style_scale.")
+def styles(picture, out_file, size, style_scale):
+    """Draw the 26 built-in fast styles on PICTURE, numbered: use one in a recipe as "builtin:N".
+
+    \b
+    Example:
+      render styles recipes/assets/chelsea.png --out styles.jpg
+    """
+    from .style_sheet import builtin_sheet
+    sheet = builtin_sheet(picture, size, style_scale=style_scale)
+    sheet.save(out_file, **({"quality": 85} if out_file.suffix.lower() in (".jpg", ".jpeg") else {}))
+    click.echo(f"{out_file}: the 26 built-in styles on {picture.name}; write one as images = {{ a = \"builtin:N\" }}")
+
+
 @main.group()
 def train():
     """Train the networks the renderer uses."""

@@ -20,7 +20,7 @@ PACKAGE = REPO / "render"
 # and of the layers below it, never of a layer above.  A name is a module or a package (all of it).
 LAYERS = [
     ["cli"],
-    ["gallery", "gallery_page", "inspect", "doctor", "plot", "training.cli_support"],   # whole tasks
+    ["gallery", "gallery_page", "inspect", "doctor", "plot", "training.cli_support", "style_sheet"],  # whole tasks
     ["farm"],                                                                            # Ray workers
     ["graph"],                                                             # recipes that use recipes
     ["runner", "prints.driver", "upscale_stage"],                                          # one recipe's frames, prints
@@ -195,8 +195,9 @@ STYLE_ENGINE = "style-2"
 # and recipes/dream-footage.toml dreams its later frames with all its steps (it said 3).
 DREAM_FOOTAGE = ("dream-footage.toml",)
 RECIPE_EDITS = {"dream-footage.toml": ("dream.steps_per_frame=3",)}
-# Recipes written since, on the networks from packages (issue 27): not in the record.
-ADDED = {name + preview for name in ("inception-atlas.toml", "inception-zoom.toml", "walk-poster-esrgan.toml")
+# Recipes written since, on the networks from packages (issues 27 and 28): not in the record.
+ADDED = {name + preview for name in ("inception-atlas.toml", "inception-zoom.toml", "walk-poster-esrgan.toml",
+                                     "style-fast-footage.toml", "style-fast-morph.toml")
          for preview in ("", " --preview")}
 STYLE = ("music-morph.toml", "style-footage.toml", "style-morph.toml", "style-print.toml", "style-still.toml")
 

@@ -33,3 +33,11 @@ def match_colors(image: np.ndarray, reference: tuple[np.ndarray, np.ndarray], st
     mixed = (1.0 - strength) * ycc + strength * matched
     rgb = mixed @ YCBCR_TO_RGB.T
     return np.clip(rgb, 0.0, 1.0).reshape(image.shape).astype(np.float32)
+
+
+def keep_content_colours(styled: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Luminance of ``styled`` with the chroma (Cb, Cr) of ``content``; float RGB ``(H, W, 3)``."""
+    y = (styled.reshape(-1, 3) @ RGB_TO_YCBCR.T)[:, :1]
+    chroma = (content.reshape(-1, 3) @ RGB_TO_YCBCR.T)[:, 1:]
+    rgb = np.concatenate([y, chroma], axis=1) @ YCBCR_TO_RGB.T
+    return np.clip(rgb, 0.0, 1.0).reshape(styled.shape).astype(np.float32)

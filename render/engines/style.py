@@ -22,7 +22,7 @@ from ..backend.kerasops import ops
 from ..contracts import FrameJob
 from ..media import MediaSource, RecentFrames, load_image, picture_info
 from ..models import build
-from .color import RGB_TO_YCBCR, YCBCR_TO_RGB
+from .color import keep_content_colours
 from .geometry import scale_sizes
 from .images import noise_image, to_uint8
 from .motion import apply_motion
@@ -213,14 +213,6 @@ def lbfgs(value_and_gradient, image: np.ndarray, steps: int, memory: int = 8):
     return final, np.array(history, np.float32).reshape(-1, 4)
 
 
-def keep_content_colours(styled: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """Luminance of ``styled`` with the chroma (Cb, Cr) of ``content``; float RGB ``(H, W, 3)``."""
-    y = (styled.reshape(-1, 3) @ RGB_TO_YCBCR.T)[:, :1]
-    chroma = (content.reshape(-1, 3) @ RGB_TO_YCBCR.T)[:, 1:]
-    rgb = np.concatenate([y, chroma], axis=1) @ YCBCR_TO_RGB.T
-    return np.clip(rgb, 0.0, 1.0).reshape(styled.shape).astype(np.float32)
-
-
 @dataclass
 class StyleEngine:
     """Renders style frames one at a time (a chained kind).
@@ -231,7 +223,8 @@ class StyleEngine:
     content layer, ``motion.*``, and over footage ``style.temporal_weight``.
 
     Over a content sequence with ``coherence = "flow"`` (Ruder, Dosovitskiy and Brox 2016), frame n
-    starts from ``content + carry * mask * (warped - content)``, ``warped`` the previous result carried
+    starts from ``base + carry * mask * (warped - base)``, ``base`` the content (or with ``init =
+    "fast"`` the fast network's result for it, :meth:`base`), ``warped`` the previous result carried
     along the source's backward flow and ``mask`` where that flow is trusted, and optimises the style
     losses plus ``temporal_weight`` times the temporal loss toward ``warped``.  Flows come from
     ``flows`` (a :class:`render.temporal.FlowCache`); ``flow_seconds`` is their time this run."""
@@ -250,6 +243,7 @@ class StyleEngine:
     flows: FlowCache | None = field(default=None, repr=False)
     _recent: RecentFrames | None = field(default=None, repr=False)
     last_losses: np.ndarray | None = field(default=None, repr=False)  # (steps, 4) of the last frame
+    fast: object | None = field(default=None, repr=False)   # init = "fast": a FastStyleEngine
 
     @classmethod
     def from_recipe(cls, recipe, base_model=None, jit: bool = False) -> "StyleEngine":
@@ -261,8 +255,12 @@ class StyleEngine:
         objective = StyleObjective(extractor, settings.style_layers, settings.content_layers)
         width, height = recipe.output.size
         flows = FlowCache(default_flow_folder(), settings.flow) if settings.content.is_sequence else None
+        fast = None
+        if settings.init == "fast":
+            from .fast_style import FastStyleEngine
+            fast = FastStyleEngine.from_recipe(recipe)
         return cls(objective, AdamLoop(objective, jit), settings, width, height,
-                   recipe.seed, recipe.model.min_side, settings.content, flows=flows)
+                   recipe.seed, recipe.model.min_side, settings.content, flows=flows, fast=fast)
 
     # --- targets ---------------------------------------------------------------------------------
     def style_size(self, name: str, height: int, width: int, style_scale: float) -> tuple[int, int]:
@@ -351,9 +349,18 @@ class StyleEngine:
         return self.run_steps(start, self.prepare(content, row), steps, temporal)
 
     # --- frames ----------------------------------------------------------------------------------
+    def base(self, content: np.ndarray, row: Mapping[str, float]) -> np.ndarray:
+        """What an optimisation starts from where it does not carry a previous result: the content,
+        or with ``init = "fast"`` the fast network's result for it (full strength)."""
+        if self.fast is None:
+            return content
+        return self.fast.stylize(content, {**row, "style.strength": 1.0})
+
     def first_frame(self, content: np.ndarray, row: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """Frame 0: from the content (or seeded noise), coarse to fine over the recipe's scales."""
-        image = content if self.settings.init == "content" else noise_image(self.seed, self.width, self.height)
+        """Frame 0: from the content (or seeded noise, or the fast result), coarse to fine over the
+        recipe's scales."""
+        image = (noise_image(self.seed, self.width, self.height) if self.settings.init == "noise"
+                 else self.base(content, row))
         steps = int(round(row["style.steps"]))
         history = []
         for h, w in scale_sizes(self.height, self.width, self.settings.scales, self.min_side):
@@ -374,7 +381,8 @@ class StyleEngine:
             pair = self.flows.pair(self.content(index - 1), content)
             warped = warp_previous(previous.astype(np.float32) / 255.0, pair.backward)
             mask = pair.mask[..., None]
-            start = content + float(row["style.carry"]) * mask * (warped - content)
+            base = self.base(content, row)
+            start = base + float(row["style.carry"]) * mask * (warped - base)
             temporal = Temporal(warped, mask, np.float32(row["style.temporal_weight"]))
             return self.optimize(np.clip(start, 0, 1).astype(np.float32), content, row, steps, temporal)
         pan_x, pan_y = (float(v) for v in row["motion.pan"])
@@ -383,7 +391,7 @@ class StyleEngine:
         start = moved
         if self.source.is_sequence:
             carry = row["style.carry"]
-            start = carry * moved + (1.0 - carry) * content
+            start = carry * moved + (1.0 - carry) * self.base(content, row)
         return self.optimize(np.clip(start, 0, 1).astype(np.float32), content, row, steps)
 
     @property

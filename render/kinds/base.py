@@ -59,6 +59,12 @@ class Kind:
         columns out.  Default: none."""
         return {}
 
+    def implied_defaults(self, data: dict[str, Any]) -> tuple[tuple[str, str, Any], ...]:
+        """``(table, key, value)`` defaults that replace a field's own where the raw recipe ``data`` (the
+        TOML as read) makes another fit better, such as a method's own carry; used only for keys the
+        recipe leaves out.  Default: none."""
+        return ()
+
     def frame_count(self, sections: dict[str, dict[str, Any]], output) -> int | None:
         """Frames implied by the kind's own tables, used when the recipe gives neither
         ``output.frames`` nor ``output.duration``.  Default: as many as :meth:`sequence_source`

@@ -18,10 +18,12 @@ import numpy as np
 
 from ..media import MediaSource, describe_still, held_note
 from ..models.catalog import FEATURES, activation_values
+from ..models.stylenet_weights import BUILTIN_STYLES, BuiltinStyle
 from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberList, WeightTable, did_you_mean
 from ..backend import activate
 from ..temporal import FlowSettings
 from .base import Kind, PrintStage
+from ..models.fast_style import MARGIN, network_digests, networks_for, transformer_flops, uses_builtin
 from .footage import FLOW, describe_flow, flow_settings
 from .dream import MOTION, PROCESS_BASELINE
 
@@ -32,9 +34,28 @@ PRINT_SCALE_RATIO = 2.0   # each print scale at most twice the last
 DEFAULT_STYLE_LAYERS = {f"block{b}_conv1": 1.0 for b in range(1, 6)}
 DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
 
+FAST_ONLY = ("strength",)
+OPTIMIZE_ONLY = ("content_layers", "style_layers", "content_weight", "style_weight", "tv_weight", "steps",
+                 "steps_per_frame", "scales", "optimizer", "learning_rate", "init", "temporal_weight")
+# peak bytes per pixel of a fast frame: the transformer's widest full-size activations, float32, with
+# the padded input and the upsampled copies (measured; see BENCHMARKS.md)
+FAST_BYTES_PER_PIXEL = 200
+# this project's 2-core CPU runs the transformer at about this many FLOPs a second (bench_style.py)
+FAST_FLOPS_PER_SECOND = 60e9
+# a fast frame's pull toward the warped previous result: lower than the optimisation's 0.8, since the
+# result is resampled along the flow every frame and nothing re-sharpens it (0.8 softens footage)
+FAST_CARRY = 0.5
+FAST_ENGINE = "fast-1"   # goes into fast frames' keys: bump when the same recipe would give other pixels
+
 STYLE = {
+    "method": Choice("optimize", ("optimize", "fast"),
+                     help="optimize (Gatys et al.: the pixels optimised, seconds to minutes a frame) or fast (one "
+                          "pass of a trained network a frame: Ghiasi et al. for pictures, Dumoulin et al. for "
+                          "built-in styles)"),
     "content": MediaPath(None, help="the photo: an image, a folder of frames or a video, relative to the recipe"),
-    "images": ImageTable(None, help="style images: name = path"),
+    "images": ImageTable(None, builtins=BUILTIN_STYLES,
+                         help="style images: name = path, or \"builtin:N\" (N 0..25) for one of the fast "
+                              "network's 26 built-in styles"),
     "mix": WeightTable(None, 0.0, 1e6, help="style name = weight (keyframable); the frame's weights are "
                                             "normalised to sum 1 (default: equal)",
                        example='{ hubble = 1.0, cells = { 0 = 0.0, 95 = 1.0 } }'),
@@ -52,11 +73,19 @@ STYLE = {
                                                         "steps; learning_rate is for adam)"),
     "learning_rate": Number(0.02, 0.0, 1.0, low_open=True, keyframed=True, help="step size in image units (0..1)"),
     "preserve_colors": Flag(False, help="transfer luminance only: keep the content's colours"),
-    "style_scale": Number(1.0, 0.1, 4.0, keyframed=True, help="size of the style's features relative to the content"),
-    "init": Choice("content", ("content", "noise"), help="what the first frame starts from"),
+    "style_scale": Number(1.0, 0.1, 4.0, keyframed=True,
+                          help="size of the style's features relative to the content (fast: the size a style "
+                               "picture is seen at, or a built-in style's stroke size)"),
+    "strength": Number(1.0, 0.0, 1.0, keyframed=True,
+                       help="fast: 1 is the style; toward 0 the style vector moves to the content's own (built-in "
+                            "styles: the picture fades to the content)"),
+    "init": Choice("content", ("content", "noise", "fast"),
+                   help="what the optimisation starts from: the content, seeded noise, or the fast network's "
+                        "result (reaches the style in far fewer steps)"),
     "carry": Number(0.8, 0.0, 1.0, keyframed=True,
                     help="with a content sequence: share of the previous result (warped along the source's "
-                         "flow where it is trusted) in each new start; 0 starts every frame from its content"),
+                         "flow where it is trusted) in each new start; 0 starts every frame from its content "
+                         f"(method = \"fast\": in each frame, default {FAST_CARRY})"),
     "temporal_weight": Number(1.0, 0.0, 1e6, keyframed=True,
                               help="with a content sequence: weight of the temporal loss, the disagreement with "
                                    "the previous result warped along the source's flow (Ruder et al. 2016)"),
@@ -81,6 +110,12 @@ class StyleSettings:
     init: str
     coherence: str = "flow"
     flow: FlowSettings = FlowSettings()
+    method: str = "optimize"
+
+    @property
+    def uses_fast(self) -> bool:
+        """Whether frames need the fast networks (method fast, or an optimisation that starts there)."""
+        return self.method == "fast" or self.init == "fast"
 
 
 class StyleKind(Kind):
@@ -96,16 +131,28 @@ class StyleKind(Kind):
     def sequence_source(self, sections):
         return sections["style"]["content"]
 
+    def implied_defaults(self, data):
+        style = data.get("style")
+        if isinstance(style, dict) and style.get("method") == "fast":
+            return (("style", "carry", FAST_CARRY),)
+        return ()
+
     def inert(self, sections, given):
         style = sections["style"]
         content = style["content"]
+        if style["method"] == "fast":
+            why = "method = \"fast\" runs a trained network, nothing is optimised"
+            inert = {f"style.{key}": why for key in OPTIMIZE_ONLY}
+            inert["motion"] = "method = \"fast\" makes each frame from its content"
+        else:
+            inert = {f"style.{key}": "it applies to method = \"fast\"" for key in FAST_ONLY}
         if content is None or not content.is_sequence:
             why = "it applies to footage only (a folder, video or recipe as style.content)"
-            return {"flow": why, "style.carry": why, "style.temporal_weight": why, "style.coherence": why}
+            return {**inert, "flow": why, "style.carry": why, "style.temporal_weight": why, "style.coherence": why}
         if style["coherence"] == "flow":
-            return {"motion": "footage moves as its content does (optical flow, coherence = \"flow\")"}
+            return {**inert, "motion": "footage moves as its content does (optical flow, coherence = \"flow\")"}
         why = "coherence = \"blend\" mixes the previous result in unmoved, without optical flow"
-        return {"flow": why, "style.temporal_weight": why}
+        return {**inert, "flow": why, "style.temporal_weight": why}
 
     def settings(self, sections, model, output, error) -> StyleSettings:
         style = sections["style"]
@@ -125,6 +172,15 @@ class StyleKind(Kind):
             if zero.size:
                 raise error("style.mix", f"the style weights are all zero at frame {zero[0]}: give some style "
                                          "a weight above 0 there")
+        builtin = [name for name, value in style["images"].items() if isinstance(value, BuiltinStyle)]
+        if builtin and style["method"] != "fast":
+            raise error(f"style.images.{builtin[0]}", "a built-in style is a network's, with no picture to take Gram "
+                                                      "matrices from: use it with method = \"fast\"")
+        if builtin and len(builtin) < len(style["images"]):
+            picture = next(n for n in style["images"] if n not in builtin)
+            raise error(f"style.images.{picture}", "fast style blends either built-in styles or pictures (two "
+                                                   "networks), not both: make this one a \"builtin:N\" or the "
+                                                   "others pictures")
         for table in ("style_layers", "content_layers"):
             for layer in style[table]:
                 if layer not in model.layers:
@@ -136,11 +192,17 @@ class StyleKind(Kind):
             tuple(f"style.style_layers.{n}" for n in style["style_layers"]),
             tuple(f"style.content_layers.{n}" for n in style["content_layers"]), mix is not None,
             style["scales"], style["optimizer"], style["preserve_colors"], style["init"], style["coherence"],
-            flow_settings(sections))
+            flow_settings(sections), style["method"])
 
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: StyleSettings = recipe.settings
-        return {"images": dict(settings.images), "style_layers": list(settings.style_layers),
+        images = {n: v.label if isinstance(v, BuiltinStyle) else v for n, v in settings.images.items()}
+        fast = {"fast_networks": network_digests(settings.images)} if settings.uses_fast else {}
+        if settings.method == "fast":
+            return {"method": FAST_ENGINE, "images": images, "preserve_colors": settings.preserve_colors,
+                    "content_kind": settings.content.kind, "mix_given": settings.mix_given, **fast,
+                    **({"coherence": settings.coherence, **settings.flow.key()} if settings.content.is_sequence else {})}
+        return {"images": images, **fast, "style_layers": list(settings.style_layers),
                 "content_layers": list(settings.content_layers), "scales": list(settings.scales),
                 "optimizer": settings.optimizer, "preserve_colors": settings.preserve_colors,
                 "init": settings.init, "content_kind": settings.content.kind, "mix_given": settings.mix_given,
@@ -148,6 +210,11 @@ class StyleKind(Kind):
 
     def key_row(self, recipe, index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
         source: MediaSource = recipe.settings.content
+        if recipe.settings.method == "fast":
+            used = ("style.strength", "style.style_scale") + (("style.carry",) if source.is_sequence and index else ())
+            row = {k: v for k, v in row.items() if k in used or k.startswith("style.mix.")}
+            return dict(row, content=source.identity(index))
+        row = {k: v for k, v in row.items() if k != "style.strength"}
         follows_flow = source.is_sequence and recipe.settings.coherence == "flow"
         if index == 0:  # the first frame is not moved, not warm-started and not blended
             unused = ("style.steps_per_frame", "style.carry", "style.temporal_weight")
@@ -172,12 +239,16 @@ class StyleKind(Kind):
         """Activations up to the deepest layer, kept for the backward pass (about 3x in float32), plus
         the image, its gradient and Adam's two moments."""
         width, height = recipe.output.size
+        if recipe.settings.method == "fast":
+            return int(PROCESS_BASELINE + width * height * FAST_BYTES_PER_PIXEL)
         values = activation_values(recipe.model, recipe.settings.style_layers + recipe.settings.content_layers,
                                    height, width)
         return int(values * 4 * 3 + width * height * 3 * 4 * 8)
 
     def summary(self, recipe) -> list[str]:
         s: StyleSettings = recipe.settings
+        if s.method == "fast":
+            return self._fast_summary(recipe)
         footage = []
         if s.content.is_sequence:
             footage = ([describe_flow(s.flow), "temporal each frame starts from the previous result warped along "
@@ -189,10 +260,32 @@ class StyleKind(Kind):
                 "styles   " + ", ".join(f"{n}={describe_still(p)}" for n, p in s.images.items()),
                 f"layers   style {', '.join(s.style_layers)}; content {', '.join(s.content_layers)}",
                 f"optimise {s.optimizer}, scales {', '.join(f'{v:g}' for v in s.scales)}, init {s.init}"
+                + (" (the fast network's result: " + ", ".join(networks_for(s.images)) + ")" if s.init == "fast" else "")
                 + (", colours kept" if s.preserve_colors else "")]
+
+    def _fast_summary(self, recipe) -> list[str]:
+        s: StyleSettings = recipe.settings
+        width, height = recipe.output.size
+        flops = transformer_flops(height + 2 * MARGIN, width + 2 * MARGIN, uses_builtin(s.images))
+        content = (f"content  {s.content.path}: {s.content.describe()}" + held_note(s.content, recipe.output.frames)
+                   if s.content.is_sequence else f"content  {describe_still(s.content.path)}")
+        footage = []
+        if s.content.is_sequence:
+            footage = ([describe_flow(s.flow), "temporal each frame is the network's, pulled toward the previous "
+                        "result warped along the flow where it is trusted (carry)"] if s.coherence == "flow" else
+                       ["temporal blend: each frame mixed with the previous result, unmoved, by carry"])
+        styles = ", ".join(f"{n}={v.label}" if isinstance(v, BuiltinStyle) else f"{n}={describe_still(v)}"
+                           for n, v in s.images.items())
+        return [content, *footage, "styles   " + styles,
+                f"method   fast: one pass of {' + '.join(networks_for(s.images))} a frame, "
+                f"{flops / 1e9:.1f} GFLOP at {width}x{height}, about {flops / FAST_FLOPS_PER_SECOND:.2f} s a frame "
+                "on a 2-core CPU" + (", colours kept" if s.preserve_colors else "")]
 
     def build_engine(self, recipe):
         activate(recipe.backend)   # Keras starts on the recipe's backend
+        if recipe.settings.method == "fast":
+            from ..engines.fast_style import FastStyleEngine
+            return FastStyleEngine.from_recipe(recipe)
         from ..engines.style import StyleEngine
         return StyleEngine.from_recipe(recipe)
 
@@ -200,6 +293,8 @@ class StyleKind(Kind):
     printable = True
 
     def print_stages(self, recipe, row, width, height, steps):
+        if recipe.settings.method == "fast":
+            return [PrintStage("one pass of the network", width, height, 0)]
         steps = int(round(row["style.steps_per_frame"])) if steps is None else steps
         sizes = print_scale_sizes(recipe.output.size, width, height)
         return [PrintStage(f"scale {k + 1}/{len(sizes)}", w, h, steps) for k, (w, h) in enumerate(sizes)]
@@ -208,6 +303,8 @@ class StyleKind(Kind):
         """Process baseline + full-size buffers (image, Adam moments, gradient, content, scratch) +
         the content features cached per tile + one tile's forward and backward pass."""
         last = stages[-1]
+        if recipe.settings.method == "fast":
+            return int(PROCESS_BASELINE + last.width * last.height * FAST_BYTES_PER_PIXEL)
         layers = recipe.settings.style_layers + recipe.settings.content_layers
         side_h, side_w = min(last.height, tile), min(last.width, tile)
         values = activation_values(recipe.model, layers, side_h, side_w)
@@ -220,6 +317,9 @@ class StyleKind(Kind):
 
     def build_printer(self, recipe):
         activate(recipe.backend)
+        if recipe.settings.method == "fast":
+            from ..prints.fast_style import FastStylePrinter
+            return FastStylePrinter(self.build_engine(recipe))
         from ..prints.style import StylePrinter
         return StylePrinter(self.build_engine(recipe))
 

@@ -33,8 +33,10 @@ def model_lines(verbose: bool = False) -> list[str]:
             lines.append(f"  role: {info.role}; layers: {_layers(info)}")
         else:
             lines.append(f"  role: {info.role}; latent size {info.latent_size}")
-    for info in catalog.UPSCALERS.values():
+    for info in (*catalog.UPSCALERS.values(), *catalog.STYLIZERS.values()):
         lines.extend(_packaged_lines(info, info.packaged(), aliases(info.name), verbose))
+        if info.role == packages.STYLIZER:
+            lines.append(f"  role: {info.role} ([style] method = \"fast\", not a [model])")
     for name, description in catalog.TRAINED.items():
         lines.append(f"{name}: {description}; trained here, in models/{name}/")
     return lines

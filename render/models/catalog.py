@@ -144,6 +144,9 @@ BUILTIN: dict[str, ModelInfo] = {
 UPSCALERS: dict[str, ModelInfo] = {
     name: ModelInfo(name, model.description, {}, "", False, min_side=4, role=UPSCALER, package=name)
     for name, model in packages.PACKAGED.items() if model.role == UPSCALER}
+STYLIZERS: dict[str, ModelInfo] = {
+    name: ModelInfo(name, model.description, {}, "", False, min_side=8, role=model.role, package=name)
+    for name, model in packages.PACKAGED.items() if model.role == packages.STYLIZER}
 ALIASES = {"faces": "dcgan-faces64", "dcgan": "dcgan-faces64", "vgg19": "vgg19-imagenet",
            "inception": "inceptionv3", "efficientnet": "efficientnet-lite0",
            **{f"esrgan-x{factor}": f"esrgan-thick-x{factor}" for factor in (2, 3, 4, 8)}}

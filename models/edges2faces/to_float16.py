@@ -19,51 +19,17 @@ of them, before any resize.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from float16 import float_datasets, to_float16  # noqa: E402  (models/float16.py)
+
 WEIGHTS = HERE / "generator.weights.h5"
 REFERENCE = HERE / "reference_outputs.npz"
-FLOAT16_MAX = float(np.finfo(np.float16).max)
-
-
-def float_datasets(path: Path) -> dict[str, np.dtype]:
-    """Name -> dtype of every floating-point dataset in the file."""
-    found: dict[str, np.dtype] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: found.__setitem__(name, obj.dtype)
-                     if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" else None)
-    return found
-
-
-def _copy(source: h5py.Group, target: h5py.Group) -> None:
-    target.attrs.update(source.attrs)
-    for name, item in source.items():
-        if isinstance(item, h5py.Group):
-            _copy(item, target.create_group(name))
-            continue
-        value = item[()]
-        if item.dtype.kind == "f":
-            if np.abs(value).max(initial=0.0) > FLOAT16_MAX or not np.isfinite(value).all():
-                raise ValueError(f"{item.name}: values do not fit in float16")
-            value = np.asarray(value).astype(np.float16)
-        target.create_dataset(name, data=value).attrs.update(item.attrs)
-
-
-def to_float16(path: Path = WEIGHTS) -> bool:
-    """Rewrite ``path`` with float16 datasets; False (nothing written) when it already has no others."""
-    if all(dtype == np.float16 for dtype in float_datasets(path).values()):
-        return False
-    temporary = path.with_name(path.name + ".tmp")
-    with h5py.File(path, "r") as source, h5py.File(temporary, "w") as target:
-        _copy(source, target)
-    os.replace(temporary, path)
-    return True
 
 
 def reference_inputs() -> np.ndarray:
@@ -104,5 +70,5 @@ if __name__ == "__main__":
     if "--reference" in sys.argv[1:]:
         write_reference()
         print(f"wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes)")
-    changed = to_float16()
+    changed = to_float16(WEIGHTS)
     print(f"{WEIGHTS}: {'converted to' if changed else 'already'} float16, {WEIGHTS.stat().st_size} bytes")

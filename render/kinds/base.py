@@ -65,6 +65,11 @@ class Kind:
         recipe leaves out.  Default: none."""
         return ()
 
+    def packaged_networks(self, recipe) -> tuple[str, ...]:
+        """Names of the packaged networks (:mod:`render.models.packages`) the kind's frames need besides
+        ``[model]``: fetched before anything renders.  Default: none."""
+        return ()
+
     def frame_count(self, sections: dict[str, dict[str, Any]], output) -> int | None:
         """Frames implied by the kind's own tables, used when the recipe gives neither
         ``output.frames`` nor ``output.duration``.  Default: as many as :meth:`sequence_source`

@@ -37,9 +37,10 @@ DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
 FAST_ONLY = ("strength",)
 OPTIMIZE_ONLY = ("content_layers", "style_layers", "content_weight", "style_weight", "tv_weight", "steps",
                  "steps_per_frame", "scales", "optimizer", "learning_rate", "init", "temporal_weight")
-# peak bytes per pixel of a fast frame: the transformer's widest full-size activations, float32, with
-# the padded input and the upsampled copies (measured; see BENCHMARKS.md)
-FAST_BYTES_PER_PIXEL = 200
+# peak bytes per pixel of a fast frame or print above the process baseline: the transformer's full-size
+# activations with the mirrored margin, the float picture and its 16-bit print (measured: a 2048x1536
+# print peaked at 1.61 GiB, 300 bytes a pixel; 1024x768 at 0.99 GiB, 370)
+FAST_BYTES_PER_PIXEL = 370
 # this project's 2-core CPU runs the transformer at about this many FLOPs a second (bench_style.py)
 FAST_FLOPS_PER_SECOND = 60e9
 # a fast frame's pull toward the warped previous result: lower than the optimisation's 0.8, since the
@@ -131,6 +132,9 @@ class StyleKind(Kind):
     def sequence_source(self, sections):
         return sections["style"]["content"]
 
+    def packaged_networks(self, recipe):
+        return networks_for(recipe.settings.images) if recipe.settings.uses_fast else ()
+
     def implied_defaults(self, data):
         style = data.get("style")
         if isinstance(style, dict) and style.get("method") == "fast":
@@ -144,6 +148,7 @@ class StyleKind(Kind):
             why = "method = \"fast\" runs a trained network, nothing is optimised"
             inert = {f"style.{key}": why for key in OPTIMIZE_ONLY}
             inert["motion"] = "method = \"fast\" makes each frame from its content"
+            inert["model.name"] = "method = \"fast\" runs its own networks (`render models` lists them)"
         else:
             inert = {f"style.{key}": "it applies to method = \"fast\"" for key in FAST_ONLY}
         if content is None or not content.is_sequence:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..cachedir import cache_folder
 from ..errors import ModelError
-from . import layers_graph, packages, registries, tfjs
+from . import packages, registries, tfjs
 
 CARD = "card.json"
 
@@ -120,6 +120,7 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 def _convert(model: packages.PackagedModel, package: _Package, folder: Path) -> None:
     """Write the converted model into ``folder`` (card last)."""
     if model.conversion == "tfjs-layers":
+        from . import layers_graph   # Keras: only when a TF.js model is converted
         config, weights = tfjs.read_layers_model(package.read, model.files[0], model.shard_suffix)
         nodes = layers_graph.nodes_from_keras_config(config, model.keep or None)
         kept = {f"{n['name']}/{w}" for n in nodes for w in layers_graph.weight_names(n)}
@@ -251,6 +252,7 @@ def load_layers(model: packages.PackagedModel, outputs=None, progress=None):
     folder = ensure(model, progress)
     nodes = json.loads((folder / "nodes.json").read_text())
     weights = read_arrays(folder / "weights.h5")
+    from . import layers_graph
     return layers_graph.build_model(nodes, weights, outputs or [nodes[-1]["name"]], name=model.name)
 
 

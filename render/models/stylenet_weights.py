@@ -89,8 +89,14 @@ def predictor_weights(data: bytes, source: str = "arbitrary_predict.onnx") -> di
         expected += [(f"{scope}/depthwise", (wide, 1, 3, 3), stride), (f"{scope}/project", (out, wide, 1, 1), 1)]
         channels = out
     expected += [("MobilenetV2/Conv_1", (1280, channels, 1, 1), 1), ("mobilenet_conv/Conv", (STYLE_VECTOR, 1280, 1, 1), 1)]
+    return _checked_weights(convs, expected, "style predictor", source)
+
+
+def _checked_weights(convs: dict, expected: list, network: str, source: str) -> dict[str, np.ndarray]:
+    """Kernels and biases of ``convs`` (scope -> :class:`Convolution`), which must be exactly the
+    ``expected`` (scope, ONNX kernel shape, stride) list."""
     if len(convs) != len(expected):
-        raise ModelError(f"{source}: {len(convs)} convolutions where the style predictor has {len(expected)}")
+        raise ModelError(f"{source}: {len(convs)} convolutions where the {network} has {len(expected)}")
     weights: dict[str, np.ndarray] = {}
     for scope, shape, stride in expected:
         if scope not in convs:
@@ -124,15 +130,7 @@ def transform_weights(data: bytes, source: str = "arbitrary_transform.onnx") -> 
         expected.append((scope, TRANSFORM_KERNELS.get(scope, (channels, channels, 3, 3)), 1))
         for part in ("Conv", "Conv_1"):
             expected.append((f"style_params/{scope}/StyleNorm/{part}", (channels, STYLE_VECTOR, 1, 1), 1))
-    if len(convs) != len(expected):
-        raise ModelError(f"{source}: {len(convs)} convolutions where the style transformer has {len(expected)}")
-    weights: dict[str, np.ndarray] = {}
-    for scope, shape, stride in expected:
-        if scope not in convs:
-            raise ModelError(f"{source}: no convolution {scope}: not the network this port implements")
-        _expect(convs[scope], scope, shape, stride, source)
-        _store(weights, convs[scope])
-    return weights
+    return _checked_weights(convs, expected, "style transformer", source)
 
 
 def builtin_layers() -> list[tuple[str, int, int, int]]:

@@ -394,11 +394,11 @@ def models_get(names):
 @main.command()
 @click.argument("picture", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="PICTURE")
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=Path("styles.jpg"),
-              show_default=True, help="The contact sheet (JPEG or PNG).")
+              show_default=True, help="The contact sheet: a .jpg, .jpeg or .png file.")
 @click.option("--size", type=click.IntRange(32, 1024), default=256, show_default=True,
               help="Longer side of each tile, pixels.")
-@click.option("--style-scale", type=click.FloatRange(0.1, 4.0), default=1.0, show_default=True,
-              help="Stroke size, as style.style_scale.")
+@click.option("--style-scale", type=click.FloatRange(0.5, 4.0), default=1.0, show_default=True,
+              help="Stroke size, as style.style_scale (the network runs at the tile's size divided by it).")
 def styles(picture, out_file, size, style_scale):
     """Draw the 26 built-in fast styles on PICTURE, numbered: use one in a recipe as "builtin:N".
 
@@ -406,9 +406,16 @@ def styles(picture, out_file, size, style_scale):
     Example:
       render styles recipes/assets/chelsea.png --out styles.jpg
     """
+    if out_file.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        raise click.BadParameter(f"{out_file}: write the sheet as .jpg, .jpeg or .png", param_hint="--out")
+    if not out_file.resolve().parent.is_dir():
+        raise click.BadParameter(f"{out_file.parent} is not a folder", param_hint="--out")
     from .style_sheet import builtin_sheet
     sheet = builtin_sheet(picture, size, style_scale=style_scale)
-    sheet.save(out_file, **({"quality": 85} if out_file.suffix.lower() in (".jpg", ".jpeg") else {}))
+    try:
+        sheet.save(out_file, **({"quality": 85} if out_file.suffix.lower() in (".jpg", ".jpeg") else {}))
+    except OSError as err:
+        raise click.ClickException(f"cannot write {out_file}: {err}") from None
     click.echo(f"{out_file}: the 26 built-in styles on {picture.name}; write one as images = {{ a = \"builtin:N\" }}")
 
 

@@ -65,7 +65,8 @@ def _plain(value: Any) -> Any:
 def static_key(recipe) -> str:
     parts = {
         "kind": recipe.kind.name, "engine": recipe.kind.engine_version, "seed": recipe.seed,
-        "size": list(recipe.output.size), "model": model_identity(recipe), "precision": recipe.precision,
+        "size": list(recipe.output.size), "model": model_identity(recipe) if recipe.kind.uses_model(recipe) else None,
+        "precision": recipe.precision,
         "backend": recipe.backend,
         "kind_parts": _plain(recipe.kind.key_parts(recipe)),
     }

@@ -311,7 +311,8 @@ def test_keys_follow_what_fast_frames_use(tmp_path):
     path = _recipe(tmp_path, "keys", '{ a = "hubble.jpg" }', frames=2)
     keys = lambda *sets: frame_keys(make_plan(load_recipe(path, sets)))
     base = keys()
-    assert keys("style.steps=10", "style.style_weight=3.0", "style.learning_rate=0.1") == base   # inert here
+    assert keys("style.steps=10", "style.style_weight=3.0", "style.learning_rate=0.1",
+                'model.name="vgg19-imagenet"') == base   # inert here
     assert keys("style.strength=0.5") != base and keys("style.style_scale=2.0") != base
     assert keys('style.images={ a = "astronaut.jpg" }') != base
     assert keys('style.method="optimize"') != base
@@ -370,3 +371,34 @@ def test_offline_without_the_networks_stops_before_any_frame(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "render models get style-predictor" in lines[0], lines
     assert not (tmp_path / "renders" / "walk" / "frames").exists() or not any((tmp_path / "renders" / "walk" / "frames").glob("*.png"))
+
+
+@pytest.mark.parametrize("images", ['{ a = "builtin:19" }', '{ a = "hubble.jpg" }'])
+def test_a_fast_preview_has_the_full_frame_strokes(tmp_path, cached, images):
+    """A 384x288 recipe previews at 256x192: the network runs at the full frame's 384x288 and the
+    result is shrunk, so the draft equals the full frame shrunk (Lanczos, numpy), not a picture with
+    strokes half again as large."""
+    from render.engines.resample import lanczos_weights
+    from render.plan import preview_recipe
+    path = _recipe(tmp_path, "preview", images, w=384, h=288)
+    full = load_recipe(path)
+    render(full, tmp_path / "full")
+    render(preview_recipe(full), tmp_path / "draft")
+    frame = pixels(tmp_path / "full" / "frames" / "frame_000000.png") / 255.0
+    rows = np.einsum("yh,hwc->ywc", lanczos_weights(288, 192), frame)     # Lanczos-3, one axis at a time
+    shrunk = np.einsum("ywc,xw->yxc", rows, lanczos_weights(384, 256))
+    draft = pixels(tmp_path / "draft" / "frames" / "frame_000000.png") / 255.0
+    assert draft.shape == (192, 256, 3)
+    assert np.abs(draft - np.clip(shrunk, 0, 1)).mean() < 1.5 / 255
+
+
+def test_style_vectors_are_float32_at_bfloat16_precision(tmp_path, cached):
+    """The predictor runs once a picture and has no normalisation to absorb rounding: it stays in
+    float32 when the transformer computes in bfloat16."""
+    Image.open(HUBBLE).convert("RGB").crop((0, 0, 446, 446)).save(tmp_path / "square.png")
+    path = _recipe(tmp_path, "half", '{ a = "square.png" }')
+    path.write_text(path.read_text().replace('precision = "float32"', 'precision = "bfloat16"'))
+    recipe, engine = _engine(path)
+    got = engine.condition(engine.content(0), _row(recipe))
+    want = oracle.run("predictor", True, picture(tmp_path / "square.png", 256, 256)).ravel()
+    assert np.abs(got - want).max() < 1e-4 * np.abs(want).max()

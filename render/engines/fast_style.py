@@ -25,15 +25,16 @@ from ..backend.kerasops import ops
 from ..contracts import FrameJob
 from ..media import MediaSource, RecentFrames, load_image, picture_info
 from ..models import fetched, packages
-from ..models.fast_style import MARGIN, NETWORKS, uses_builtin
+from ..models.fast_style import MARGIN, NETWORKS, uses_builtin, working_size
 from ..models.stylenet_weights import BUILTIN_STYLES, STYLE_VECTOR
 from ..models.stylenets import BUILDERS
 from ..temporal import FlowCache, default_flow_folder, warp_previous
 from .color import keep_content_colours
 from .images import to_uint8
-from .resample import resize_bilinear
+from .resample import resize_bilinear, resize_lanczos
 
 PREDICTOR_SIDE = 256    # the style predictor was trained on 256x256 style images
+PREDICTOR_STEP = 16     # style pictures are seen at multiples of this (keyframed style_scale shares graphs)
 MIN_SIDE = 8
 
 def normalised(weights: Sequence[float]) -> np.ndarray:
@@ -48,7 +49,9 @@ def normalised(weights: Sequence[float]) -> np.ndarray:
 class Stylizer:
     """The compiled networks and the style vectors of pictures (cached per picture and size).
 
-    ``precision`` is the convolutions' compute type ("float32" or "bfloat16")."""
+    ``precision`` is the transformer's convolutions' compute type ("float32" or "bfloat16"); the
+    predictor always runs in float32 (once per picture: its 17 unnormalised blocks in bfloat16 moved
+    the style vector enough to shift a frame's colours by 6/255 on average)."""
 
     def __init__(self, uses_builtin: bool, precision: str = "float32", background=None, progress=None):
         self.uses_builtin, self.background = uses_builtin, background
@@ -58,7 +61,7 @@ class Stylizer:
             self._transform = backend.compile(BUILDERS["builtin"](weights, precision), name="builtin styles")
         else:
             predictor = BUILDERS["predictor"](fetched.load_arrays(packages.PACKAGED[NETWORKS["predictor"]], progress),
-                                              precision)
+                                              "float32")
             transform = BUILDERS["transform"](fetched.load_arrays(packages.PACKAGED[NETWORKS["transform"]], progress),
                                               precision)
             self._predict = backend.compile(predictor, name="style predictor")
@@ -72,12 +75,13 @@ class Stylizer:
 
     def picture_vector(self, path: Path, style_scale: float) -> np.ndarray:
         """The style vector of the picture at ``path`` seen at ``style_scale`` times the predictor's
-        size: its own aspect, an area of ``(256 * style_scale)**2`` pixels."""
+        size: its own aspect, an area of about ``(256 * style_scale)**2`` pixels, sides rounded to
+        multiples of 16."""
         info = picture_info(path)
         aspect = info.width / info.height
         area = (PREDICTOR_SIDE * style_scale) ** 2
-        height = max(MIN_SIDE, round((area / aspect) ** 0.5))
-        width = max(MIN_SIDE, round(height * aspect))
+        height = max(PREDICTOR_STEP, PREDICTOR_STEP * round((area / aspect) ** 0.5 / PREDICTOR_STEP))
+        width = max(PREDICTOR_STEP, PREDICTOR_STEP * round(height * aspect / PREDICTOR_STEP))
         key = (str(path), height, width)
         if key not in self._vectors:
             self._vectors[key] = self.predict(load_image(path, width, height, self.background))
@@ -152,22 +156,28 @@ class FastStyleEngine:
             vector = strength * vector + (1.0 - strength) * self.stylizer.content_vector(content)
         return np.asarray(vector, np.float32)
 
-    def stylize(self, content: np.ndarray, row: Mapping[str, float]) -> np.ndarray:
-        """One frame's network output for ``content`` (float ``(H, W, 3)``), before coherence."""
+    def stylize(self, content: np.ndarray, row: Mapping[str, float], index: int | None = None) -> np.ndarray:
+        """One frame's network output for ``content`` (float ``(H, W, 3)``), before coherence: the
+        network runs at :func:`render.models.fast_style.working_size`, on content frame ``index`` read
+        at that size (given an index; else ``content`` resized), and its picture is resized back
+        (Lanczos)."""
         condition = self.condition(content, row)
-        if not self.stylizer.uses_builtin:
-            styled = self.stylizer.transform(content, condition)
+        height, width = content.shape[:2]
+        builtin = self.stylizer.uses_builtin
+        h, w = working_size(height, width, float(row["style.style_scale"]), builtin,
+                            getattr(self.settings, "working_scale", 1.0))
+        if (h, w) == (height, width):
+            picture = content
+        elif index is not None:
+            picture = self.source.read(index, w, h)
         else:
-            height, width = content.shape[:2]
-            scale = float(row["style.style_scale"])
-            h, w = max(MIN_SIDE, round(height / scale)), max(MIN_SIDE, round(width / scale))
-            small = resize_bilinear(content, h, w) if (h, w) != (height, width) else content
-            styled = self.stylizer.transform(small, condition)
-            if (h, w) != (height, width):
-                styled = np.clip(resize_bilinear(styled, height, width), 0.0, 1.0)
-            strength = float(row["style.strength"])
-            if strength < 1.0:
-                styled = strength * styled + (1.0 - strength) * content
+            picture = np.clip(resize_lanczos(content, h, w), 0.0, 1.0)
+        styled = self.stylizer.transform(picture, condition)
+        if (h, w) != (height, width):
+            styled = np.clip(resize_lanczos(styled, height, width), 0.0, 1.0)
+        strength = float(row["style.strength"])
+        if builtin and strength < 1.0:
+            styled = strength * styled + (1.0 - strength) * content
         if self.settings.preserve_colors:
             styled = keep_content_colours(styled, content)
         return styled.astype(np.float32)
@@ -194,7 +204,7 @@ class FastStyleEngine:
 
     def render_frame(self, job: FrameJob) -> np.ndarray:
         content = self.content(job.index)
-        image = self.stylize(content, job.row)
+        image = self.stylize(content, job.row, job.index)
         if self.source.is_sequence and job.previous is not None:
             image = self.cohere(image, job.previous, job.index, job.row)
         return to_uint8(np.clip(image, 0.0, 1.0))

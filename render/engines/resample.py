@@ -30,6 +30,14 @@ def lanczos_weights(in_size: int, out_size: int, lobes: int = 3) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def resize_lanczos(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Float ``(h, w, c)`` resized to ``height`` x ``width`` with Lanczos-3 (:func:`lanczos_weights`),
+    in numpy: float32, not clipped (Lanczos overshoots a little at edges)."""
+    wy = lanczos_weights(image.shape[0], height)
+    wx = lanczos_weights(image.shape[1], width)
+    return np.einsum("yh,hwc,xw->yxc", wy, np.asarray(image, np.float32), wx, optimize=True).astype(np.float32)
+
+
 def resize_bilinear(image: np.ndarray, height: int, width: int, antialias: bool = True) -> np.ndarray:
     """Float ``(h, w, c)`` resized to ``height`` x ``width`` bilinearly (``keras.ops.image.resize``;
     antialiased when shrinking), as float32 numpy; compiled once per shape pair on the active backend,

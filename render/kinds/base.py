@@ -65,6 +65,11 @@ class Kind:
         recipe leaves out.  Default: none."""
         return ()
 
+    def uses_model(self, recipe) -> bool:
+        """Whether ``recipe``'s frames depend on its ``[model]`` network (frame keys then name it).
+        Default: yes."""
+        return True
+
     def packaged_networks(self, recipe) -> tuple[str, ...]:
         """Names of the packaged networks (:mod:`render.models.packages`) the kind's frames need besides
         ``[model]``: fetched before anything renders.  Default: none."""
@@ -83,8 +88,8 @@ class Kind:
         with ``expand(frames)``), such as a walk's latent path."""
         return {}
 
-    def min_side(self, model) -> int:
-        """Smallest frame side the kind can render with ``model``."""
+    def min_side(self, model, sections: dict[str, dict[str, Any]] | None = None) -> int:
+        """Smallest frame side the kind can render with ``model`` (and, when given, these ``sections``)."""
         return model.min_side
 
     def key_parts(self, recipe) -> dict[str, Any]:

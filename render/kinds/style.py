@@ -23,7 +23,7 @@ from ..recipe.fields import Choice, Flag, ImageTable, MediaPath, Number, NumberL
 from ..backend import activate
 from ..temporal import FlowSettings
 from .base import Kind, PrintStage
-from ..models.fast_style import MARGIN, network_digests, networks_for, transformer_flops, uses_builtin
+from ..models.fast_style import MARGIN, network_digests, networks_for, transformer_flops, uses_builtin, working_size
 from .footage import FLOW, describe_flow, flow_settings
 from .dream import MOTION, PROCESS_BASELINE
 
@@ -41,12 +41,14 @@ OPTIMIZE_ONLY = ("content_layers", "style_layers", "content_weight", "style_weig
 # activations with the mirrored margin, the float picture and its 16-bit print (measured: a 2048x1536
 # print peaked at 1.61 GiB, 300 bytes a pixel; 1024x768 at 0.99 GiB, 370)
 FAST_BYTES_PER_PIXEL = 370
+FAST_BUILTIN_BYTES_PER_PIXEL = 560   # the 26-style network: 32 channels at full size (2400x1800: 2.90 GiB)
+FAST_MIN_SIDE = 8
 # this project's 2-core CPU runs the transformer at about this many FLOPs a second (bench_style.py)
 FAST_FLOPS_PER_SECOND = 60e9
 # a fast frame's pull toward the warped previous result: lower than the optimisation's 0.8, since the
 # result is resampled along the flow every frame and nothing re-sharpens it (0.8 softens footage)
 FAST_CARRY = 0.5
-FAST_ENGINE = "fast-1"   # goes into fast frames' keys: bump when the same recipe would give other pixels
+FAST_ENGINE = "fast-2"   # goes into fast frames' keys: bump when the same recipe would give other pixels
 
 STYLE = {
     "method": Choice("optimize", ("optimize", "fast"),
@@ -76,7 +78,8 @@ STYLE = {
     "preserve_colors": Flag(False, help="transfer luminance only: keep the content's colours"),
     "style_scale": Number(1.0, 0.1, 4.0, keyframed=True,
                           help="size of the style's features relative to the content (fast: the size a style "
-                               "picture is seen at, or a built-in style's stroke size)"),
+                               "picture is seen at, x 256 px; a built-in style's stroke size: the network runs at "
+                               "the frame's size divided by it, so 0.5 costs 4x and 2 is softer)"),
     "strength": Number(1.0, 0.0, 1.0, keyframed=True,
                        help="fast: 1 is the style; toward 0 the style vector moves to the content's own (built-in "
                             "styles: the picture fades to the content)"),
@@ -112,6 +115,7 @@ class StyleSettings:
     coherence: str = "flow"
     flow: FlowSettings = FlowSettings()
     method: str = "optimize"
+    working_scale: float = 1.0   # fast previews: the frame's size over the full recipe's (the network runs at the full one)
 
     @property
     def uses_fast(self) -> bool:
@@ -131,6 +135,14 @@ class StyleKind(Kind):
 
     def sequence_source(self, sections):
         return sections["style"]["content"]
+
+    def min_side(self, model, sections=None):
+        if sections is not None and sections["style"]["method"] == "fast":
+            return FAST_MIN_SIDE
+        return model.min_side
+
+    def uses_model(self, recipe):
+        return recipe.settings.method != "fast"   # fast frames: their own networks, in key_parts
 
     def packaged_networks(self, recipe):
         return networks_for(recipe.settings.images) if recipe.settings.uses_fast else ()
@@ -197,7 +209,7 @@ class StyleKind(Kind):
             tuple(f"style.style_layers.{n}" for n in style["style_layers"]),
             tuple(f"style.content_layers.{n}" for n in style["content_layers"]), mix is not None,
             style["scales"], style["optimizer"], style["preserve_colors"], style["init"], style["coherence"],
-            flow_settings(sections), style["method"])
+            flow_settings(sections), style["method"], float(style.get("working_scale", 1.0)))
 
     def key_parts(self, recipe) -> dict[str, Any]:
         settings: StyleSettings = recipe.settings
@@ -205,6 +217,7 @@ class StyleKind(Kind):
         fast = {"fast_networks": network_digests(settings.images)} if settings.uses_fast else {}
         if settings.method == "fast":
             return {"method": FAST_ENGINE, "images": images, "preserve_colors": settings.preserve_colors,
+                    **({"working_scale": settings.working_scale} if settings.working_scale != 1.0 else {}),
                     "content_kind": settings.content.kind, "mix_given": settings.mix_given, **fast,
                     **({"coherence": settings.coherence, **settings.flow.key()} if settings.content.is_sequence else {})}
         return {"images": images, **fast, "style_layers": list(settings.style_layers),
@@ -234,6 +247,8 @@ class StyleKind(Kind):
         return dict(row, content=source.identity(index))
 
     def preview_sections(self, sections, factor):
+        if sections["style"]["method"] == "fast":   # the network runs at the full frame's size: the same strokes
+            return dict(sections, style=dict(sections["style"], working_scale=factor))
         style = dict(sections["style"])
         style.update(steps=style["steps"].map(lambda s: max(1, round(s / 3))),
                      steps_per_frame=style["steps_per_frame"].map(lambda s: max(1, round(s / 3))))
@@ -245,7 +260,7 @@ class StyleKind(Kind):
         the image, its gradient and Adam's two moments."""
         width, height = recipe.output.size
         if recipe.settings.method == "fast":
-            return int(PROCESS_BASELINE + width * height * FAST_BYTES_PER_PIXEL)
+            return fast_memory(recipe, width, height)
         values = activation_values(recipe.model, recipe.settings.style_layers + recipe.settings.content_layers,
                                    height, width)
         return int(values * 4 * 3 + width * height * 3 * 4 * 8)
@@ -271,7 +286,8 @@ class StyleKind(Kind):
     def _fast_summary(self, recipe) -> list[str]:
         s: StyleSettings = recipe.settings
         width, height = recipe.output.size
-        flops = transformer_flops(height + 2 * MARGIN, width + 2 * MARGIN, uses_builtin(s.images))
+        h, w = largest_working_size(recipe, width, height)
+        flops = transformer_flops(h + 2 * MARGIN, w + 2 * MARGIN, uses_builtin(s.images))
         content = (f"content  {s.content.path}: {s.content.describe()}" + held_note(s.content, recipe.output.frames)
                    if s.content.is_sequence else f"content  {describe_still(s.content.path)}")
         footage = []
@@ -282,9 +298,11 @@ class StyleKind(Kind):
         styles = ", ".join(f"{n}={v.label}" if isinstance(v, BuiltinStyle) else f"{n}={describe_still(v)}"
                            for n, v in s.images.items())
         return [content, *footage, "styles   " + styles,
-                f"method   fast: one pass of {' + '.join(networks_for(s.images))} a frame, "
-                f"{flops / 1e9:.1f} GFLOP at {width}x{height}, about {flops / FAST_FLOPS_PER_SECOND:.2f} s a frame "
-                "on a 2-core CPU" + (", colours kept" if s.preserve_colors else "")]
+                f"method   fast: one pass of {' + '.join(networks_for(s.images))} a frame, {flops / 1e9:.1f} GFLOP "
+                f"at {w}x{h}" + (f" (the network's working size; frames {width}x{height})" if (w, h) != (width, height)
+                                 else "")
+                + f", about {flops / FAST_FLOPS_PER_SECOND:.2f} s a frame on a 2-core CPU"
+                + (", colours kept" if s.preserve_colors else "")]
 
     def build_engine(self, recipe):
         activate(recipe.backend)   # Keras starts on the recipe's backend
@@ -299,7 +317,7 @@ class StyleKind(Kind):
 
     def print_stages(self, recipe, row, width, height, steps):
         if recipe.settings.method == "fast":
-            return [PrintStage("one pass of the network", width, height, 0)]
+            return [PrintStage("one pass of the network", width, height, 1)]
         steps = int(round(row["style.steps_per_frame"])) if steps is None else steps
         sizes = print_scale_sizes(recipe.output.size, width, height)
         return [PrintStage(f"scale {k + 1}/{len(sizes)}", w, h, steps) for k, (w, h) in enumerate(sizes)]
@@ -309,7 +327,7 @@ class StyleKind(Kind):
         the content features cached per tile + one tile's forward and backward pass."""
         last = stages[-1]
         if recipe.settings.method == "fast":
-            return int(PROCESS_BASELINE + last.width * last.height * FAST_BYTES_PER_PIXEL)
+            return fast_memory(recipe, last.width, last.height)
         layers = recipe.settings.style_layers + recipe.settings.content_layers
         side_h, side_w = min(last.height, tile), min(last.width, tile)
         values = activation_values(recipe.model, layers, side_h, side_w)
@@ -330,6 +348,23 @@ class StyleKind(Kind):
 
 
 KIND = StyleKind()
+
+
+def largest_working_size(recipe, width: int, height: int) -> tuple[int, int]:
+    """(h, w) of the largest picture the fast network runs on for a ``width`` x ``height`` output: built-in
+    styles at the smallest ``style_scale`` of the plan (:func:`render.models.fast_style.working_size`)."""
+    settings = recipe.settings
+    builtin = uses_builtin(settings.images)
+    scale = float(np.min(recipe.sections["style"]["style_scale"].expand(recipe.output.frames))) if builtin else 1.0
+    return working_size(height, width, scale, builtin, settings.working_scale)
+
+
+def fast_memory(recipe, width: int, height: int) -> int:
+    """Peak bytes of a fast frame or print: the process, the network's activations at its largest
+    working size (with the margin) and the output's float buffers."""
+    h, w = largest_working_size(recipe, width, height)
+    per_pixel = FAST_BUILTIN_BYTES_PER_PIXEL if uses_builtin(recipe.settings.images) else FAST_BYTES_PER_PIXEL
+    return int(PROCESS_BASELINE + (h + 2 * MARGIN) * (w + 2 * MARGIN) * per_pixel + width * height * 3 * 4 * 4)
 
 
 def print_scale_sizes(frame_size: tuple[int, int], width: int, height: int) -> list[tuple[int, int]]:

@@ -32,6 +32,22 @@ def network_digests(images: Mapping[str, object]) -> dict[str, str]:
     return {name: packages.PACKAGED[name].digest() for name in networks_for(images)}
 
 
+WORKING_STEP = 8   # a working size other than the frame's is rounded to this, so keyframed scales share graphs
+
+
+def working_size(height: int, width: int, style_scale: float, builtin: bool,
+                 working_scale: float = 1.0) -> tuple[int, int]:
+    """(h, w) the transformer runs at for a ``height`` x ``width`` frame: the frame's own size, divided by
+    ``working_scale`` (a preview's size over the full recipe's, so a draft has the full frame's strokes)
+    and, for built-in styles, by ``style_scale`` (their stroke size: a smaller scale is a larger and
+    costlier picture).  Sizes other than the frame's are rounded to multiples of 8, at least 8."""
+    scale = working_scale * (style_scale if builtin else 1.0)
+    if abs(scale - 1.0) < 1e-9:
+        return height, width
+    return (max(WORKING_STEP, WORKING_STEP * round(height / scale / WORKING_STEP)),
+            max(WORKING_STEP, WORKING_STEP * round(width / scale / WORKING_STEP)))
+
+
 def transformer_flops(height: int, width: int, builtin: bool) -> float:
     """FLOPs (2 per multiply-add) of the convolutions of one ``height`` x ``width`` picture through the
     arbitrary-style transformer or, with ``builtin``, the 26-style network; sides are padded to

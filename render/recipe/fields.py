@@ -571,7 +571,7 @@ class ImageTable(Field):
 
     def _builtin(self, value: str, name: str):
         number = value[len(BUILTIN_PREFIX):].strip()
-        if not number.isdigit() or not 0 <= int(number) < self.builtins:
+        if not re.fullmatch(r"[0-9]{1,3}", number) or not 0 <= int(number) < self.builtins:
             raise FieldError(f"{value!r}: a built-in style is \"builtin:N\" with N from 0 to {self.builtins - 1} "
                              "(`render styles` shows them)", name)
         return BuiltinStyle(int(number))

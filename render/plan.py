@@ -63,7 +63,7 @@ def preview_recipe(recipe: Recipe, max_side: int = 256) -> Recipe:
     """A quick draft of the same recipe at most ``max_side`` px; the kind cuts its own work."""
     width, height = recipe.output.size
     factor = min(1.0, max_side / max(width, height))
-    min_side = recipe.kind.min_side(recipe.model, recipe.sections)
+    min_side = recipe.kind.min_side_for(recipe.model, recipe.sections)
     size = (max(min_side, int(width * factor) // 2 * 2), max(min_side, int(height * factor) // 2 * 2))
     output = dataclasses.replace(recipe.output, size=size, upscale=None)   # a draft is not enlarged
     sections = recipe.kind.preview_sections(recipe.sections, factor)

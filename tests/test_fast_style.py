@@ -402,3 +402,16 @@ def test_style_vectors_are_float32_at_bfloat16_precision(tmp_path, cached):
     got = engine.condition(engine.content(0), _row(recipe))
     want = oracle.run("predictor", True, picture(tmp_path / "square.png", 256, 256)).ravel()
     assert np.abs(got - want).max() < 1e-4 * np.abs(want).max()
+
+
+def test_fast_frames_can_be_smaller_than_the_optimisation_allows(tmp_path, cached):
+    """VGG16 needs 32 px; the fast networks do not use it: a 12x10 frame renders (with the margin
+    clamped to the picture)."""
+    path = _recipe(tmp_path, "tiny", '{ a = "builtin:4" }', w=12, h=10)
+    result = render(load_recipe(path), tmp_path / "tiny")
+    assert pixels(result.folder / "frames" / "frame_000000.png").shape == (10, 12, 3)
+    gatys = path.read_text().replace('method = "fast"\n', "").replace('"builtin:4"', '"hubble.jpg"')
+    (tmp_path / "gatys.toml").write_text(gatys)
+    from render.errors import RecipeError
+    with pytest.raises(RecipeError, match="at least 32 px"):
+        load_recipe(tmp_path / "gatys.toml")

@@ -88,9 +88,14 @@ class Kind:
         with ``expand(frames)``), such as a walk's latent path."""
         return {}
 
-    def min_side(self, model, sections: dict[str, dict[str, Any]] | None = None) -> int:
-        """Smallest frame side the kind can render with ``model`` (and, when given, these ``sections``)."""
+    def min_side(self, model) -> int:
+        """Smallest frame side the kind can render with ``model``."""
         return model.min_side
+
+    def min_side_for(self, model, sections: dict[str, dict[str, Any]]) -> int:
+        """Smallest frame side with ``model`` and these ``sections`` (a setting may need no model).
+        Default: :meth:`min_side`."""
+        return self.min_side(model)
 
     def key_parts(self, recipe) -> dict[str, Any]:
         """Static facts (JSON data; :class:`pathlib.Path` values are hashed by content) that determine

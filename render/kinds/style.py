@@ -1,5 +1,6 @@
 """The ``style`` kind: neural style transfer and style morphs (a chained kind: each frame is
-warm-started from the previous result).
+warm-started from the previous result), by optimisation (Gatys et al.) or, with ``method = "fast"``,
+by one pass of a trained network a frame (:mod:`render.engines.fast_style`).
 
 Tables: ``[style]`` (content, style images and their keyframed mix, layers, loss weights, optimiser)
 and ``[motion]`` (as in dream, applied to the previous result before it is optimised again).
@@ -136,10 +137,8 @@ class StyleKind(Kind):
     def sequence_source(self, sections):
         return sections["style"]["content"]
 
-    def min_side(self, model, sections=None):
-        if sections is not None and sections["style"]["method"] == "fast":
-            return FAST_MIN_SIDE
-        return model.min_side
+    def min_side_for(self, model, sections):
+        return FAST_MIN_SIDE if sections["style"]["method"] == "fast" else self.min_side(model)
 
     def uses_model(self, recipe):
         return recipe.settings.method != "fast"   # fast frames: their own networks, in key_parts

@@ -302,7 +302,7 @@ def _validate(data: dict, ctx: _Context, overrides: tuple[str, ...], registry, r
             out = dataclasses.replace(out, frames=implied)
     if "size" not in given and source is not None and source.is_sequence and min(source.size) > 0:
         out = dataclasses.replace(out, size=tuple(source.size))   # footage renders at its own size
-    min_side = kind.min_side(info, sections)
+    min_side = kind.min_side_for(info, sections)
     if min(out.size) < min_side:
         raise ctx.error("output.size", f"{'model ' + info.name if min_side == info.min_side else 'this recipe'} "
                                        f"needs frames of at least {min_side} px "

@@ -153,8 +153,9 @@ def format_plan(plan: Plan, limit: int | None = None) -> str:
     memory = kind.memory_estimate(recipe)
     lines = [f"recipe   {recipe.path}",
              f"kind     {kind.name} ({'chained' if kind.chained else 'independent'} frames, "
-             f"batch {kind.batch_size(recipe)})   model {recipe.model_name} ({recipe.model.role}, "
-             f"{recipe.precision})   seed {recipe.seed}",
+             f"batch {kind.batch_size(recipe)})   "
+             + (f"model {recipe.model_name} ({recipe.model.role}, {recipe.precision})" if kind.uses_model(recipe)
+                else f"model not used ({recipe.precision})") + f"   seed {recipe.seed}",
              f"backend  {recipe.backend} ({recipe.backend_reason})   precision {recipe.precision} "
              f"({recipe.precision_reason})",
              f"frames   {out.frames} at {out.fps:g} fps ({out.frames / out.fps:.2f} s)   size {width}x{height}",

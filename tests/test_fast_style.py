@@ -331,6 +331,7 @@ def test_plan_shows_the_method_and_the_cost_of_a_frame(tmp_path):
                  + 9 * 512 * half + 9 * 128 * full)
     assert f"{flops / 1e9:.1f} GFLOP at 512x512" in shown.stdout
     assert "method   fast: one pass of style-predictor + style-transformer" in shown.stdout
+    assert "model not used" in shown.stdout and "vgg16" not in shown.stdout   # [model] plays no part
 
 
 def test_builtin_index_out_of_range_is_one_line_with_the_toml_line(tmp_path):

@@ -56,4 +56,4 @@ class _Settings:
     """The few settings :class:`FastStyleEngine.stylize` reads."""
 
     def __init__(self, images):
-        self.images, self.mix_given, self.preserve_colors = images, False, False
+        self.images, self.mix_given, self.preserve_colors, self.working_scale = images, False, False, 1.0

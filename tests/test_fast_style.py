@@ -228,6 +228,15 @@ def test_preserve_colors_keeps_the_content_chroma(tmp_path, cached):
     assert np.abs(chroma(got) - chroma(content))[inside].max() < 1e-3
 
 
+def pan_clip(folder, frames, width, height, step, left, photo_size=(200, 150)):
+    """``frames`` PNGs ``f0.png``... of a window over the cat photo moving right ``step`` px a frame."""
+    photo = load_image(CHELSEA, *photo_size)
+    folder.mkdir()
+    for n in range(frames):
+        window = photo[40:40 + height, left + step * n:left + step * n + width]
+        Image.fromarray(np.round(window * 255).astype(np.uint8)).save(folder / f"f{n}.png")
+
+
 class _StillTexture:
     """A stand-in network: the same random texture whatever the content (its output never moves)."""
 
@@ -243,11 +252,7 @@ class _StillTexture:
 def test_footage_frames_follow_the_source_flow_not_the_output(tmp_path, cached):
     """The source pans 3 px a frame, the stand-in network's output stands still: frame 1 must be pulled
     toward frame 0 moved 3 px with the source (the output's own flow is zero and would leave it)."""
-    photo = load_image(CHELSEA, 200, 150)
-    (tmp_path / "clip").mkdir()
-    for n in range(2):
-        Image.fromarray(np.round(photo[40:88, 40 + 3 * n:104 + 3 * n] * 255).astype(np.uint8)).save(
-            tmp_path / "clip" / f"f{n}.png")
+    pan_clip(tmp_path / "clip", frames=2, width=64, height=48, step=3, left=40)
     path = _recipe(tmp_path, "pan", '{ a = "builtin:1" }', "carry = 1.0", frames=2, content="clip")
     recipe, engine = _engine(path)
     engine.stylizer = _StillTexture(48, 64)
@@ -262,11 +267,7 @@ def test_footage_frames_follow_the_source_flow_not_the_output(tmp_path, cached):
 
 def test_flow_blending_lowers_the_warping_error(tmp_path, cached):
     from render.temporal import FlowCache, warping_error
-    photo = load_image(CHELSEA, 220, 160)
-    (tmp_path / "clip").mkdir()
-    for n in range(4):
-        Image.fromarray(np.round(photo[40:104, 30 + 2 * n:126 + 2 * n] * 255).astype(np.uint8)).save(
-            tmp_path / "clip" / f"f{n}.png")
+    pan_clip(tmp_path / "clip", frames=4, width=96, height=64, step=2, left=30, photo_size=(220, 160))
     errors = {}
     sources = [load_image(tmp_path / "clip" / f"f{n}.png", 96, 64) for n in range(4)]
     cache = FlowCache(tmp_path / "measure")
@@ -281,11 +282,7 @@ def test_flow_blending_lowers_the_warping_error(tmp_path, cached):
 
 
 def test_a_killed_fast_footage_run_resumes_to_the_same_bytes(tmp_path, cached):
-    photo = load_image(CHELSEA, 200, 150)
-    (tmp_path / "clip").mkdir()
-    for n in range(4):
-        Image.fromarray(np.round(photo[40:88, 30 + 2 * n:94 + 2 * n] * 255).astype(np.uint8)).save(
-            tmp_path / "clip" / f"f{n}.png")
+    pan_clip(tmp_path / "clip", frames=4, width=64, height=48, step=2, left=30)
     path = _recipe(tmp_path, "resume", '{ a = "hubble.jpg" }', "carry = 0.5", frames=4, content="clip")
     render(load_recipe(path), tmp_path / "whole")
     kill_and_resume(path, tmp_path / "resumed", kill_at=2)

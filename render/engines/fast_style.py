@@ -14,6 +14,7 @@ still where the picture does.  Images are float32 ``(H, W, 3)`` in 0..1 inside, 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -36,6 +37,7 @@ from .resample import resize_bilinear, resize_lanczos
 PREDICTOR_SIDE = 256    # the style predictor was trained on 256x256 style images
 PREDICTOR_STEP = 16     # style pictures are seen at multiples of this (keyframed style_scale shares graphs)
 MIN_SIDE = 8
+
 
 def normalised(weights: Sequence[float]) -> np.ndarray:
     """Non-negative weights scaled to sum 1 (float64); all zero is an error the recipe check prevents."""
@@ -67,6 +69,7 @@ class Stylizer:
             self._predict = backend.compile(predictor, name="style predictor")
             self._transform = backend.compile(transform, name="style transformer")
         self._vectors: dict[tuple, np.ndarray] = {}
+        self._content: tuple[bytes, np.ndarray] | None = None   # the last content's digest and vector
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Style vector ``(100,)`` of float RGB ``(H, W, 3)`` 0..1, as the network sees it."""
@@ -88,11 +91,15 @@ class Stylizer:
         return self._vectors[key]
 
     def content_vector(self, content: np.ndarray) -> np.ndarray:
-        """The content's own style vector, seen at the predictor's size (its aspect kept)."""
-        height, width = content.shape[:2]
-        scale = PREDICTOR_SIDE / (height * width) ** 0.5
-        return self.predict(resize_bilinear(content, max(MIN_SIDE, round(height * scale)),
-                                            max(MIN_SIDE, round(width * scale))))
+        """The content's own style vector, seen at the predictor's size (its aspect kept); a content
+        equal to the last one's (a still, frame after frame) reuses its vector."""
+        digest = hashlib.sha1(np.ascontiguousarray(content, np.float32).tobytes()).digest()
+        if self._content is None or self._content[0] != digest:
+            height, width = content.shape[:2]
+            scale = PREDICTOR_SIDE / (height * width) ** 0.5
+            self._content = (digest, self.predict(resize_bilinear(content, max(MIN_SIDE, round(height * scale)),
+                                                                  max(MIN_SIDE, round(width * scale)))))
+        return self._content[1]
 
     def transform(self, content: np.ndarray, condition: np.ndarray) -> np.ndarray:
         """Stylised float RGB ``(H, W, 3)`` of ``content`` under a style vector ``(100,)`` or built-in
@@ -164,8 +171,7 @@ class FastStyleEngine:
         condition = self.condition(content, row)
         height, width = content.shape[:2]
         builtin = self.stylizer.uses_builtin
-        h, w = working_size(height, width, float(row["style.style_scale"]), builtin,
-                            getattr(self.settings, "working_scale", 1.0))
+        h, w = working_size(height, width, float(row["style.style_scale"]), builtin, self.settings.working_scale)
         if (h, w) == (height, width):
             picture = content
         elif index is not None:

@@ -371,6 +371,7 @@ def models(ctx, cards):
     Examples:
       render models
       render models get esrgan-x4 inceptionv3
+      render models describe ffhq.pkl
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -378,8 +379,22 @@ def models(ctx, cards):
     for line in model_lines(verbose=cards):
         click.echo(line)
     click.echo("A .keras file path also works as model.name; it is loaded with safe mode on. So does a model folder "
-               "made by `render train pix2pix`.")
+               "made by `render train pix2pix`, and a StyleGAN2-ADA/StyleGAN3 .pkl for walks (`render models "
+               "describe x.pkl`).")
     click.echo('Target one filter with "layer:channel", e.g. "block4_conv3:12" (channel count in brackets).')
+
+
+@models.command("describe")
+@click.argument("pickle_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE.pkl")
+def models_describe(pickle_file):
+    """Describe a StyleGAN2-ADA / StyleGAN3 network pickle (read safely, converted into the cache once)."""
+    from .models.stylegan_cache import load_config
+    from .models.stylegan_weights import describe
+    click.echo(f"{pickle_file}")
+    for line in describe(load_config(pickle_file)):
+        click.echo(f"  {line}")
+    click.echo("  (read without running the code the file carries; walk it with model.name = "
+               f"\"{pickle_file.name}\" in a walk recipe)")
 
 
 @models.command("get")

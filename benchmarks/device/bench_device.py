@@ -64,11 +64,13 @@ ASSETS = REPO / "recipes" / "assets"
 FULL = dict(dream_size=(1920, 1080), dream_octaves=3, dream_steps=8, dream_tiles=(512, 4096), dream_frames=2,
             style_size=512, style_iterations=500, style_warmup=2,
             walk_batches=(1, 16, 256), walk_seconds=1.0, matmul_n=8192, matmul_repeats=10, deadline=450.0,
-            upscale_size=(960, 540), upscale_tiles=(256, 1024), upscale_frames=3)
+            upscale_size=(960, 540), upscale_tiles=(256, 1024), upscale_frames=3,
+            stylegan=(("stylegan2", 1024, (1, 8)), ("stylegan3-t", 1024, (1, 4)), ("stylegan3-r", 1024, (1,))))
 TINY = dict(dream_size=(96, 64), dream_octaves=2, dream_steps=2, dream_tiles=(48, 4096), dream_frames=1,
             style_size=64, style_iterations=5, style_warmup=1,
             walk_batches=(1, 4), walk_seconds=0.1, matmul_n=256, matmul_repeats=3, deadline=None,
-            upscale_size=(40, 24), upscale_tiles=(48, 4096), upscale_frames=1)
+            upscale_size=(40, 24), upscale_tiles=(48, 4096), upscale_frames=1,
+            stylegan=(("stylegan2", 16, (1, 2)), ("stylegan3-t", 16, (1,))))
 UPSCALER = "esrgan-medium-x4"   # thick (29 MB converted) does not fit the device's carry limit: README.md
 TINY_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 # folders that are not the travelling tree (the carried bundle, a virtual environment, render output, git's
@@ -90,7 +92,7 @@ class Report:
     def __init__(self, path: Path | None, mode: str):
         self.path = path
         self.data = {"mode": mode, "device": {}, "tree": {}, "versions": {}, "weights": {}, "peak": {}, "walk": [],
-                     "dream": [], "style": [], "upscale": [], "errors": [], "skipped": [], "tensorflow_imported": None,
+                     "dream": [], "style": [], "upscale": [], "stylegan": [], "errors": [], "skipped": [], "tensorflow_imported": None,
                      "total_s": None, "finished": False}
 
     def save(self) -> None:
@@ -514,6 +516,41 @@ def measure_upscale(report: Report, config: dict, name: str) -> None:
 
 
 # --- summary -------------------------------------------------------------------------------------
+def measure_stylegan(report: Report, precision: str, config: dict) -> None:
+    """StyleGAN synthesis (random weights of the published configurations, as bench_stylegan.py):
+    frames/s per (config, size, batch), conv GFLOP per frame and the share of the precision's peak."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from stylegan_configs import random_generator
+    from render.backend import current
+    from render.models.stylegan import StyleGAN
+    from render.models.stylegan_memory import synthesis_flops
+    peak = peak_tflops(report, precision)
+    for name, size, batches in config["stylegan"]:
+        spec, arrays = random_generator(name, size)
+        g = StyleGAN(spec, arrays, precision)
+        synth = current().compile(lambda ws, g=g: g.synthesis(ws), [g], name=f"{name} {size}")
+        flops = synthesis_flops(spec)
+        for batch in batches:
+            ws = np.random.default_rng(batch).standard_normal((batch, g.num_ws, g.w_dim)).astype(np.float32) * 0.5
+            with Warm() as warm:
+                np.asarray(synth(ws))
+            mark = compile_stats()
+            calls, start = 0, time.perf_counter()
+            while calls < 3:
+                np.asarray(synth(ws))
+                calls += 1
+            spent = time.perf_counter() - start
+            rate = batch * calls / spent
+            row = {"precision": precision, "config": name, "size": size, "batch": batch, "frames_per_s": rate,
+                   "gflop_per_frame": flops / 1e9, "peak_fraction": (flops * rate / 1e12 / peak) if peak else None,
+                   "compile_s": warm.compile_s, "recompiles": recompiles_since(mark), "peak_bytes": peak_memory()}
+            report.data["stylegan"].append(row)
+            report.save()
+            say(f"stylegan {precision:<9} {name:<12} {size:>5} px batch {batch:>2}: {rate:8.2f} frames/s "
+                f"({flops / 1e9:.0f} GFLOP/frame" + (f", {row['peak_fraction']:.1%} of peak" if peak else "")
+                + f"; compile {warm.compile_s:.2f} s)")
+
+
 def summary(report: Report) -> None:
     d = report.data
     lines = ["", f"== {d['device'].get('kind', '?')}, {d['mode']} mode, {elapsed():.0f} s ==",
@@ -576,7 +613,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="where to write the JSON (default $OUT/device-bench.json)")
     parser.add_argument("--only", default="peak,walk,dream,style,dreamwhole",
                         help="comma-separated sections to run, in the order given: peak, walk, dream (tiled), "
-                             "style, dreamwhole (tile = whole frame), upscale (not run unless named)")
+                             "style, dreamwhole (tile = whole frame), upscale and stylegan (not run unless named)")
     parser.add_argument("--models", type=Path,
                         help="render cache folder holding models/<upscaler>/ (default: <bundle>/cache when it "
                              "has one, else the cache this process would use)")
@@ -594,7 +631,7 @@ def main() -> int:
     report = Report(path, "tiny" if args.tiny else "full")
     only = [s.strip() for s in args.only.split(",") if s.strip()]
 
-    unknown = set(only) - {"peak", "walk", "dream", "style", "dreamwhole", "upscale"}
+    unknown = set(only) - {"peak", "walk", "dream", "style", "dreamwhole", "upscale", "stylegan"}
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
@@ -632,7 +669,8 @@ def main() -> int:
                 "style": [(f"style {p}", lambda p=p: measure_style(report, vgg(), p, config)) for p in PRECISIONS],
                 "dreamwhole": [(f"dream {p} whole frame", lambda p=p: measure_dream(report, vgg(), p, config, (whole,)))
                                for p in PRECISIONS],
-                "upscale": [(f"upscale {args.upscaler}", lambda: measure_upscale(report, config, args.upscaler))]}
+                "upscale": [(f"upscale {args.upscaler}", lambda: measure_upscale(report, config, args.upscaler))],
+                "stylegan": [(f"stylegan {p}", lambda p=p: measure_stylegan(report, p, config)) for p in PRECISIONS]}
     for name in only:
         for label, run in sections[name]:
             if deadline is not None and elapsed() > deadline:

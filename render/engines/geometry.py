@@ -42,6 +42,15 @@ def scale_sizes(height: int, width: int, scales: Sequence[float], min_side: int)
     return [(max(min_side, round(height * s)), max(min_side, round(width * s))) for s in scales]
 
 
+def nvidia_latent(seed: int, cell: int, size: int) -> np.ndarray:
+    """A StyleGAN key's latent as NVIDIA's ``gen_images.py`` draws it:
+    ``np.random.RandomState(seed).randn(size)`` (cell 0); other grid cells draw from ``seed`` and
+    ``cell`` as :func:`key_latent` does."""
+    if cell == 0:
+        return np.random.RandomState(seed).randn(size)
+    return key_latent(seed, cell, size)
+
+
 def key_latent(seed: int, cell: int, size: int) -> np.ndarray:
     """The latent of a walk key: ``N(0, I)`` of ``size`` values drawn from ``seed`` (and ``cell`` > 0)."""
     rng = np.random.default_rng(seed if cell == 0 else [seed, cell])

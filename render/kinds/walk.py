@@ -10,6 +10,15 @@ consecutive seeds.
 
 Plan columns: ``walk.truncation`` and ``walk.latent`` (all cells' latents side by side, float64
 ``(frames, cells * latent_size)``).
+
+StyleGAN2/3 networks (``model.name = "ffhq.pkl"``): a key's latent is drawn as NVIDIA's tools draw it
+(``np.random.RandomState(seed).randn(z_dim)``), so seed 42 is the face ``gen_images.py --seeds 42``
+makes.  ``space = "w"`` walks between the keys' intermediate latents (the mapping network's outputs):
+``walk.latent`` then holds each cell's weights over the keys (``(frames, cells * keys)``; lerp and
+cubic paths are linear in the key values, so the weights are the path); ``truncation`` is psi toward
+``w_avg`` on the first ``truncation_cutoff`` of the ``num_ws`` layers; ``mix`` takes the layers from
+``mix.from`` on from a second keyed walk (``walk.mix``, the same form); ``translate``/``rotate`` move
+StyleGAN3's camera; ``noise`` picks the noise inputs.
 """
 
 from __future__ import annotations
@@ -21,14 +30,29 @@ from typing import Any
 import numpy as np
 
 from ..models.catalog import GENERATOR
-from ..recipe.fields import Choice, Field, FieldError, Flag, Number, NumberList, ParseEnv, Size
+from ..recipe.fields import Choice, Field, FieldError, Flag, Number, NumberList, ParseEnv, Size, Vector
 from ..schedule import VectorKeyframes, parse_key
-from ..engines.geometry import key_latent
+from ..engines.geometry import key_latent, nvidia_latent
+from ..engines.stylegan_rows import camera_of, noise_seed
 from ..backend import activate
 from .base import Kind, PrintStage
 
 
 GENERATOR_BASELINE = 0.62 * 2**30  # the interpreter, TensorFlow and the generator (measured)
+STYLEGAN_BATCH_MEMORY = 4 * 2**30   # a StyleGAN batch's activations stay under this (1024 px: a few frames)
+
+
+def stylegan_weight_bytes(config: dict) -> float:
+    from ..models.stylegan_memory import weight_bytes
+    return weight_bytes(config)
+
+
+def stylegan_frame_bytes(config: dict, cells: int, size: tuple[int, int]) -> float:
+    """Peak bytes one frame adds: its cells' largest activations (see
+    :func:`render.models.stylegan_memory.activation_bytes`) and the output's float copies."""
+    from ..models.stylegan_memory import activation_bytes
+    width, height = size
+    return cells * activation_bytes(config) + width * height * 3 * 4 * 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +92,34 @@ class WalkKeys(Field):
                                           {"type": "object", "additionalProperties": seed, "minProperties": 1}]})
 
 
+@dataclass(frozen=True)
+class MixTable(Field):
+    """``mix = { from = 8, seeds = [5, 9] }``: the layers from ``from`` on come from a second walk
+    through ``seeds`` (same timing as ``keys``).  Returns ``(from, keys)`` or None."""
+
+    default: Any = None
+    help: str = ""
+
+    def parse(self, raw: Any, env: ParseEnv):
+        if raw is None:
+            return None
+        if not isinstance(raw, dict) or set(raw) - {"from", "seeds"} or "seeds" not in raw or "from" not in raw:
+            raise FieldError(f"expected {{ from = 8, seeds = [5, 9] }}, got {raw!r}")
+        start = raw["from"]
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= 1000:
+            raise FieldError(f"a layer index 0..1000, got {start!r}", "from")
+        try:
+            keys = WalkKeys().parse(raw["seeds"], env)
+        except FieldError as err:
+            raise FieldError(str(err), "seeds" + (f".{err.subkey}" if err.subkey else "")) from None
+        return start, keys
+
+    def json_schema(self) -> dict:
+        return self._described({"type": "object", "required": ["from", "seeds"], "additionalProperties": False,
+                                "properties": {"from": {"type": "integer", "minimum": 0, "maximum": 1000},
+                                               "seeds": WalkKeys().json_schema()}})
+
+
 _SEED_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
 MAX_SEEDS = 100_000
 
@@ -99,7 +151,19 @@ WALK = {
                                                              "(smooth through all keys)"),
     "loop": Flag(False, help="flow from the last key back into the first: a seamless loop"),
     "mode": Choice("keys", ("keys", "circle"), help="keys, or circle: a great circle through two seeded directions"),
-    "truncation": Number(1.0, 0.0, 2.0, keyframed=True, help="scale latents toward the mean (1 = as drawn)"),
+    "truncation": Number(1.0, 0.0, 2.0, keyframed=True,
+                         help="scale latents toward the mean (1 = as drawn); StyleGAN: psi toward w_avg"),
+    "truncation_cutoff": Number(None, 1, 1000, integer=True,
+                                help="StyleGAN: truncate only the first N of num_ws layers (default: all)"),
+    "space": Choice("z", ("z", "w"), help="StyleGAN: interpolate the latents z (z) or the mapped latents (w)"),
+    "noise": Choice("const", ("const", "random", "none"),
+                    help="StyleGAN2 noise inputs: the network's stored noise, fresh noise every frame, or none"),
+    "mix": MixTable(None, help="StyleGAN style mixing: { from = 8, seeds = [5, 9] } takes the layers from 8 on "
+                               "from a second walk through those seeds"),
+    "label": Number(None, 0, 100_000, integer=True, help="class index for a conditional StyleGAN network"),
+    "translate": Vector(None, 2, -1e4, 1e4, help="StyleGAN3 camera: [x, y] translation of the input "
+                                                 "(keyframable, in the network's units, as gen_images.py)"),
+    "rotate": Number(None, -1e6, 1e6, keyframed=True, help="StyleGAN3 camera: rotation in degrees (keyframable)"),
     "batch": Number(16, 1, 4096, integer=True, help="frames per generator call"),
     "grid": Size([1, 1], 1, 64, help="[columns, rows] of independent walks tiled into each frame",
                  names=("columns", "rows"), unit=""),
@@ -122,24 +186,49 @@ class WalkSettings:
     latent_size: int
     output_range: tuple[float, float]
     position: Any = None   # a number schedule in key units, or None: the keys' own frames
+    stylegan: dict | None = None   # the StyleGAN network's description, or None (DCGAN, .keras)
+    space: str = "z"
+    truncation_cutoff: int | None = None
+    noise: str = "const"
+    mix: tuple | None = None       # (from, keys with frames resolved)
+    label: int | None = None
 
     @property
     def cells(self) -> int:
         return self.grid[0] * self.grid[1]
 
+    @property
+    def draw(self):
+        """The key latent of ``(seed, cell, size)``: NVIDIA's draw for StyleGAN networks."""
+        return nvidia_latent if self.stylegan is not None else key_latent
+
+    @property
+    def camera(self) -> bool:
+        return self.stylegan is not None and self.stylegan["generation"] == 3
+
 
 @dataclass(frozen=True)
 class LatentPath:
-    """Schedule of every cell's latent: ``expand(n)`` -> float64 ``(n, cells * latent_size)``."""
+    """Schedule of every cell's latent: ``expand(n)`` -> float64 ``(n, cells * latent_size)`` (in W
+    space: ``(n, cells * keys)``, each cell's weights over the keys).  ``keys`` replaces the
+    settings' keys (the style-mixing walk)."""
 
     settings: WalkSettings
     seed: int
+    keys: tuple | None = None
 
     def cell_path(self, cell: int, frames: int) -> np.ndarray:
         s = self.settings
         size = s.latent_size
+        draw = s.draw
+        keys = self.keys if self.keys is not None else s.keys
         if s.poster or frames == 1:
-            return np.tile(key_latent(s.keys[0][1] + cell, 0, size), (frames, 1))
+            return np.tile(draw(keys[0][1] + cell, 0, size), (frames, 1))
+        if s.space == "w":   # one-hot "latents": the path's weights over the keys
+            size = len(keys)
+
+            def draw(seed, cell_index, _size, order={seed: i for i, (_, seed) in enumerate(keys)}):
+                return np.eye(size)[order[seed]]
         if s.mode == "circle":
             rng = np.random.default_rng([self.seed, 0x636972636C65, cell])
             u, v = rng.standard_normal(size), rng.standard_normal(size)
@@ -149,9 +238,9 @@ class LatentPath:
             return np.cos(angle)[:, None] * u + np.sin(angle)[:, None] * v
         interp = {"lerp": "linear", "slerp": "slerp", "cubic": "cubic"}[s.path]
         if s.position is not None:  # key i sits at position i; each frame's position is scheduled
-            points = tuple((float(i), tuple(key_latent(seed, cell, size))) for i, (_, seed) in enumerate(s.keys))
+            points = tuple((float(i), tuple(draw(seed, cell, size))) for i, (_, seed) in enumerate(keys))
         else:
-            points = tuple((frame, tuple(key_latent(seed, cell, size))) for frame, seed in s.keys)
+            points = tuple((frame, tuple(draw(seed, cell, size))) for frame, seed in keys)
         if len(points) == 1:
             return np.tile(np.array(points[0][1]), (frames, 1))
         path = VectorKeyframes(points, interp, s.loop)
@@ -224,25 +313,108 @@ class WalkKind(Kind):
             raise error("walk.output_range", "expected [low, high]")
         if walk["position"] is not None and walk["mode"] == "circle":
             raise error("walk.position", "position moves along the keys; mode = \"circle\" has none")
+        poster = walk["poster"] or output.frames == 1
+        stylegan = model.stylegan
+        extras = self._stylegan_settings(walk, stylegan, keys, poster, error)
         return WalkSettings(keys, walk["path"], walk["loop"], walk["mode"], walk["batch"], walk["grid"],
-                            walk["poster"] or output.frames == 1, size, tuple(out_range), walk["position"])
+                            poster, size, tuple(out_range), walk["position"], stylegan, **extras)
+
+    @staticmethod
+    def _stylegan_settings(walk, stylegan, keys, poster, error) -> dict:
+        """The StyleGAN-only keys, checked against the network (refused for other generators)."""
+        given = {name for name in ("truncation_cutoff", "mix", "label", "translate", "rotate")
+                 if walk[name] is not None}
+        if walk["space"] != "z":
+            given.add("space")
+        if walk["noise"] != "const":
+            given.add("noise")
+        if stylegan is None:
+            if given:
+                name = sorted(given)[0]
+                raise error(f"walk.{name}", f"{name} needs a StyleGAN2/StyleGAN3 network (model.name = \"x.pkl\")")
+            return {}
+        num_ws = stylegan["num_ws"]
+        if walk["truncation_cutoff"] is not None and walk["truncation_cutoff"] > num_ws:
+            raise error("walk.truncation_cutoff", f"{walk['truncation_cutoff']} is past the network's "
+                                                  f"{num_ws} layers (num_ws)")
+        if stylegan["generation"] == 3 and walk["noise"] != "const":
+            raise error("walk.noise", "StyleGAN3 networks have no noise inputs")
+        if stylegan["generation"] != 3:
+            for name in ("translate", "rotate"):
+                if walk[name] is not None:
+                    raise error(f"walk.{name}", f"{name} moves a StyleGAN3 network's input; this is "
+                                                f"{stylegan['config']}")
+        label = walk["label"]
+        if stylegan["c_dim"] and label is None:
+            raise error("walk.label", f"the network is conditional: give a class, 0..{stylegan['c_dim'] - 1}")
+        if label is not None and not stylegan["c_dim"]:
+            raise error("walk.label", "the network is unconditional: it takes no label")
+        if label is not None and label >= stylegan["c_dim"]:
+            raise error("walk.label", f"{label} is past the network's {stylegan['c_dim']} classes (0.."
+                                      f"{stylegan['c_dim'] - 1})")
+        space = "z" if poster else walk["space"]
+        if space == "w":
+            if walk["mode"] == "circle":
+                raise error("walk.mode", "a circle travels the Gaussian latents: use space = \"z\"")
+            if walk["path"] == "slerp":
+                raise error("walk.path", "W is not a sphere: use path = \"lerp\" or \"cubic\" with space = \"w\"")
+        mix = walk["mix"]
+        if mix is not None:
+            start, mix_keys = mix
+            if start > num_ws:
+                raise error("walk.mix.from", f"{start} is past the network's {num_ws} layers (num_ws)")
+            if mix_keys[0][0] is None:
+                spaced = [frame for frame, _ in keys] if keys and keys[0][0] is not None else None
+                if spaced is None or len(spaced) != len(mix_keys):
+                    spaced = [float(i * walk["frames_per_key"]) for i in range(len(mix_keys))]
+                mix_keys = tuple((frame, seed) for frame, (_, seed) in zip(spaced, mix_keys))
+            mix = (start, mix_keys)
+        return {"space": space, "truncation_cutoff": walk["truncation_cutoff"], "noise": walk["noise"],
+                "mix": mix, "label": label}
 
     def extra_columns(self, recipe) -> dict[str, Any]:
-        return {"walk.latent": LatentPath(recipe.settings, recipe.seed)}
+        s: WalkSettings = recipe.settings
+        columns = {"walk.latent": LatentPath(s, recipe.seed)}
+        if s.mix is not None:
+            columns["walk.mix"] = LatentPath(s, recipe.seed, s.mix[1])
+        return columns
 
     def key_parts(self, recipe) -> dict[str, Any]:
         s: WalkSettings = recipe.settings
-        return {"grid": list(s.grid), "output_range": list(s.output_range)}
+        parts = {"grid": list(s.grid), "output_range": list(s.output_range)}
+        if s.stylegan is not None:
+            parts.update(space=s.space, noise=s.noise, truncation_cutoff=s.truncation_cutoff, label=s.label,
+                         draw="nvidia")
+            if s.space == "w":   # the latent column holds weights over these keys
+                parts["keys"] = [seed for _, seed in s.keys]
+            if s.mix is not None:
+                parts["mix"] = {"from": s.mix[0], "keys": [seed for _, seed in s.mix[1]]}
+        return parts
 
     def key_row(self, recipe, index, row):
-        return {"latent": row["walk.latent"], "truncation": row["walk.truncation"]}
+        s: WalkSettings = recipe.settings
+        values = {"latent": row["walk.latent"], "truncation": row["walk.truncation"]}
+        if s.mix is not None:
+            values["mix"] = row["walk.mix"]
+        if s.camera:
+            values["camera"] = list(camera_of(row))
+        if s.stylegan is not None and s.noise == "random":
+            values["noise_seed"] = noise_seed(recipe.seed, index)
+        return values
 
     def batch_size(self, recipe) -> int:
-        return recipe.settings.batch
+        s: WalkSettings = recipe.settings
+        if s.stylegan is None:
+            return s.batch
+        per_frame = stylegan_frame_bytes(s.stylegan, s.cells, recipe.output.size)
+        return max(1, min(s.batch, int(STYLEGAN_BATCH_MEMORY // per_frame)))
 
     def memory_estimate(self, recipe) -> int:
         width, height = recipe.output.size
         s: WalkSettings = recipe.settings
+        if s.stylegan is not None:
+            return int(stylegan_weight_bytes(s.stylegan) + self.batch_size(recipe)
+                       * stylegan_frame_bytes(s.stylegan, s.cells, (width, height)) + 60 * 2**20)
         per_frame = width * height * 3 * 4 * 3 + s.cells * 64 * 64 * 512 * 4 * 2
         return int(per_frame * s.batch + 60 * 2**20)
 
@@ -261,11 +433,22 @@ class WalkKind(Kind):
             keys = ", ".join(f"{seed}@{frame:g}" for frame, seed in s.keys[:8])
             what = (f"{s.path} through seeds {keys}" + (f", ... ({len(s.keys)} seeds)" if len(s.keys) > 8 else "")
                     + (" and back (loop)" if s.loop else ""))
-        return [f"walk     {what}", f"grid     {s.grid[0]}x{s.grid[1]}   latent {s.latent_size}   "
-                                     f"batch {s.batch}"]
+        lines = [f"walk     {what}", f"grid     {s.grid[0]}x{s.grid[1]}   latent {s.latent_size}   "
+                                      f"batch {self.batch_size(recipe)}"]
+        if s.stylegan is not None:
+            g = s.stylegan
+            cutoff = "all" if s.truncation_cutoff is None else f"the first {s.truncation_cutoff}"
+            lines.append(f"stylegan {g['config']} {g['img_resolution']} px, {g['num_ws']} ws; walk in "
+                         f"{s.space.upper()}, truncation toward w_avg on {cutoff} layers, noise {s.noise}"
+                         + (f", layers {s.mix[0]}+ from seeds {', '.join(str(k) for _, k in s.mix[1][:8])}"
+                            if s.mix else "") + (f", class {s.label}" if s.label is not None else ""))
+        return lines
 
     def build_engine(self, recipe):
         activate(recipe.backend)   # Keras starts on the recipe's backend
+        if recipe.settings.stylegan is not None:
+            from ..engines.stylegan_walk import StyleGANWalkEngine
+            return StyleGANWalkEngine.from_recipe(recipe)
         from ..engines.walk import WalkEngine
         return WalkEngine.from_recipe(recipe)
 
@@ -282,7 +465,11 @@ class WalkKind(Kind):
         last = stages[-1]
         cols, rows = recipe.settings.grid
         cell = (last.width / cols + 8) * (last.height / rows + 8) * 3 * 4 * 4
-        return int(GENERATOR_BASELINE + last.width * last.height * (3 * 4 + 3 * 2 + 3 * 4) + cell)
+        network = 0.0
+        if recipe.settings.stylegan is not None:
+            network = stylegan_weight_bytes(recipe.settings.stylegan) + stylegan_frame_bytes(
+                recipe.settings.stylegan, recipe.settings.cells, (1, 1))
+        return int(GENERATOR_BASELINE + last.width * last.height * (3 * 4 + 3 * 2 + 3 * 4) + cell + network)
 
     def build_printer(self, recipe):
         activate(recipe.backend)

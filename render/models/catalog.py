@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError
@@ -73,6 +73,7 @@ class ModelInfo:
     input_channels: int | None = None    # image-to-image: channels of its input (1: a drawing)
     package: str | None = None           # a network from a registry package (render.models.packages)
     defaults: tuple = ()                 # (("dream", "layers", value), ...): the kinds' VGG defaults replaced
+    stylegan: dict | None = field(default=None, compare=False, repr=False)  # a StyleGAN pickle's description
 
     def layer_hint(self, layer: str) -> str:
         """Why a layer name of the full network is not offered here ("" when there is nothing to say)."""
@@ -307,6 +308,8 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
 
     Raises ``KeyError`` for an unknown name and :class:`ModelError` for an unreadable file.
     """
+    if name.endswith(".pkl"):
+        return stylegan_info(_user_path(name, base_dir))
     if name.endswith(".keras"):
         path = Path(name)
         if not path.is_absolute() and base_dir is not None:
@@ -327,6 +330,25 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
     if (folder / "model.json").is_file():
         return trained_model_info(folder)
     raise KeyError(name)
+
+
+def _user_path(name: str, base_dir: Path | None) -> Path:
+    path = Path(name).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    return path
+
+
+def stylegan_info(path: Path) -> ModelInfo:
+    """A StyleGAN2-ADA / StyleGAN3 ``.pkl`` as a generator (read safely and converted into the cache
+    on first use: :mod:`render.models.stylegan_cache`)."""
+    from .stylegan_cache import load_config
+    config = load_config(path)
+    return ModelInfo(path.name, f"{config['config']} generator, {config['img_resolution']} px ({path})", {}, "",
+                     False, path, min_side=8, role=GENERATOR, latent_size=config["z_dim"], output_range=(-1.0, 1.0),
+                     output_channels=config["img_channels"], stylegan=config)
 
 
 def model_names() -> list[str]:

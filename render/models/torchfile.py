@@ -269,7 +269,12 @@ def _read_zip(path: Path):
 
 
 def _read_legacy(path: Path):
-    data = path.read_bytes()
+    return _read_legacy_data(path.read_bytes(), path)
+
+
+def _read_legacy_data(data: bytes, path: Path):
+    """The object, its storages' raw buffers and ``True`` (little-endian) from a legacy-format
+    stream held in ``data``; ``path`` names it in errors."""
     stream = io.BytesIO(data)
     storages: dict[str, _Storage] = {}
 

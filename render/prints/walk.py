@@ -22,13 +22,21 @@ def cell_bounds(length: int, count: int) -> list[tuple[int, int]]:
 class WalkPrinter:
     def __init__(self, recipe, generator=None):
         self.settings = recipe.settings
-        self.generator = generator if generator is not None else load_generator(recipe.model, recipe.precision)
+        self.stylegan = None
+        if recipe.settings.stylegan is not None:   # StyleGAN: the walk engine makes the cells
+            from ..engines.stylegan_walk import StyleGANWalkEngine
+            self.stylegan = StyleGANWalkEngine.from_recipe(recipe, generator)
+        else:
+            self.generator = generator if generator is not None else load_generator(recipe.model, recipe.precision)
 
     def begin(self, request: PrintRequest) -> dict:
         return {}
 
     def faces(self, request: PrintRequest) -> np.ndarray:
         """float32 ``(cells, h, w, 3)`` in 0..1, cells in row-major grid order."""
+        if self.stylegan is not None:
+            cells = self.stylegan.frame_cells(request.frame, request.row)
+            return np.clip(cells / 255.0, 0.0, 1.0)
         latents = truncated_latents([request.row], self.settings.latent_size)
         images = generated_rgb(self.generator, latents, self.settings.output_range)
         return np.clip(np.asarray(images), 0.0, 1.0)

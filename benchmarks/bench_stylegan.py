@@ -7,6 +7,7 @@ machine's measured convolution peak (a 3x3, 512 -> 512 channel convolution on a 
     python benchmarks/bench_stylegan.py --sizes 256 512 --batches 1 8
     python benchmarks/bench_stylegan.py --configs stylegan2 --sizes 1024 --batches 1
 
+A batch whose activations the plan estimates above 70% of this machine's memory is skipped (said).
 Each (config, size, batch) is compiled once (compile seconds reported apart), warmed up, then timed as
 the best of ``--repeats`` calls ending in numpy arrays.  Mapping, truncation and PNG writing are not
 counted (the mapping network is under a millisecond).
@@ -15,6 +16,7 @@ counted (the mapping network is under a millisecond).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,17 +39,27 @@ def conv_peak(repeats: int = 5) -> float:
     return 2 * 4 * 64 * 64 * 9 * 512 * 512 / seconds
 
 
+def _memory_bytes() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def bench(config_name: str, size: int, batches, repeats: int, peak: float, precision: str) -> list[dict]:
     from render.backend import current
     from render.backend.api import STATS
     from render.models.stylegan import StyleGAN
-    from render.models.stylegan_memory import synthesis_flops
+    from render.models.stylegan_memory import activation_bytes, synthesis_flops, weight_bytes
     config, arrays = random_generator(config_name, size)
     g = StyleGAN(config, arrays, precision)
     synth = current().compile(lambda ws: g.synthesis(ws), [g], name=f"{config_name} {size}")
     flops = synthesis_flops(config)
     results = []
+    budget = 0.7 * _memory_bytes()
     for batch in batches:
+        need = batch * activation_bytes(config) + weight_bytes(config)
+        if need > budget:
+            print(f"  {config_name:<12} {size:>5} px  batch {batch:>2}: not run, needs about {need / 2**30:.1f} GiB "
+                  f"(the plan's estimate) of this machine's {budget / 0.7 / 2**30:.1f}", flush=True)
+            continue
         ws = np.random.default_rng(batch).standard_normal((batch, g.num_ws, g.w_dim)).astype(np.float32) * 0.5
         before = STATS.seconds
         start = time.perf_counter()

@@ -385,13 +385,14 @@ def models(ctx, cards):
 
 
 @models.command("describe")
-@click.argument("pickle_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE.pkl")
+@click.argument("pickle_file", type=click.Path(path_type=Path), metavar="FILE.pkl")
 def models_describe(pickle_file):
     """Describe a StyleGAN2-ADA / StyleGAN3 network pickle (read safely, converted into the cache once)."""
-    from .models.stylegan_cache import load_config
+    from .models.catalog import stylegan_info, user_model_path
     from .models.stylegan_weights import describe
+    lines = describe(stylegan_info(user_model_path(str(pickle_file), None)).stylegan)
     click.echo(f"{pickle_file}")
-    for line in describe(load_config(pickle_file)):
+    for line in lines:
         click.echo(f"  {line}")
     click.echo("  (read without running the code the file carries; walk it with model.name = "
                f"\"{pickle_file.name}\" in a walk recipe)")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,9 @@ import numpy as np
 
 from .media import DEFAULT_BACKGROUND
 from .plan import Plan
-from .store import file_sha256
+from .store import content_sha256 as content_digest
 
 
-@lru_cache(maxsize=64)
-def file_digest(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of a file; cached on (path, size, mtime) so large weights are hashed once per process."""
-    return file_sha256(Path(path))
-
-
-def content_digest(path: Path | str) -> str:
-    stat = Path(path).stat()
-    return file_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def model_identity(recipe) -> str:

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -38,6 +39,18 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _remembered_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(Path(path))
+
+
+def content_sha256(path: Path | str) -> str:
+    """:func:`file_sha256`, remembered per (path, size, modification time) within a process, so large
+    weights files are hashed once."""
+    stat = Path(path).stat()
+    return _remembered_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:

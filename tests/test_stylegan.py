@@ -417,3 +417,115 @@ def test_a_print_of_a_stylegan_frame_is_its_picture_enlarged(tmp_path, monkeypat
     enlarged = np.asarray(seed42.resize((128, 128), Image.LANCZOS), np.float64) / 255
     assert np.abs(picture[:128, :128] - enlarged).mean() < 0.01
     assert np.abs(picture[:128, 128:] - enlarged).mean() > 0.05      # the next cell is another face
+
+
+# --- damaged and hostile files -------------------------------------------------------------------
+
+def test_a_damaged_network_is_refused_naming_the_layer(tmp_path):
+    """One byte changed (layer 0's up_factor 2 -> 255) would ask for 17 GB at render time: refused at
+    conversion with one line; so are a shape that does not chain and weights that are not finite."""
+    from render.models.stylegan_weights import check
+    raw = bytearray((DATA / "stylegan3-t-32.pkl").read_bytes())
+    key = b"\x8c\tup_factor\x94K"          # the key's string, then BININT1 and its byte
+    at = raw.find(key) + len(key)
+    assert raw.count(key) == 1 and raw[at] == 2
+    raw[at] = 255
+    damaged = tmp_path / "damaged.pkl"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="layer 0's upsampling is 255"):
+        convert(damaged)
+    config, arrays = convert(DATA / "stylegan2-32.pkl")
+    check(config, arrays, Path("net.pkl"))
+    narrow = dict(arrays, **{"synthesis/b8/conv1/kernel": arrays["synthesis/b8/conv1/kernel"][:, :, :5]})
+    with pytest.raises(ModelError, match="b8's conv1 takes 5 channels, but 32 arrive"):
+        check(config, narrow, Path("net.pkl"))
+    broken = dict(arrays, **{"mapping/w_avg": np.full_like(arrays["mapping/w_avg"], np.nan)})
+    with pytest.raises(ModelError, match="w_avg holds NaN"):
+        check(config, broken, Path("net.pkl"))
+
+
+def _tensor_pickle(shape, strides) -> bytes:
+    """{"G_ema": a tensor of ``shape``/``strides`` over a 4-value float storage}, written by hand as
+    NVIDIA's pickles hold tensors: _rebuild_tensor_v2(_load_from_bytes(legacy torch.save stream), ...)."""
+    import io
+    import struct
+    import sys
+    import types
+
+    storage_type = type("FloatStorage", (), {"__module__": "torch", "__qualname__": "FloatStorage"})
+    saved = sys.modules.get("torch")
+    fake = types.ModuleType("torch")
+    fake.FloatStorage = storage_type
+    sys.modules["torch"] = fake
+    try:
+        class Reference:
+            pass
+
+        class Writer(pickle.Pickler):
+            def persistent_id(self, obj):
+                return ("storage", storage_type, "0", "cpu", 4) if isinstance(obj, Reference) else None
+
+        stream = io.BytesIO()
+        for value in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
+            pickle.dump(value, stream, protocol=2)
+        Writer(stream, protocol=2).dump(Reference())
+        pickle.dump(["0"], stream, protocol=2)
+        stream.write(struct.pack("<q4f", 4, 1, 2, 3, 4))
+    finally:
+        if saved is None:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+    blob = stream.getvalue()
+
+    def name(module, attr):
+        return (b"\x8c" + bytes([len(module)]) + module.encode() + b"\x8c" + bytes([len(attr)]) + attr.encode()
+                + b"\x93")
+
+    def ints(values):
+        return b"(" + b"".join(b"J" + struct.pack("<i", v) for v in values) + b"t"
+
+    return (b"\x80\x04}\x8c\x05G_ema" + name("torch._utils", "_rebuild_tensor_v2") + b"("
+            + name("torch.storage", "_load_from_bytes") + b"B" + struct.pack("<I", len(blob)) + blob + b"\x85R"
+            + b"J" + struct.pack("<i", 0) + ints(shape) + ints(strides) + b"\x89}tRs.")
+
+
+def test_shared_references_and_oversized_tensors_cannot_exhaust_memory(tmp_path):
+    import time
+    from render.models.stylegan_pickle import generator_of
+    level = []
+    for _ in range(40):                  # 2**40 leaves if every reference were rebuilt
+        level = [level, level]
+    laughs = tmp_path / "laughs.pkl"
+    laughs.write_bytes(pickle.dumps({"G_ema": level}))
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="G_ema is a list, not a network"):
+        generator_of(read_pickle(laughs), laughs)
+    assert time.perf_counter() - start < 5
+    # the hand-made tensor reads back; with zero strides over 40000x40000 it is refused before any array
+    small = tmp_path / "small.pkl"
+    small.write_bytes(_tensor_pickle((2, 2), (2, 1)))
+    assert np.array_equal(read_pickle(small)["G_ema"], [[1, 2], [3, 4]])
+    huge = tmp_path / "huge.pkl"
+    huge.write_bytes(_tensor_pickle((40000, 40000), (0, 0)))
+    with pytest.raises(ModelError, match=r"shape \(40000, 40000\) over a storage of 4 values"):
+        read_pickle(huge)
+
+
+def test_a_damaged_conversion_is_converted_again_and_an_unwritable_cache_is_one_line(tmp_path, monkeypatch):
+    from render.models import stylegan_cache
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path / "cache"))
+    network = DATA / "stylegan2-cond-resnet-16.pkl"
+    good = stylegan_cache.load_arrays(network)
+    folder = stylegan_cache.converted_folder(stylegan_cache.digest_of(network))
+    for damage in (b"", b"PK\x03\x04 not really a zip"):
+        (folder / "arrays.npz").write_bytes(damage)
+        again = stylegan_cache.load_arrays(network)
+        assert set(again) == set(good) and all(np.array_equal(good[k], again[k]) for k in good)
+    (folder / "config.json").write_text('{"format": 0}')
+    assert stylegan_cache.load_config(network)["format"] == 1
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(blocked))
+    with pytest.raises(ModelError, match="cannot write the converted network into the cache"):
+        stylegan_cache.load_config(network)

@@ -334,6 +334,9 @@ class WalkKind(Kind):
                 raise error(f"walk.{name}", f"{name} needs a StyleGAN2/StyleGAN3 network (model.name = \"x.pkl\")")
             return {}
         num_ws = stylegan["num_ws"]
+        if walk["output_range"] is not None:
+            raise error("walk.output_range", "a StyleGAN network's pixels are made as NVIDIA's tools make them "
+                                             "(x * 127.5 + 128): leave output_range out")
         if walk["truncation_cutoff"] is not None and walk["truncation_cutoff"] > num_ws:
             raise error("walk.truncation_cutoff", f"{walk['truncation_cutoff']} is past the network's "
                                                   f"{num_ws} layers (num_ws)")
@@ -368,8 +371,9 @@ class WalkKind(Kind):
                 if spaced is None or len(spaced) != len(mix_keys):
                     spaced = [float(i * walk["frames_per_key"]) for i in range(len(mix_keys))]
                 mix_keys = tuple((frame, seed) for frame, (_, seed) in zip(spaced, mix_keys))
-            mix = (start, mix_keys)
-        return {"space": space, "truncation_cutoff": walk["truncation_cutoff"], "noise": walk["noise"],
+            mix = (start, mix_keys) if start < num_ws else None    # from num_ws on: nothing is mixed
+        cutoff = walk["truncation_cutoff"]
+        return {"space": space, "truncation_cutoff": None if cutoff == num_ws else cutoff, "noise": walk["noise"],
                 "mix": mix, "label": label}
 
     def extra_columns(self, recipe) -> dict[str, Any]:
@@ -439,7 +443,8 @@ class WalkKind(Kind):
             g = s.stylegan
             cutoff = "all" if s.truncation_cutoff is None else f"the first {s.truncation_cutoff}"
             lines.append(f"stylegan {g['config']} {g['img_resolution']} px, {g['num_ws']} ws; walk in "
-                         f"{s.space.upper()}, truncation toward w_avg on {cutoff} layers, noise {s.noise}"
+                         f"{s.space.upper()}, truncation toward w_avg on {cutoff} layers"
+                         + (f", noise {s.noise}" if g["generation"] == 2 else "")
                          + (f", layers {s.mix[0]}+ from seeds {', '.join(str(k) for _, k in s.mix[1][:8])}"
                             if s.mix else "") + (f", class {s.label}" if s.label is not None else ""))
         return lines

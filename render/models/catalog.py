@@ -308,8 +308,8 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
 
     Raises ``KeyError`` for an unknown name and :class:`ModelError` for an unreadable file.
     """
-    if name.endswith(".pkl"):
-        return stylegan_info(_user_path(name, base_dir))
+    if name.lower().endswith(".pkl"):
+        return stylegan_info(user_model_path(name, base_dir))
     if name.endswith(".keras"):
         path = Path(name)
         if not path.is_absolute() and base_dir is not None:
@@ -332,12 +332,16 @@ def resolve(name: str, base_dir: Path | None = None) -> ModelInfo:
     raise KeyError(name)
 
 
-def _user_path(name: str, base_dir: Path | None) -> Path:
+def user_model_path(name: str, base_dir: Path | None) -> Path:
+    """A user's network file named in a recipe (relative to ``base_dir``); one-line errors when absent."""
     path = Path(name).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder, not a network file")
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+        where = " (a relative path is read from the recipe's folder)" if not Path(name).expanduser().is_absolute() else ""
+        raise ModelError(f"model file not found: {path}{where}")
     return path
 
 

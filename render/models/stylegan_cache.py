@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..cachedir import cache_folder
 from ..errors import ModelError
-from .stylegan_pickle import file_digest
+from ..store import content_sha256
 from .stylegan_weights import FORMAT, convert
 
 
@@ -26,21 +25,16 @@ def converted_folder(digest: str) -> Path:
     return cache_folder("stylegan") / digest
 
 
-@lru_cache(maxsize=8)
-def _digest(path: str, size: int, mtime: int) -> str:
-    return file_digest(Path(path))
-
-
 def digest_of(path: Path) -> str:
-    """sha256 of a pickle (remembered per path, size and modification time within a process)."""
-    stat = Path(path).stat()
-    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    """sha256 of a pickle (hashed once per process for a given size and modification time)."""
+    return content_sha256(Path(path).resolve())
 
 
 def _write_atomic(target: Path, write) -> None:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     os.close(fd)
     try:
+        os.chmod(temporary, 0o644)     # readable like the rest of the cache
         write(temporary)
         os.replace(temporary, target)
     finally:
@@ -57,30 +51,62 @@ def ensure_converted(path: Path) -> Path:
     if (folder / "config.json").is_file() and (folder / "arrays.npz").is_file():
         return folder
     config, arrays = convert(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    # arrays first: a folder with config.json is complete
-    _write_atomic(folder / "arrays.npz", lambda name: np.savez(open(name, "wb"), **arrays))
-    _write_atomic(folder / "config.json", lambda name: Path(name).write_text(json.dumps(config, indent=1)))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # arrays first: a folder with config.json is complete
+
+        def save(name):
+            with open(name, "wb") as stream:
+                np.savez(stream, **arrays)
+
+        _write_atomic(folder / "arrays.npz", save)
+        _write_atomic(folder / "config.json", lambda name: Path(name).write_text(json.dumps(config, indent=1)))
+    except OSError as err:
+        raise ModelError(f"cannot write the converted network into the cache at {folder} "
+                         f"({err.strerror or err}): check NEURAL_RENDER_CACHE") from None
     return folder
+
+
+def _forget(folder: Path) -> None:
+    """Remove a damaged conversion, so that the next read converts the pickle again."""
+    for name in ("config.json", "arrays.npz"):
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass
+
+
+def _read(path: Path, read):
+    """``read(folder)`` of the pickle's conversion; a damaged or outdated conversion (truncated,
+    overwritten, from another version of this renderer) is converted again, once."""
+    for attempt in (1, 2):
+        folder = ensure_converted(path)
+        try:
+            return read(folder)
+        except Exception as err:   # json, zip, npz and OS errors come in many types
+            if attempt == 2:
+                raise ModelError(f"{folder}: the converted network is unreadable even after converting again "
+                                 f"({type(err).__name__}: {err})") from None
+            _forget(folder)
+
+
+def _config(folder: Path) -> dict:
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("format") != FORMAT:
+        raise ValueError(f"format {config.get('format')!r}, this renderer writes {FORMAT}")
+    return config
+
+
+def _arrays(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}
 
 
 def load_config(path: Path) -> dict:
     """The description of the generator in the pickle at ``path`` (converting it on first use)."""
-    folder = ensure_converted(path)
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{folder}: the converted network is unreadable ({err}); delete the folder") from None
-    if config.get("format") != FORMAT:
-        raise ModelError(f"{folder}: converted by another version of this renderer; delete the folder")
-    return config
+    return _read(path, _config)
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """The converted float32 arrays of the pickle at ``path``."""
-    folder = ensure_converted(path)
-    try:
-        with np.load(folder / "arrays.npz") as stored:
-            return {name: stored[name] for name in stored.files}
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{folder}: the converted network is unreadable ({err}); delete the folder") from None
+    return _read(path, _arrays)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import _compat_pickle
 import collections
-import hashlib
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,20 +142,27 @@ def _numpy_scalar(dtype, raw=None):
     return np.frombuffer(raw, dtype.dtype, 1)[0].item()
 
 
-def _unwrap(value):
-    """Plain values in place of the array stand-ins, through containers."""
+def _unwrap(value, seen: dict | None = None):
+    """Plain values in place of the array stand-ins, through containers.  A container the pickle
+    shares (memoised) is rebuilt once (``seen``: id -> result), so shared references cannot make the
+    walk exponential."""
     if isinstance(value, _NumpyArray):
         if value.value is None:
             raise pickle.UnpicklingError("a numpy array without its data")
         return value.value
     if isinstance(value, _NumpyDType):
         return value.dtype
-    if isinstance(value, dict):
-        return type(value)((k, _unwrap(v)) for k, v in value.items()) if not isinstance(value, _Plain) \
-            else {k: _unwrap(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_unwrap(v) for v in value)
-    return value
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    seen = {} if seen is None else seen
+    key = id(value)
+    if key not in seen:
+        if isinstance(value, dict):
+            seen[key] = (dict if isinstance(value, _Plain) else type(value))(
+                (k, _unwrap(v, seen)) for k, v in value.items())
+        else:
+            seen[key] = type(value)(_unwrap(v, seen) for v in value)
+    return seen[key]
 
 
 def _set(items=()):
@@ -241,6 +247,9 @@ class _Reader(pickle.Unpickler):
         if not isinstance(storage, _LoadedStorage):
             raise pickle.UnpicklingError("a tensor without a storage")
         tensor = torchfile._Tensor(storage.storage, offset, shape, strides)
+        if int(np.prod(tensor.shape, dtype=np.float64)) > max(storage.storage.count, 1):
+            raise pickle.UnpicklingError(f"a tensor of shape {tensor.shape} over a storage of "
+                                         f"{storage.storage.count} values")
         return torchfile._array(tensor, {storage.storage.key: storage.buffer}, True, self.path, "a tensor",
                                 np.float32)
 
@@ -249,15 +258,6 @@ class _Reader(pickle.Unpickler):
         if not isinstance(data, np.ndarray):
             raise pickle.UnpicklingError("a parameter without a tensor")
         return data
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of the file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_pickle(path: Path) -> dict[str, Any]:
@@ -287,6 +287,8 @@ def generator_of(data: dict[str, Any], path: Path) -> Network:
     else ``G``."""
     for key in ("G_ema", "G"):
         network = data.get(key)
+        if network is not None and not isinstance(network, Network):
+            raise ModelError(f"{path}: {key} is a {type(network).__name__}, not a network")
         if isinstance(network, Network):
             if network.class_name != "Generator":
                 raise ModelError(f"{path}: {key} is a {network.class_name}, not a StyleGAN Generator")

@@ -221,7 +221,193 @@ def convert(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     if int(converter.attr(synthesis, "num_ws")) != config["num_ws"]:
         converter.fail("the mapping and synthesis networks disagree on num_ws")
     config["parameters"] = int(sum(array.size for array in converter.arrays.values()))
+    check(config, converter.arrays, path)
     return config, converter.arrays
+
+
+MAX_SIDE = 4096        # largest picture or feature map side accepted
+MAX_FACTOR = 4         # largest up/down-sampling factor of one layer
+MAX_TAPS = 64          # longest resampling filter
+
+
+class _Checker:
+    """Shapes, factors and sizes checked against each other, so that a damaged or foreign file fails
+    here with one line instead of deep inside a compiled graph (or by exhausting memory)."""
+
+    def __init__(self, config: dict, arrays: dict, path: Path):
+        self.config, self.arrays, self.path = config, arrays, path
+
+    def fail(self, what: str):
+        raise ModelError(f"{self.path}: {what}: the network is damaged or not one this reader knows")
+
+    def shape(self, name: str | None, expected: tuple, what: str) -> None:
+        if name is None or name not in self.arrays:
+            self.fail(f"{what} is missing")
+        actual = tuple(self.arrays[name].shape)
+        if len(actual) != len(expected) or any(e is not None and a != e for a, e in zip(actual, expected)):
+            self.fail(f"{what} has shape {actual}, expected {tuple('?' if e is None else e for e in expected)}")
+
+    def number(self, value, low, high, what: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            self.fail(f"{what} is {value!r}, expected {low}..{high}")
+
+    def dense(self, spec: dict, n_in: int, n_out: int, what: str) -> None:
+        self.shape(spec["weight"], (n_in, n_out), f"{what} weight")
+        if spec["bias"] is not None:
+            self.shape(spec["bias"], (n_out,), f"{what} bias")
+
+    def filter(self, name: str | None, what: str) -> int:
+        """Taps of a resampling filter (1 for none)."""
+        if name is None:
+            return 1
+        values = self.arrays.get(name)
+        if values is None or values.ndim not in (1, 2) or not 1 <= values.shape[-1] <= MAX_TAPS \
+                or (values.ndim == 2 and values.shape[0] != values.shape[1]):
+            self.fail(f"{what} is not a resampling filter")
+        return int(values.shape[-1])
+
+    def kernel(self, spec: dict, n_in: int, what: str) -> tuple[int, int]:
+        """``(kernel size, out channels)`` of a convolution taking ``n_in`` channels."""
+        values = self.arrays.get(spec["kernel"])
+        if values is None or values.ndim != 4 or values.shape[0] != values.shape[1] or values.shape[0] > 7:
+            self.fail(f"{what} kernel is not a square convolution kernel")
+        if values.shape[2] != n_in:
+            self.fail(f"{what} takes {values.shape[2]} channels, but {n_in} arrive")
+        return int(values.shape[0]), int(values.shape[3])
+
+    def run(self) -> None:
+        c = self.config
+        for name, values in self.arrays.items():
+            if not np.all(np.isfinite(values)):
+                self.fail(f"{name} holds NaN or infinite values")
+        self.number(c["img_resolution"], 4, MAX_SIDE, "img_resolution")
+        self.number(c["img_channels"], 1, 4, "img_channels")
+        self.number(c["num_ws"], 1, 64, "num_ws")
+        self.number(c["z_dim"], 1, 65536, "z_dim")
+        self.number(c["w_dim"], 1, 65536, "w_dim")
+        self.number(c["c_dim"], 0, 100_000, "c_dim")
+        mapping = c["mapping"]
+        width = c["z_dim"]
+        if mapping["embed"] is not None:
+            embed = self.arrays.get(mapping["embed"]["weight"])
+            if embed is None or embed.ndim != 2:
+                self.fail("the label embedding is missing")
+            self.dense(mapping["embed"], c["c_dim"], embed.shape[1], "the label embedding")
+            width += embed.shape[1]
+        if not mapping["layers"]:
+            self.fail("the mapping network has no layers")
+        for index, layer in enumerate(mapping["layers"]):
+            weight = self.arrays.get(layer["weight"])
+            if weight is None or weight.ndim != 2:
+                self.fail(f"mapping layer {index} is missing")
+            self.dense(layer, width, weight.shape[1], f"mapping layer {index}")
+            width = weight.shape[1]
+        if width != c["w_dim"]:
+            self.fail(f"the mapping network ends in {width} values, not w_dim {c['w_dim']}")
+        self.shape("mapping/w_avg", (c["w_dim"],), "w_avg")
+        (self.synthesis2 if c["generation"] == 2 else self.synthesis3)()
+
+    def synthesis2(self) -> None:
+        c = self.config
+        channels, resolution, ws = 0, 2, 0
+        for block in c["synthesis"]["blocks"]:
+            res = block["resolution"]
+            name = f"block b{res}"
+            if res != resolution * 2:
+                self.fail(f"{name} follows a {resolution} px block")
+            resolution = res
+            if block["const"] is not None:
+                values = self.arrays.get(block["const"])
+                if values is None or values.ndim != 3 or values.shape[:2] != (res, res) or channels:
+                    self.fail(f"{name}'s constant input is malformed")
+                channels = values.shape[2]
+            layers = [("conv0", 2), ("conv1", 1)] if block["conv0"] is not None else [("conv1", 1)]
+            skip_in = channels
+            for tag, up in layers:
+                spec = block[tag]
+                if spec is None or spec["up"] != up:
+                    self.fail(f"{name}'s {tag} is missing or does not resample by {up}")
+                k, out = self.kernel(spec, channels, f"{name}'s {tag}")
+                if spec["padding"] != k // 2 or spec["resolution"] != res:
+                    self.fail(f"{name}'s {tag} has padding {spec['padding']} or resolution {spec['resolution']}")
+                if up > 1:
+                    self.filter(spec["filter"], f"{name}'s {tag} filter")
+                self.dense(spec["affine"], c["w_dim"], channels, f"{name}'s {tag} styles")
+                self.shape(spec["bias"], (out,), f"{name}'s {tag} bias")
+                if spec["noise"] is not None:
+                    self.shape(spec["noise"], (res, res), f"{name}'s {tag} noise")
+                channels = out
+            self.filter(block["filter"], f"{name}'s filter")
+            if block["skip"] is not None:
+                k, out = self.kernel(block["skip"], skip_in, f"{name}'s skip")
+                if (k, out) != (1, channels):
+                    self.fail(f"{name}'s skip convolution does not match its block")
+                self.filter(block["skip"]["filter"], f"{name}'s skip filter")
+            if block["torgb"] is not None:
+                k, out = self.kernel(block["torgb"], channels, f"{name}'s torgb")
+                if out != c["img_channels"]:
+                    self.fail(f"{name}'s torgb makes {out} channels")
+                self.dense(block["torgb"]["affine"], c["w_dim"], channels, f"{name}'s torgb styles")
+            ws += block["num_conv"]
+            if block["num_conv"] != len(layers) or block["num_torgb"] != (block["torgb"] is not None):
+                self.fail(f"{name} counts its layers wrongly")
+        if resolution != c["img_resolution"] or c["synthesis"]["blocks"][-1]["torgb"] is None:
+            self.fail(f"the blocks end at {resolution} px, not the image's {c['img_resolution']}")
+        if ws + 1 != c["num_ws"]:
+            self.fail(f"the blocks take {ws + 1} ws, not num_ws {c['num_ws']}")
+
+    def synthesis3(self) -> None:
+        c = self.config
+        spec = c["synthesis"]["input"]
+        channels, size = spec["channels"], spec["size"]
+        for value in size:
+            self.number(value, 1, MAX_SIDE, "the input size")
+        self.shape("synthesis/input/freqs", (channels, 2), "the input frequencies")
+        self.shape("synthesis/input/phases", (channels,), "the input phases")
+        self.shape("synthesis/input/weight", (channels, channels), "the input mapping")
+        self.shape("synthesis/input/transform", (3, 3), "the input transform")
+        self.dense(spec["affine"], c["w_dim"], 4, "the input's transform styles")
+        if not 0 < spec["bandwidth"] < spec["sampling_rate"] / 2 or not 0 < spec["sampling_rate"] <= MAX_SIDE:
+            self.fail("the input's bandwidth or sampling rate is out of range")
+        layers = c["synthesis"]["layers"]
+        if len(layers) + 1 != c["num_ws"]:
+            self.fail(f"{len(layers)} layers take {len(layers) + 1} ws, not num_ws {c['num_ws']}")
+        for index, layer in enumerate(layers):
+            name = f"layer {index}"
+            self.number(layer["up"], 1, MAX_FACTOR, f"{name}'s upsampling")
+            self.number(layer["down"], 1, MAX_FACTOR, f"{name}'s downsampling")
+            if list(layer["in_size"]) != list(size) or layer["in_channels"] != channels:
+                self.fail(f"{name} expects {layer['in_size']} px and {layer['in_channels']} channels, "
+                          f"gets {size} and {channels}")
+            k, out = self.kernel(layer, channels, name)
+            if out != layer["out_channels"] or layer["kernel_size"] != k:
+                self.fail(f"{name}'s kernel does not match its channels")
+            self.dense(layer["affine"], c["w_dim"], channels, f"{name}'s styles")
+            self.shape(layer["bias"], (out,), f"{name}'s bias")
+            taps_up = self.filter(layer["up_filter"], f"{name}'s upsampling filter")
+            taps_down = self.filter(layer["down_filter"], f"{name}'s downsampling filter")
+            if len(layer["padding"]) != 4 or any(abs(p) > MAX_SIDE for p in layer["padding"]):
+                self.fail(f"{name}'s padding {layer['padding']} is out of range")
+            p0, p1, q0, q1 = layer["padding"]
+            conv = [side + k - 1 for side in size]
+            made = [(conv[0] * layer["up"] + p0 + p1 - (taps_up - 1) - (taps_down - 1) + layer["down"] - 1)
+                    // layer["down"],
+                    (conv[1] * layer["up"] + q0 + q1 - (taps_up - 1) - (taps_down - 1) + layer["down"] - 1)
+                    // layer["down"]]
+            if made != list(layer["out_size"]) or max(conv) * layer["up"] > 2 * MAX_SIDE + 64:
+                self.fail(f"{name} would make {made} px, not its {layer['out_size']}")
+            channels, size = out, layer["out_size"]
+        if list(size) != [c["img_resolution"]] * 2 or channels != c["img_channels"]:
+            self.fail(f"the last layer makes {size} px and {channels} channels, not the image's")
+
+
+def check(config: dict, arrays: dict, path: Path) -> None:
+    """Raise :class:`ModelError` (one line naming ``path`` and the layer) unless the description and
+    the arrays fit together: every shape, channel count, resampling factor, padding and size."""
+    try:
+        _Checker(config, arrays, Path(path)).run()
+    except (KeyError, TypeError, IndexError) as err:
+        raise ModelError(f"{path}: the network description is incomplete ({type(err).__name__}: {err})") from None
 
 
 def describe(config: dict) -> list[str]:

@@ -192,8 +192,8 @@ def _resolve_model(name: str, kind, ctx: _Context) -> catalog.ModelInfo:
         info = catalog.resolve(name, ctx.path.parent)
     except KeyError:
         raise ctx.error("model.name", f"unknown model {name!r}" + did_you_mean(name, catalog.model_names())
-                        + f"; available: {', '.join(list(catalog.BUILTIN) + list(catalog.TRAINED))}, a .keras file "
-                          "or a folder made by `render train`") from None
+                        + f"; available: {', '.join(list(catalog.BUILTIN) + list(catalog.TRAINED))}, a .keras file, "
+                          "a StyleGAN .pkl (walks) or a folder made by `render train`") from None
     except ModelError as err:
         raise ctx.error("model.name", str(err)) from None
     if kind.roles and info.role not in kind.roles:

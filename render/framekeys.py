@@ -34,6 +34,8 @@ def model_identity(recipe) -> str:
     if packaged is not None:   # known before the package is fetched: its pinned digest and conversion
         return f"{recipe.model.name}:{hashlib.sha256(packaged.digest().encode()).hexdigest()}"
     weights = recipe.model.weights_file()
+    if recipe.model.stylegan is not None:      # a pickle is its bytes, whatever the file is called
+        return f"stylegan:{content_digest(weights)}"
     return f"{recipe.model.name}:{content_digest(weights)}" if weights is not None else recipe.model.name
 
 

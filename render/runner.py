@@ -30,7 +30,7 @@ from .outputs.video import SoundInput, encode_video, loop_order, video_path
 from .plan import Plan, make_plan
 from .provenance import provenance
 from .recipe import Recipe
-from .store import RunStore, atomic_write, encode_png
+from .store import RunStore, atomic_write, content_sha256, encode_png
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,22 @@ def parse_frame_range(text: str, frames: int) -> list[int]:
     return sorted(chosen)
 
 
+def _model_record(recipe: Recipe) -> dict:
+    """The model as run.json records it: name, role and, for a user's file, its sha256."""
+    record = {"name": recipe.model.name, "role": recipe.model.role}
+    weights = recipe.model.weights_file() if recipe.model.path is not None else None
+    if weights is not None and weights.is_file():
+        record["sha256"] = content_sha256(weights)
+    return record
+
+
 def _metadata(recipe: Recipe) -> dict:
     return {"recipe": str(recipe.path), "resolved": recipe.resolved, "overrides": list(recipe.overrides),
             "kind": recipe.kind.name, "precision": recipe.precision,
             "requested_precision": recipe.requested_precision, "precision_reason": recipe.precision_reason,
             "backend": recipe.backend, "requested_backend": recipe.requested_backend,
             "backend_reason": recipe.backend_reason,
-            "model": {"name": recipe.model.name, "role": recipe.model.role},
+            "model": _model_record(recipe),
             "provenance": provenance(recipe.precision, recipe.backend),
             "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -529,3 +529,31 @@ def test_a_damaged_conversion_is_converted_again_and_an_unwritable_cache_is_one_
     monkeypatch.setenv("NEURAL_RENDER_CACHE", str(blocked))
     with pytest.raises(ModelError, match="cannot write the converted network into the cache"):
         stylegan_cache.load_config(network)
+
+
+def test_frames_are_keyed_by_the_pickles_bytes_not_its_name(tmp_path, monkeypatch):
+    from render.framekeys import frame_keys
+    from render.plan import make_plan
+    from render.recipe.loader import load_recipe
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path / "cache"))
+    path = walk_recipe(tmp_path, "stylegan2-32", "keys = [1, 2]")
+    keys = frame_keys(make_plan(load_recipe(path)))
+    (tmp_path / "renamed.pkl").write_bytes((DATA / "stylegan2-32.pkl").read_bytes())
+    path.write_text(path.read_text().replace("stylegan2-32.pkl", "renamed.pkl"))
+    assert frame_keys(make_plan(load_recipe(path))) == keys
+    other = tmp_path / "other.pkl"
+    other.write_bytes((DATA / "stylegan3-t-32.pkl").read_bytes())
+    path.write_text(path.read_text().replace("renamed.pkl", "other.pkl"))
+    assert frame_keys(make_plan(load_recipe(path))) != keys
+
+
+def test_a_run_records_the_pickles_sha256(tmp_path, monkeypatch):
+    import hashlib
+    from render.recipe.loader import load_recipe
+    from render.runner import render
+    monkeypatch.setenv("NEURAL_RENDER_CACHE", str(tmp_path / "cache"))
+    path = walk_recipe(tmp_path, "stylegan2-cond-resnet-16", "keys = [1, 2]\nlabel = 2", frames=2, size=16)
+    render(load_recipe(path), tmp_path / "run")
+    model = json.loads((tmp_path / "run" / "run.json").read_text())["model"]
+    expected = hashlib.sha256((DATA / "stylegan2-cond-resnet-16.pkl").read_bytes()).hexdigest()
+    assert model == {"name": "stylegan2-cond-resnet-16.pkl", "role": "generator", "sha256": expected}

@@ -65,7 +65,7 @@ def stylegan2(resolution: int, seed: int = 0) -> tuple[dict, dict]:
                     "kernel": arrays.add(f"{lname}/kernel", (3, 3, cin, out_ch)),
                     "bias": arrays.add(f"{lname}/bias", (out_ch,), 0.1), "up": up, "padding": 1,
                     "act_gain": float(np.sqrt(2)), "clamp": 256, "activation": "lrelu",
-                    "noise": f"{lname}/noise_const", "filter": "synthesis/filter" if up > 1 else None}
+                    "noise": f"{lname}/noise_const", "noise_strength": f"{lname}/noise_strength", "filter": "synthesis/filter" if up > 1 else None}
 
         rgb = _dense(arrays, f"{name}/torgb/affine", w_dim, out_ch, bias_init=1.0)
         block = {"resolution": res, "architecture": "skip", "num_conv": 1 if res == 4 else 2, "num_torgb": 1,

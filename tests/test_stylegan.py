@@ -57,6 +57,11 @@ def ws_for(g, seed, psi=1.0, cutoff=None):
     return truncate(np.repeat(w[:, None], g.num_ws, axis=1), g.w_avg, psi, cutoff)
 
 
+def nvidia_pixels(images) -> np.ndarray:
+    """gen_images.py's pixels before the uint8 cast: ``x * 127.5 + 128`` clamped to 0..255."""
+    return np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0.0, 255.0)
+
+
 def nchw(images):
     return np.asarray(images).transpose(0, 3, 1, 2)
 
@@ -109,11 +114,11 @@ def test_stylegan3_camera_matches_gen_images_translate_and_rotate(generators, na
 
 
 def test_pixels_are_gen_images_bytes(generators):
-    """x * 127.5 + 128, clamped, truncated: the engine's pixels are gen_images.py's uint8 picture."""
-    from render.engines.stylegan_walk import to_pixels
+    """x * 127.5 + 128, clamped, truncated: our network's output made into pixels is gen_images.py's
+    uint8 picture (a still's test checks the engine's own pixels)."""
     for name in NETWORKS:
         g, ref = generators[name], reference(name)
-        ours = np.floor(to_pixels(g.synthesis(ws_for(g, 42, 0.7)))).astype(np.uint8)
+        ours = np.floor(nvidia_pixels(g.synthesis(ws_for(g, 42, 0.7)))).astype(np.uint8)
         expected = ref["seed42_psi0.7_uint8"]
         differ = ours.astype(int) - expected
         assert np.abs(differ).max() <= 1 and (differ != 0).mean() < 0.01, name
@@ -287,11 +292,10 @@ def test_a_still_of_seed_42_is_gen_images_picture(tmp_path, monkeypatch):
 
 
 def test_a_walk_at_psi_0_is_w_avgs_picture_on_every_frame(tmp_path, monkeypatch):
-    from render.engines.stylegan_walk import to_pixels
     path = walk_recipe(tmp_path, "stylegan3-t-32", "keys = [0, 1, 42]\nframes_per_key = 2\ntruncation = 0\n"
                                                      "space = \"w\"\npath = \"lerp\"", frames=5)
     _, _, frames = frames_of(path, monkeypatch, tmp_path)
-    expected = np.floor(to_pixels(reference("stylegan3-t-32")["w_avg_image"].transpose(0, 2, 3, 1)))[0]
+    expected = np.floor(nvidia_pixels(reference("stylegan3-t-32")["w_avg_image"].transpose(0, 2, 3, 1)))[0]
     for frame in frames:
         assert np.abs(frame.astype(float) - expected).max() <= 1
 
@@ -303,7 +307,7 @@ def test_w_walk_passes_through_the_keys_and_mixes_layers(tmp_path, monkeypatch):
                                                  'truncation = 0.7\nmix = { from = 4, seeds = [1, 0] }', frames=5)
     recipe, engine, frames = frames_of(path, monkeypatch, tmp_path)
     ref = reference("stylegan2-32")
-    mixed = np.floor(np.clip(ref["mix_0_1_from4"] * 127.5 + 128, 0, 255)).transpose(0, 2, 3, 1)[0]
+    mixed = np.floor(nvidia_pixels(ref["mix_0_1_from4"])).transpose(0, 2, 3, 1)[0]
     assert np.abs(frames[0].astype(float) - mixed).max() <= 1
     g = engine.generator
     w0, w1 = ws_for(g, 0)[0, 0], ws_for(g, 1)[0, 0]
@@ -328,7 +332,7 @@ def test_stylegan3_camera_follows_the_keyframes(tmp_path, monkeypatch):
     _, _, frames = frames_of(path, monkeypatch, tmp_path)
     ref = reference("stylegan3-r-32")
     for index, key in ((0, "seed42_psi0.7"), (2, "seed42_psi0.7_translate0.2,-0.1_rotate30")):
-        expected = np.floor(np.clip(ref[key] * 127.5 + 128, 0, 255)).transpose(0, 2, 3, 1)[0]
+        expected = np.floor(nvidia_pixels(ref[key])).transpose(0, 2, 3, 1)[0]
         assert np.abs(frames[index].astype(float) - expected).max() <= 1, index
 
 
@@ -391,7 +395,7 @@ def test_batches_shrink_to_keep_a_batch_within_the_memory_plan(tmp_path, monkeyp
     text = format_plan(make_plan(recipe))
     assert "batch 2" in text
     estimate = recipe.kind.memory_estimate(recipe)
-    assert estimate >= 2 * per_frame + walk.stylegan_weight_bytes(recipe.settings.stylegan)
+    assert estimate >= 2 * per_frame + walk.weight_bytes(recipe.settings.stylegan)
     monkeypatch.setattr(walk, "STYLEGAN_BATCH_MEMORY", 0.1 * per_frame)
     assert recipe.kind.batch_size(recipe) == 1     # never below one frame
 

@@ -29,9 +29,13 @@ from .resample import make_resizer
 from .stylegan_rows import camera_of, camera_transforms, noise_seed
 
 
-def to_pixels(images) -> np.ndarray:
-    """float ``(..., C)`` in about -1..1 -> 0..255 float32 as NVIDIA's tools map it, clamped."""
-    return np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0.0, 255.0)
+def _padded(values, pad: int):
+    """``values`` (an array, a dict of arrays or None) with its last row repeated ``pad`` times."""
+    if values is None or pad == 0:
+        return values
+    if isinstance(values, dict):
+        return {name: _padded(array, pad) for name, array in values.items()}
+    return np.concatenate([values, np.repeat(values[-1:], pad, axis=0)])
 
 
 @dataclass
@@ -65,7 +69,6 @@ class StyleGANWalkEngine:
         width, height = self.size
         resize = None if (rows * res, cols * res) == (height, width) else make_resizer((rows * res, cols * res),
                                                                                     (height, width))
-        channels = g.config["img_channels"]
 
         def synthesize(ws, transforms, noise):
             images = g.synthesis(ws, noise if noise else self.settings.noise, transforms)
@@ -74,9 +77,6 @@ class StyleGANWalkEngine:
         self._synthesize = backend.compile(synthesize, [g], name="stylegan synthesis")
 
         def frames(cells):
-            if channels == 1:
-                cells = np.repeat(cells, 3, axis=-1)
-            cells = cells[..., :3]
             mosaic = cells.reshape(-1, rows, cols, res, res, 3).transpose(0, 1, 3, 2, 4, 5)
             mosaic = mosaic.reshape(-1, rows * res, cols * res, 3)
             if resize is not None:
@@ -87,7 +87,7 @@ class StyleGANWalkEngine:
         self._key_ws: dict = {}
 
     # --- latents --------------------------------------------------------------------------------
-    def labels(self, count: int) -> np.ndarray | None:
+    def labels(self, count: int) -> np.ndarray:
         c_dim = self.generator.c_dim
         if not c_dim:
             return np.zeros((count, 0), np.float32)
@@ -146,7 +146,8 @@ class StyleGANWalkEngine:
         return fields
 
     def cells(self, rows: Sequence[Mapping], cameras=None, noise_seeds=None) -> np.ndarray:
-        """float32 0..255 ``(len(rows) * cells, R, R, channels)``: every cell's picture, unresized."""
+        """float32 0..255 RGB ``(len(rows) * cells, R, R, 3)``: every cell's picture, unresized (a
+        grey network's channel repeated, a fourth channel dropped)."""
         cells = self.settings.cells
         ws = self.all_ws(rows)
         transforms = None
@@ -156,27 +157,19 @@ class StyleGANWalkEngine:
         noise = self.noise_fields(noise_seeds) if noise_seeds is not None else None
         out = []
         step = max(1, self.batch) * cells
-        for start in range(0, len(ws), step):
+        for start in range(0, len(ws), step):   # every call a full batch: one compiled graph
             part = slice(start, start + step)
             count = len(ws[part])
             pad = step - count
-            padded = np.concatenate([ws[part], np.repeat(ws[part][-1:], pad, axis=0)]) if pad else ws[part]
-            tr = None
-            if transforms is not None:
-                tr = transforms[part]
-                tr = np.concatenate([tr, np.repeat(tr[-1:], pad, axis=0)]) if pad else tr
-            fields = None
-            if noise is not None:
-                fields = {k: v[part] for k, v in noise.items()}
-                if pad:
-                    fields = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in fields.items()}
-            out.append(np.asarray(self._synthesize(padded.astype(np.float32), tr, fields))[:count])
-        return np.concatenate(out)
+            fields = None if noise is None else {name: field[part] for name, field in noise.items()}
+            out.append(np.asarray(self._synthesize(_padded(ws[part], pad), _padded(
+                None if transforms is None else transforms[part], pad), _padded(fields, pad)))[:count])
+        pictures = np.concatenate(out)
+        return np.repeat(pictures, 3, axis=-1) if pictures.shape[-1] == 1 else pictures[..., :3]
 
     def frame_cells(self, index: int, row: Mapping) -> np.ndarray:
         """float32 0..255 ``(cells, R, R, 3)``: frame ``index``'s cells at the network's size (prints)."""
-        cells = self._cells_of([index], [row])
-        return np.repeat(cells, 3, axis=-1) if cells.shape[-1] == 1 else cells[..., :3]
+        return self._cells_of([index], [row])
 
     def _cells_of(self, indices: Sequence[int], rows: Sequence[Mapping]) -> np.ndarray:
         cameras = noise = None

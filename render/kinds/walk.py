@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..models.catalog import GENERATOR
+from ..models.stylegan_memory import activation_bytes, weight_bytes
 from ..recipe.fields import Choice, Field, FieldError, Flag, Number, NumberList, ParseEnv, Size, Vector
 from ..schedule import VectorKeyframes, parse_key
 from ..engines.geometry import key_latent, nvidia_latent
@@ -42,15 +43,9 @@ GENERATOR_BASELINE = 0.62 * 2**30  # the interpreter, TensorFlow and the generat
 STYLEGAN_BATCH_MEMORY = 4 * 2**30   # a StyleGAN batch's activations stay under this (1024 px: a few frames)
 
 
-def stylegan_weight_bytes(config: dict) -> float:
-    from ..models.stylegan_memory import weight_bytes
-    return weight_bytes(config)
-
-
 def stylegan_frame_bytes(config: dict, cells: int, size: tuple[int, int]) -> float:
     """Peak bytes one frame adds: its cells' largest activations (see
     :func:`render.models.stylegan_memory.activation_bytes`) and the output's float copies."""
-    from ..models.stylegan_memory import activation_bytes
     width, height = size
     return cells * activation_bytes(config) + width * height * 3 * 4 * 3
 
@@ -224,11 +219,6 @@ class LatentPath:
         keys = self.keys if self.keys is not None else s.keys
         if s.poster or frames == 1:
             return np.tile(draw(keys[0][1] + cell, 0, size), (frames, 1))
-        if s.space == "w":   # one-hot "latents": the path's weights over the keys
-            size = len(keys)
-
-            def draw(seed, cell_index, _size, order={seed: i for i, (_, seed) in enumerate(keys)}):
-                return np.eye(size)[order[seed]]
         if s.mode == "circle":
             rng = np.random.default_rng([self.seed, 0x636972636C65, cell])
             u, v = rng.standard_normal(size), rng.standard_normal(size)
@@ -237,10 +227,13 @@ class LatentPath:
             angle = 2 * np.pi * np.arange(frames) / frames
             return np.cos(angle)[:, None] * u + np.sin(angle)[:, None] * v
         interp = {"lerp": "linear", "slerp": "slerp", "cubic": "cubic"}[s.path]
-        if s.position is not None:  # key i sits at position i; each frame's position is scheduled
-            points = tuple((float(i), tuple(draw(seed, cell, size))) for i, (_, seed) in enumerate(keys))
+        if s.space == "w":   # key i is one-hot: the path is each frame's weights over the keys' w
+            vectors = np.eye(len(keys))
         else:
-            points = tuple((frame, tuple(draw(seed, cell, size))) for frame, seed in keys)
+            vectors = [draw(seed, cell, size) for _, seed in keys]
+        # key i sits at position i when each frame's position is scheduled, else at its own frame
+        places = range(len(keys)) if s.position is not None else [frame for frame, _ in keys]
+        points = tuple((float(place), tuple(vector)) for place, vector in zip(places, vectors))
         if len(points) == 1:
             return np.tile(np.array(points[0][1]), (frames, 1))
         path = VectorKeyframes(points, interp, s.loop)
@@ -417,7 +410,7 @@ class WalkKind(Kind):
         width, height = recipe.output.size
         s: WalkSettings = recipe.settings
         if s.stylegan is not None:
-            return int(stylegan_weight_bytes(s.stylegan) + self.batch_size(recipe)
+            return int(weight_bytes(s.stylegan) + self.batch_size(recipe)
                        * stylegan_frame_bytes(s.stylegan, s.cells, (width, height)) + 60 * 2**20)
         per_frame = width * height * 3 * 4 * 3 + s.cells * 64 * 64 * 512 * 4 * 2
         return int(per_frame * s.batch + 60 * 2**20)
@@ -472,7 +465,7 @@ class WalkKind(Kind):
         cell = (last.width / cols + 8) * (last.height / rows + 8) * 3 * 4 * 4
         network = 0.0
         if recipe.settings.stylegan is not None:
-            network = stylegan_weight_bytes(recipe.settings.stylegan) + stylegan_frame_bytes(
+            network = weight_bytes(recipe.settings.stylegan) + stylegan_frame_bytes(
                 recipe.settings.stylegan, recipe.settings.cells, (1, 1))
         return int(GENERATOR_BASELINE + last.width * last.height * (3 * 4 + 3 * 2 + 3 * 4) + cell + network)
 

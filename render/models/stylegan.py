@@ -53,16 +53,14 @@ class StyleGAN(keras.layers.Layer):
         super().__init__(name="stylegan", **kwargs)
         self.config = config
         self.compute = "bfloat16" if dtype_policy == "bfloat16" else "float32"
-        self.tensors = {}
+        self.tensors, self.constants = {}, {}
         for name, value in arrays.items():
-            value = np.asarray(value, np.float32)
-            if name.endswith(("filter",)) or name == "synthesis/input/transform":
-                continue   # constants read by shape in the graph
-            self.tensors[name] = self.add_weight(shape=value.shape, initializer="zeros", trainable=False,
+            if name.endswith("filter") or name == "synthesis/input/transform":
+                self.constants[name] = np.asarray(value, np.float64)   # read as numbers when the graph is built
+                continue
+            self.tensors[name] = self.add_weight(shape=np.shape(value), initializer="zeros", trainable=False,
                                                  name=name.replace("/", "_"), dtype="float32")
-            self.tensors[name].assign(value)
-        self.constants = {name: np.asarray(value, np.float64) for name, value in arrays.items()
-                          if name.endswith("filter") or name == "synthesis/input/transform"}
+            self.tensors[name].assign(np.asarray(value, np.float32))
         self.w_avg = np.asarray(arrays["mapping/w_avg"], np.float32)
         self.built = True
 
@@ -92,6 +90,10 @@ class StyleGAN(keras.layers.Layer):
         y = ops.matmul(x, self.tensors[spec["weight"]])
         bias = self.tensors[spec["bias"]] if spec["bias"] else None
         return bias_act(y, bias, spec["activation"])
+
+    def _constant(self, name: str | None):
+        """A filter (numpy), or None where the layer has none."""
+        return self.constants[name] if name else None
 
     def _conv(self, x, kernel):
         kernel = ops.cast(kernel, self.compute)
@@ -130,10 +132,13 @@ class StyleGAN(keras.layers.Layer):
         return found
 
     # --- StyleGAN2 ------------------------------------------------------------------------------
-    def _modulated(self, x, styles, kernel_name, demodulate: bool, up: int = 1, padding: int = 0, flt=None):
+    def _modulated(self, x, styles, kernel_name, demodulate: bool, up: int = 1, padding: int = 0, flt=None,
+                   input_gain: float = 1.0):
+        """The modulated convolution, unfused; ``input_gain`` scales the input after the
+        demodulation coefficients are taken (StyleGAN3's magnitude EMA)."""
         kernel = self.tensors[kernel_name]                              # (kh, kw, in, out)
         kh = kernel.shape[0]
-        x = x * styles[:, None, None, :]
+        x = x * (styles * input_gain)[:, None, None, :]
         if up == 1:
             x = ops.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) if padding else x
             y = self._conv(x, kernel)
@@ -152,10 +157,9 @@ class StyleGAN(keras.layers.Layer):
 
     def _sg2_layer(self, spec, x, w, noise, gain: float = 1.0):
         styles = self._dense(spec["affine"], w)
-        x = self._modulated(x, styles, spec["kernel"], True, spec["up"], spec["padding"],
-                            self.constants.get(spec["filter"]) if spec["filter"] else None)
+        x = self._modulated(x, styles, spec["kernel"], True, spec["up"], spec["padding"], self._constant(spec["filter"]))
         if spec["noise"] is not None and noise != "none":
-            strength = self.tensors[spec["noise"].replace("noise_const", "noise_strength")]
+            strength = self.tensors[spec["noise_strength"]]
             if noise == "const":
                 field = self.tensors[spec["noise"]][None, :, :, None]
             else:
@@ -176,7 +180,7 @@ class StyleGAN(keras.layers.Layer):
             used = block["num_conv"] + block["num_torgb"]
             block_ws = [ws[:, index + i] for i in range(used)]
             index += block["num_conv"]
-            flt = self.constants.get(block["filter"]) if block["filter"] else None
+            flt = self._constant(block["filter"])
             if block["const"] is not None:
                 const = self.tensors[block["const"]][None]
                 x = ops.repeat(const, ops.shape(ws)[0], axis=0)
@@ -237,16 +241,11 @@ class StyleGAN(keras.layers.Layer):
         styles = self._dense(spec["affine"], w)
         if spec["demodulate"]:
             styles = styles * ops.rsqrt(ops.mean(ops.square(styles), axis=1, keepdims=True))
-        pad = spec["kernel_size"] - 1
-        y = self._modulated(x, styles * spec["input_gain"], spec["kernel"], False, padding=pad)
-        if spec["demodulate"]:
-            kernel = self.tensors[spec["kernel"]]
-            energy = ops.matmul(ops.square(styles), ops.sum(ops.square(kernel), axis=(0, 1)))
-            y = y * ops.rsqrt(energy + 1e-8)[:, None, None, :]
-        up_filter = self.constants.get(spec["up_filter"]) if spec["up_filter"] else None
-        down_filter = self.constants.get(spec["down_filter"]) if spec["down_filter"] else None
-        return filtered_lrelu(y, up_filter, down_filter, self.tensors[spec["bias"]], spec["up"], spec["down"],
-                              spec["padding"], spec["gain"], spec["slope"], spec["clamp"])
+        y = self._modulated(x, styles, spec["kernel"], spec["demodulate"], padding=spec["kernel_size"] - 1,
+                            input_gain=spec["input_gain"])
+        return filtered_lrelu(y, self._constant(spec["up_filter"]), self._constant(spec["down_filter"]),
+                              self.tensors[spec["bias"]], spec["up"], spec["down"], spec["padding"], spec["gain"],
+                              spec["slope"], spec["clamp"])
 
     def _synthesis3(self, ws, transform):
         spec = self.config["synthesis"]

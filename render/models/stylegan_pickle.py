@@ -56,13 +56,6 @@ class Network:
     buffers: dict[str, np.ndarray | None] = field(default_factory=dict)
     children: dict[str, "Network | None"] = field(default_factory=dict)
 
-    def __getitem__(self, name: str):
-        """A parameter, buffer or child by name (``KeyError`` when absent)."""
-        for table in (self.parameters, self.buffers, self.children):
-            if name in table:
-                return table[name]
-        raise KeyError(name)
-
     def get(self, name: str, default=None):
         """An attribute, or ``default``."""
         return self.attributes.get(name, default)

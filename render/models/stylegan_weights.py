@@ -56,7 +56,7 @@ class _Converter:
             self.fail(f"{net.class_name} has no {name}")
 
     def store(self, name: str, value: np.ndarray) -> str:
-        self.arrays[name] = np.ascontiguousarray(value, np.float32)
+        self.arrays[name] = np.array(value, np.float32, order="C")   # (ascontiguousarray makes 0-d 1-d)
         return name
 
     # --- pieces ---------------------------------------------------------------------------------
@@ -102,12 +102,14 @@ class _Converter:
                 "bias": self.store(f"{name}/bias", self.tensor(layer, "bias")),
                 "up": int(self.attr(layer, "up", 1)), "padding": int(self.attr(layer, "padding", 1)),
                 "act_gain": float(self.attr(layer, "act_gain")), "clamp": self.attr(layer, "conv_clamp", None),
-                "activation": str(self.attr(layer, "activation", "lrelu")), "noise": None, "filter": None}
+                "activation": str(self.attr(layer, "activation", "lrelu")), "noise": None, "noise_strength": None,
+                "filter": None}
         if spec["up"] > 1:
             spec["filter"] = self.filter(layer, "resample_filter", f"{name}/filter")
         if self.attr(layer, "use_noise", False):
             spec["noise"] = self.store(f"{name}/noise_const", self.tensor(layer, "noise_const"))
-            self.store(f"{name}/noise_strength", self.tensor(layer, "noise_strength").reshape(()))
+            spec["noise_strength"] = self.store(f"{name}/noise_strength",
+                                                self.tensor(layer, "noise_strength").reshape(()))
         return spec
 
     def sg2_torgb(self, layer: Network, name: str) -> dict:
@@ -336,6 +338,7 @@ class _Checker:
                 self.shape(spec["bias"], (out,), f"{name}'s {tag} bias")
                 if spec["noise"] is not None:
                     self.shape(spec["noise"], (res, res), f"{name}'s {tag} noise")
+                    self.shape(spec["noise_strength"], (), f"{name}'s {tag} noise strength")
                 channels = out
             self.filter(block["filter"], f"{name}'s filter")
             if block["skip"] is not None:
